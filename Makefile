@@ -1,0 +1,86 @@
+# Vigie build. `make` builds ./vigie; `make test` is the README's test command.
+# Layout: every src/<layer>/*.c is part of the library, except *_test.c (one unit-test binary each)
+# and src/app/main.c (the vigie entry point). fuzz/fuzz_*.c are libFuzzer targets.
+
+CC      ?= gcc
+BUILD   ?= build
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc -pthread -MMD -MP
+LIBS    := -lmicrohttpd -ljansson -lsqlite3 -lsodium -lzstd -lz -lmosquitto -lpthread -lm
+
+ALL_C   := $(sort $(wildcard src/*/*.c))
+TEST_C  := $(filter %_test.c,$(ALL_C))
+MAIN_C  := src/app/main.c
+LIB_C   := $(filter-out $(TEST_C) $(MAIN_C),$(ALL_C))
+LIB_O   := $(LIB_C:%.c=$(BUILD)/%.o)
+TEST_BIN:= $(TEST_C:src/%.c=$(BUILD)/test/%)
+FUZZ_C  := $(wildcard fuzz/fuzz_*.c)
+
+.PHONY: all deps test check unit asan fuzz fuzz-smoke bench demo clean format lint
+
+all: vigie
+
+vigie: $(BUILD)/vigie
+	cp $< $@
+
+$(BUILD)/vigie: $(LIB_O) $(BUILD)/src/app/main.o
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test/%: $(BUILD)/src/%.o $(LIB_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(TEST_BIN) $(BUILD)/vigie
+
+deps:
+	scripts/deps.sh
+
+# The README's test command: installs what is missing, then unit + integration tests, the same
+# again under ASan+UBSan, and a short run of every fuzz target. Ends with "N passed, N failed".
+test: deps
+	tests/run.sh
+
+# Unit and integration tests of the current build only (fast loop while developing).
+check: unit
+	BUILD=$(BUILD) tests/run.sh --quick
+
+asan:
+	$(MAKE) BUILD=build-asan CC=gcc OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
+
+FUZZ_BIN := $(FUZZ_C:fuzz/%.c=build-fuzz/%)
+FUZZ_O   := $(LIB_C:%.c=build-fuzz/obj/%.o)
+FUZZ_CFLAGS := $(CSTD) -Wall -Wextra -Isrc -g -O1 -pthread -fsanitize=fuzzer-no-link,address,undefined
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/%: fuzz/%.c $(FUZZ_O)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_O) $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Long fuzzing: FUZZ_SECONDS per target (default 600).
+fuzz: fuzz-build
+	tests/fuzz.sh $${FUZZ_SECONDS:-600}
+
+bench: vigie
+	scripts/deps.sh bench
+	bench/run.sh
+
+demo: deps vigie
+	./vigie demo --data $${VIGIE_DATA:-./demo-data} --listen $${VIGIE_LISTEN:-127.0.0.1:8080}
+
+format:
+	clang-format -i src/*/*.c src/*/*.h fuzz/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz vigie
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""bench/report.py: the final table of `make bench` (Python 3 stdlib only).
+
+Reads the row.json files written by bench/run.sh (one per system), prints a Markdown table
+  system | ingest values/s | bytes/value | (a) ms | (b) ms | (c) ms | peak RSS MB
+then the ratios Vigie/VictoriaMetrics and Vigie/InfluxDB for each column, the warnings of the
+answer checks, and writes the same text to --out. Exit status 1 if a system failed or an answer
+check warned, so a broken run is visible in CI logs.
+"""
+import argparse
+import json
+import platform
+import sys
+import time
+
+COLS = [('ingest values/s', lambda r: r.get('send', {}).get('values_per_s'), '{:,.0f}', 'higher'),
+        ('bytes/value', lambda r: r.get('bytes_per_value') if r.get('send') else None,
+         '{:.3f}', 'lower'),
+        ('(a) ms', lambda r: r.get('query', {}).get('a_ms'), '{:.2f}', 'lower'),
+        ('(b) ms', lambda r: r.get('query', {}).get('b_ms'), '{:.2f}', 'lower'),
+        ('(c) ms', lambda r: r.get('query', {}).get('c_ms'), '{:.1f}', 'lower'),
+        ('peak RSS MB', lambda r: r.get('peak_rss_mb') or None, '{:.0f}', 'lower')]
+NAMES = {'vigie': 'Vigie', 'influxdb': 'InfluxDB 1.6', 'victoriametrics': 'VictoriaMetrics 1.79'}
+
+
+def fmt(v, f):
+    return '-' if v is None else f.format(v)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--expect', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('rows', nargs='+')
+    a = ap.parse_args()
+    with open(a.expect) as f:
+        e = json.load(f)
+    rows = []
+    for p in a.rows:
+        with open(p) as f:
+            rows.append(json.load(f))
+    L = []
+    L.append('# Vigie benchmark, %s' % time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
+    L.append('')
+    L.append('Workload: %d sensors (1 reading/min), %d GPS trucks (every 10 s), %d h, seed %d: '
+             '%s lines, %s values (%s with lat+lon counted as one geo value). '
+             'Host: %s, %s.' % (e['sensors'], e['trucks'], e['hours'], e['seed'],
+                                '{:,}'.format(e['lines']), '{:,}'.format(e['values']),
+                                '{:,}'.format(e['values_geo']), platform.node(),
+                                platform.platform()))
+    L.append('')
+    L.append('| system | ' + ' | '.join(c[0] for c in COLS) + ' |')
+    L.append('|---|' + '---:|' * len(COLS))
+    by = {}
+    for r in rows:
+        name = NAMES.get(r['system'], r['system'])
+        if not r.get('ok') and not r.get('send'):
+            L.append('| %s | not run: %s |' % (name, r.get('note', '')) + ' |' * (len(COLS) - 1))
+            continue
+        by[r['system']] = r
+        cells = [fmt(c[1](r), c[2]) for c in COLS]
+        L.append('| %s%s | ' % (name, '' if r.get('ok') else ' (FAILED: %s)' % r.get('note'))
+                 + ' | '.join(cells) + ' |')
+    L.append('')
+    if 'vigie' in by and ('victoriametrics' in by or 'influxdb' in by):
+        L.append('| ratio | ' + ' | '.join(c[0] for c in COLS) + ' |')
+        L.append('|---|' + '---:|' * len(COLS))
+        for other in ('victoriametrics', 'influxdb'):
+            if other not in by:
+                continue
+            cells = []
+            for c in COLS:
+                x, y = c[1](by['vigie']), c[1](by[other])
+                cells.append('-' if not x or not y else '%.2fx' % (x / y))
+            L.append('| Vigie / %s | ' % NAMES[other] + ' | '.join(cells) + ' |')
+        L.append('')
+        L.append('Ratios: ingest above 1 means Vigie is faster; the other columns above 1 mean '
+                 'Vigie uses more bytes, time or memory.')
+        L.append('')
+    warnings = [w for r in rows for w in r.get('query', {}).get('warnings', [])]
+    failed = [r['system'] for r in rows if not r.get('ok')]
+    if warnings:
+        L.append('Answer checks:')
+        L.extend('- ' + w for w in warnings)
+    elif by:
+        L.append('Answer checks: every system returned the exact expected answers for (a), (b) '
+                 'and (c).')
+    L.append('')
+    for r in rows:
+        if r.get('send'):
+            cpu = r['send'].get('cpu_s', {})
+            L.append('- %s: ingest %.1f s using %s CPU-s in the server (%s us/value), %s in the '
+                     'sender, %s in other processes%s; stop %.1f s; %s bytes on disk%s' % (
+                         NAMES.get(r['system'], r['system']), r['send']['seconds'],
+                         cpu.get('server', '-'),
+                         '%.2f' % (cpu['server'] * 1e6 / r['send']['values'])
+                         if cpu.get('server') else '-',
+                         cpu.get('sender', '-'), cpu.get('others', '-'),
+                         ' (NOISY: other processes were busy)'
+                         if cpu.get('others', 0) > 0.1 * r['send']['seconds'] else '',
+                         r.get('stop_seconds', 0), '{:,}'.format(r.get('disk_bytes', 0)),
+                         ', note: ' + r['note'] if r.get('note') else ''))
+    text = '\n'.join(L) + '\n'
+    sys.stdout.write(text)
+    with open(a.out, 'w') as f:
+        f.write(text)
+    return 1 if (warnings or failed) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

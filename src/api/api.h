@@ -1,0 +1,57 @@
+/*
+** api/api.h: the HTTP API of Vigie: routing, authorisation, problem documents and the handlers
+** (one file per resource: h_write.c, h_query.c, h_system.c, h_quarantine.c).
+** Owns: struct api (borrowed pointers to the lower layers, the auth cache, counters).
+** Every request enters through api_handle() (the net/http handler), which calls auth_authorize()
+** exactly once before any handler runs: the single authorisation point of the server.
+** Thread: api_handle runs in many HTTP threads at once.
+*/
+#ifndef VG_API_API_H
+#define VG_API_API_H
+
+#include "ingest/ingest.h"
+#include "meta/catalog.h"
+#include "meta/meta.h"
+#include "net/http.h"
+#include "store/db.h"
+
+struct api;
+
+struct api_opts {
+    int auth;               /* 1: API keys required (serve default); 0: open (demo on loopback) */
+    const char *default_tenant; /* tenant when auth is off and no NGSILD-Tenant header: "default" */
+    size_t max_decoded_body; /* gzip-decoded body cap (default 256 MiB) */
+    uint32_t max_series;    /* per query (default 100000) */
+    uint64_t max_points;    /* per query response (default 5,000,000) */
+};
+
+struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *cat,
+                    struct meta *m, struct ingest *ig);
+void api_free(struct api *a);
+/* Give the API the running server (for /metrics); may be NULL. */
+void api_set_http(struct api *a, struct http_server *h);
+
+/* The net/http handler. */
+void api_handle(void *arg, struct http_req *req, struct http_resp *resp);
+
+/* ---- query execution, shared by GET /api/v1/query and `vigie query` ---------------------- */
+struct query_params {
+    const char *tenant;
+    const char *type, *id, *attr;
+    struct vg_tag where[16];
+    uint32_t nwhere;
+    int64_t from, to;  /* [from, to) in ms */
+    int agg;           /* -1 raw, else enum store_agg */
+    int64_t every;     /* bucket width ms (agg only) */
+    uint32_t limit;    /* raw points per series, 0 = max_points */
+};
+/* Parse "1h", "15m", "30s", "500ms", "2d", "1w" into ms. Returns 0 or VG_EINVAL. */
+int query_parse_duration(const char *s, int64_t *ms);
+/* Run the query, appending the JSON answer to out. On error, err names the problem (for a 400). */
+int query_run(struct store *st, struct catalog *cat, const struct query_params *q,
+              uint32_t max_series, uint64_t max_points, struct buf *out, char *err, size_t cap);
+/* Latest value of every selected series (id/attr/type/where as in query_params). */
+int query_latest(struct store *st, struct catalog *cat, const struct query_params *q,
+                 uint32_t max_series, struct buf *out, char *err, size_t cap);
+
+#endif

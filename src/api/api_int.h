@@ -1,0 +1,58 @@
+/*
+** api/api_int.h: private to api/: struct api, the principal of a request, problem documents
+** and the handler prototypes. Nothing outside api/ includes it.
+*/
+#ifndef VG_API_API_INT_H
+#define VG_API_API_INT_H
+
+#include "api/api.h"
+
+#include <stdatomic.h>
+
+struct api {
+    struct api_opts o;
+    struct store *st;
+    struct catalog *cat;
+    struct meta *meta;
+    struct ingest *ig;
+    struct http_server *http;
+    int64_t started_ms;
+    atomic_uint_fast64_t auth_failures;
+};
+
+/* Who is calling, decided by auth_authorize() once per request. */
+struct principal {
+    char tenant[64];
+    enum vg_scope scope;
+    int authenticated; /* 0 when auth is off (open mode) */
+};
+
+/* The single authorisation function. Fills p and returns 0, or fills resp with a 401/403
+** problem and returns VG_EPERM. need is the scope the route requires (SCOPE_NONE = public). */
+int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, struct principal *p,
+                   struct http_resp *resp);
+/* Tenant names: 1..63 chars of [A-Za-z0-9_-]. */
+int auth_tenant_valid(const char *t);
+
+/* RFC 7807 problem document: type "urn:vigie:problem:<slug>" (catalogue in docs/api.md). */
+void problem(struct http_resp *resp, int status, const char *slug, const char *title,
+             const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Same, with extra members: extra is a JSON fragment `"k":v,...` inserted verbatim (or NULL). */
+void problem_ext(struct http_resp *resp, int status, const char *slug, const char *title,
+                 const char *extra, const char *detail_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+typedef void api_handler_fn(struct api *a, struct http_req *req, struct http_resp *resp,
+                            const struct principal *p);
+
+void h_health(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_ping(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_index(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_write(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
+                  const struct principal *p);
+
+#endif

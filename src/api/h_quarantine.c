@@ -1,0 +1,65 @@
+/*
+** api/h_quarantine.c: GET /api/v1/quarantine: what was refused, with its reason, newest first.
+** Parameters: source (exact), since (RFC 3339 or epoch ms), limit (default 100, max 10000).
+** Answer: {"total":N,"items":[{"id","received","source","reason","raw"}]}
+*/
+#include "api/api_int.h"
+
+#include "core/clock.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int emit(void *arg, const struct meta_quarantine_row *r)
+{
+    struct buf *b = arg;
+    char ts[40];
+    if (b->p[b->len - 1] != '[')
+        buf_putc(b, ',');
+    clock_format_rfc3339(r->received_ms, ts, sizeof(ts));
+    buf_printf(b, "{\"id\":%lld,\"received\":\"%s\",\"source\":", (long long)r->id, ts);
+    buf_json_str(b, r->source, strlen(r->source));
+    buf_puts(b, ",\"reason\":");
+    buf_json_str(b, r->reason, strlen(r->reason));
+    buf_puts(b, ",\"raw\":");
+    buf_json_str(b, r->raw, r->raw_len);
+    buf_putc(b, '}');
+    return 0;
+}
+
+void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
+                  const struct principal *p)
+{
+    const char *source = http_arg(req, "source");
+    const char *s;
+    int64_t since = 0;
+    uint32_t limit = 100;
+    if ((s = http_arg(req, "since")) && clock_parse_time(s, strlen(s), &since)) {
+        problem(resp, 400, "bad-query", "Bad query", "since '%s' is neither RFC 3339 nor epoch ms",
+                s);
+        return;
+    }
+    if ((s = http_arg(req, "limit"))) {
+        char *end;
+        long l = strtol(s, &end, 10);
+        if (*end || l <= 0 || l > 10000) {
+            problem(resp, 400, "bad-query", "Bad query", "limit must be 1..10000");
+            return;
+        }
+        limit = (uint32_t)l;
+    }
+    uint64_t total = 0;
+    int rc = meta_quarantine_count(a->meta, p->tenant, &total);
+    struct buf *b = &resp->body;
+    buf_printf(b, "{\"total\":%llu,\"items\":[", (unsigned long long)total);
+    if (!rc)
+        rc = meta_quarantine_list(a->meta, p->tenant, source, since, limit, emit, b);
+    if (rc) {
+        problem(resp, 500, "internal", "Internal error", "cannot read the quarantine: %s",
+                vg_strerror(rc));
+        return;
+    }
+    buf_puts(b, "]}\n");
+    resp->status = 200;
+    resp->ctype = "application/json";
+}

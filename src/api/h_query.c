@@ -1,0 +1,379 @@
+/*
+** api/h_query.c: GET /api/v1/query and GET /api/v1/latest, and query_run()/query_latest()
+** which `vigie query` shares. Parameters (docs/api.md):
+**   type, id, attr         selection (all optional for latest; query needs type or id)
+**   where=TAG:VALUE        entity tag filter, repeatable (all must match)
+**   from, to               RFC 3339 or epoch ms; [from, to). Defaults: to = now + 1 day,
+**                          from = to - 1 day with agg, the beginning of time without
+**   agg, every             downsampling: avg min max sum count first last stddev; every = 1h ...
+**   limit                  raw points per series (default and cap: the server's max points)
+** Answer: {"series":[{"id","type","attr","tags":{},"points":[[ts_ms,value],...]}]}
+*/
+#include "api/api_int.h"
+
+#include "core/clock.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int query_parse_duration(const char *s, int64_t *ms)
+{
+    char *end;
+    if (!s || !*s)
+        return VG_EINVAL;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0))
+        return VG_EINVAL;
+    double mult;
+    if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "s") == 0)
+        mult = 1000;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mult = 60000;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600000;
+    else if (strcmp(end, "d") == 0)
+        mult = 86400000;
+    else if (strcmp(end, "w") == 0)
+        mult = 7 * 86400000.0;
+    else
+        return VG_EINVAL;
+    double r = v * mult;
+    if (r < 1 || r > 1e15)
+        return VG_EINVAL;
+    *ms = (int64_t)r;
+    return VG_OK;
+}
+
+static void json_value(struct buf *b, enum vg_vtype vt, const union vg_val *v)
+{
+    switch (vt) {
+    case VT_F64: buf_json_double(b, v->f); break;
+    case VT_I64: buf_i64(b, v->i); break;
+    case VT_BOOL: buf_puts(b, v->i ? "true" : "false"); break;
+    case VT_STR: buf_json_str(b, v->s.p, v->s.len); break;
+    case VT_GEO:
+        buf_puts(b, "{\"lat\":");
+        buf_json_double(b, v->geo.lat);
+        buf_puts(b, ",\"lon\":");
+        buf_json_double(b, v->geo.lon);
+        buf_putc(b, '}');
+        break;
+    default: buf_puts(b, "null");
+    }
+}
+
+static void json_series_head(struct buf *b, const struct catalog_series *cs, int first)
+{
+    buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
+    buf_json_str(b, cs->entity, strlen(cs->entity));
+    buf_puts(b, ",\"type\":");
+    buf_json_str(b, cs->type, strlen(cs->type));
+    buf_puts(b, ",\"attr\":");
+    buf_json_str(b, cs->attr, strlen(cs->attr));
+    buf_puts(b, ",\"tags\":{");
+    for (uint32_t i = 0; i < cs->ntags; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, cs->tags[i].key, cs->tags[i].klen);
+        buf_putc(b, ':');
+        buf_json_str(b, cs->tags[i].val, cs->tags[i].vlen);
+    }
+    buf_putc(b, '}');
+}
+
+struct run_ctx {
+    struct store *st;
+    const struct query_params *q;
+    struct buf *out;
+    uint32_t nseries, max_series;
+    uint64_t npoints, max_points;
+    struct store_points pts;
+    struct store_bucket *buckets;
+    uint32_t nb;
+    int rc;
+    char *err;
+    size_t cap;
+};
+
+static int run_one(void *arg, const struct catalog_series *cs)
+{
+    struct run_ctx *c = arg;
+    const struct query_params *q = c->q;
+    struct buf *b = c->out;
+    if (++c->nseries > c->max_series) {
+        snprintf(c->err, c->cap, "the selection has more than %u series; narrow it",
+                 c->max_series);
+        return c->rc = VG_ETOOBIG;
+    }
+    json_series_head(b, cs, c->nseries == 1);
+    buf_puts(b, ",\"points\":[");
+    if (q->agg >= 0) {
+        int rc = store_aggregate(c->st, cs->sid, q->from, q->to, q->every, c->buckets, c->nb);
+        if (rc && rc != VG_ENOENT) {
+            snprintf(c->err, c->cap, "cannot read series: %s", vg_strerror(rc));
+            return c->rc = rc;
+        }
+        int first = 1;
+        for (uint32_t i = 0; !rc && i < c->nb; i++) {
+            const struct store_bucket *bk = &c->buckets[i];
+            if (bk->count == 0)
+                continue;
+            buf_puts(b, first ? "[" : ",[");
+            first = 0;
+            buf_i64(b, bk->start);
+            buf_putc(b, ',');
+            double v = store_bucket_value(bk, (enum store_agg)q->agg);
+            if (q->agg == AGG_COUNT)
+                buf_u64(b, bk->count);
+            else
+                buf_json_double(b, v);
+            buf_putc(b, ']');
+            c->npoints++;
+        }
+    } else {
+        uint64_t left = c->max_points - c->npoints;
+        uint32_t limit = q->limit ? q->limit : (uint32_t)VG_MIN(left + 1, (uint64_t)UINT32_MAX);
+        int rc = store_read(c->st, cs->sid, q->from, q->to, limit, &c->pts);
+        if (rc && rc != VG_ENOENT) {
+            snprintf(c->err, c->cap, "cannot read series: %s", vg_strerror(rc));
+            return c->rc = rc;
+        }
+        if (!rc && c->npoints + c->pts.n > c->max_points) {
+            snprintf(c->err, c->cap,
+                     "the answer would hold more than %llu points; use agg/every, a shorter "
+                     "range or limit",
+                     (unsigned long long)c->max_points);
+            return c->rc = VG_ETOOBIG;
+        }
+        for (uint32_t i = 0; !rc && i < c->pts.n; i++) {
+            buf_puts(b, i ? ",[" : "[");
+            buf_i64(b, c->pts.ts[i]);
+            buf_putc(b, ',');
+            json_value(b, c->pts.vt, &c->pts.v[i]);
+            buf_putc(b, ']');
+        }
+        if (!rc)
+            c->npoints += c->pts.n;
+    }
+    buf_puts(b, "]}");
+    return 0;
+}
+
+int query_run(struct store *st, struct catalog *cat, const struct query_params *q,
+              uint32_t max_series, uint64_t max_points, struct buf *out, char *err, size_t cap)
+{
+    struct run_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.st = st;
+    c.q = q;
+    c.out = out;
+    c.max_series = max_series;
+    c.max_points = max_points;
+    c.err = err;
+    c.cap = cap;
+    store_points_init(&c.pts);
+    if (q->agg >= 0) {
+        if (q->every <= 0) {
+            snprintf(err, cap, "agg needs every (for example every=1h)");
+            return VG_EINVAL;
+        }
+        uint64_t nb = store_bucket_count(q->from, q->to, q->every);
+        if (nb == 0 || nb > 100000) {
+            snprintf(err, cap, "from/to/every give %llu buckets per series (1 to 100000 allowed)",
+                     (unsigned long long)nb);
+            return VG_EINVAL;
+        }
+        c.nb = (uint32_t)nb;
+        c.buckets = vg_calloc(nb, sizeof(*c.buckets));
+    }
+    struct catalog_sel sel = {q->tenant, q->type, q->id, q->attr, q->where, q->nwhere};
+    buf_puts(out, "{\"series\":[");
+    int rc = catalog_select(cat, &sel, run_one, &c);
+    buf_puts(out, "]}\n");
+    free(c.buckets);
+    store_points_release(&c.pts);
+    if (rc && !c.rc)
+        snprintf(err, cap, "selection failed: %s", vg_strerror(rc));
+    return rc;
+}
+
+struct latest_ctx {
+    struct store *st;
+    struct buf *out;
+    uint32_t n, max_series;
+    char *err;
+    size_t cap;
+};
+
+static int latest_one(void *arg, const struct catalog_series *cs)
+{
+    struct latest_ctx *c = arg;
+    int64_t ts;
+    union vg_val v;
+    if (store_latest(c->st, cs->sid, &ts, &v))
+        return 0; /* no point yet */
+    if (++c->n > c->max_series) {
+        snprintf(c->err, c->cap, "the selection has more than %u series; narrow it",
+                 c->max_series);
+        return VG_ETOOBIG;
+    }
+    json_series_head(c->out, cs, c->n == 1);
+    buf_puts(c->out, ",\"ts\":");
+    buf_i64(c->out, ts);
+    buf_puts(c->out, ",\"value\":");
+    json_value(c->out, cs->vt, &v);
+    buf_putc(c->out, '}');
+    return 0;
+}
+
+int query_latest(struct store *st, struct catalog *cat, const struct query_params *q,
+                 uint32_t max_series, struct buf *out, char *err, size_t cap)
+{
+    struct latest_ctx c = {st, out, 0, max_series, err, cap};
+    struct catalog_sel sel = {q->tenant, q->type, q->id, q->attr, q->where, q->nwhere};
+    buf_puts(out, "{\"series\":[");
+    int rc = catalog_select(cat, &sel, latest_one, &c);
+    buf_puts(out, "]}\n");
+    return rc;
+}
+
+static void add_where(void *arg, const char *value)
+{
+    struct query_params *q = arg;
+    const char *colon = strchr(value, ':');
+    if (q->nwhere >= VG_ARRAY_LEN(q->where)) {
+        q->nwhere = UINT32_MAX; /* flag: too many */
+        return;
+    }
+    if (q->nwhere == UINT32_MAX)
+        return;
+    struct vg_tag *t = &q->where[q->nwhere++];
+    if (!colon) {
+        t->key = NULL; /* flagged as malformed below */
+        return;
+    }
+    t->key = value;
+    t->klen = (uint32_t)(colon - value);
+    t->val = colon + 1;
+    t->vlen = (uint32_t)strlen(colon + 1);
+}
+
+/* Parse the common parameters; on error fills resp with a 400 problem and returns VG_EINVAL. */
+static int parse_params(struct api *a, struct http_req *req, struct http_resp *resp,
+                        const struct principal *p, struct query_params *q, char keys[][128])
+{
+    memset(q, 0, sizeof(*q));
+    q->tenant = p->tenant;
+    q->type = http_arg(req, "type");
+    q->id = http_arg(req, "id");
+    q->attr = http_arg(req, "attr");
+    q->agg = -1;
+    http_args(req, "where", add_where, q);
+    if (q->nwhere == UINT32_MAX) {
+        problem(resp, 400, "bad-query", "Bad query", "at most %zu where= filters",
+                VG_ARRAY_LEN(q->where));
+        return VG_EINVAL;
+    }
+    for (uint32_t i = 0; i < q->nwhere; i++) {
+        struct vg_tag *t = &q->where[i];
+        if (!t->key || t->klen == 0 || t->klen >= 128) {
+            problem(resp, 400, "bad-query", "Bad query", "where= takes TAG:VALUE");
+            return VG_EINVAL;
+        }
+        /* The catalogue compares NUL-terminated keys: copy the key part. */
+        memcpy(keys[i], t->key, t->klen);
+        keys[i][t->klen] = '\0';
+        t->key = keys[i];
+    }
+    const char *s;
+    if ((s = http_arg(req, "agg"))) {
+        q->agg = store_agg_parse(s);
+        if (q->agg < 0) {
+            problem(resp, 400, "bad-query", "Bad query",
+                    "agg '%s' is not one of avg, min, max, sum, count, first, last, stddev", s);
+            return VG_EINVAL;
+        }
+        s = http_arg(req, "every");
+        if (!s || query_parse_duration(s, &q->every)) {
+            problem(resp, 400, "bad-query", "Bad query",
+                    "agg needs every=<duration> such as 1h, 15m, 1d (got '%s')", s ? s : "");
+            return VG_EINVAL;
+        }
+    } else if ((s = http_arg(req, "every"))) {
+        problem(resp, 400, "bad-query", "Bad query", "every needs agg");
+        return VG_EINVAL;
+    }
+    int64_t now = clock_now_ms();
+    q->to = now + 86400000;
+    q->from = q->agg >= 0 ? q->to - 2 * 86400000 : INT64_MIN / 2;
+    if ((s = http_arg(req, "to")) && clock_parse_time(s, strlen(s), &q->to)) {
+        problem(resp, 400, "bad-query", "Bad query", "to '%s' is neither RFC 3339 nor epoch ms", s);
+        return VG_EINVAL;
+    }
+    if ((s = http_arg(req, "from"))) {
+        if (clock_parse_time(s, strlen(s), &q->from)) {
+            problem(resp, 400, "bad-query", "Bad query",
+                    "from '%s' is neither RFC 3339 nor epoch ms", s);
+            return VG_EINVAL;
+        }
+    } else if (q->agg >= 0) {
+        q->from = q->to - 86400000;
+    }
+    if (q->from >= q->to) {
+        problem(resp, 400, "bad-query", "Bad query", "from must be before to");
+        return VG_EINVAL;
+    }
+    if ((s = http_arg(req, "limit"))) {
+        char *end;
+        long long l = strtoll(s, &end, 10);
+        if (*end || l <= 0 || l > 100000000) {
+            problem(resp, 400, "bad-query", "Bad query", "limit must be a positive integer");
+            return VG_EINVAL;
+        }
+        q->limit = (uint32_t)l;
+    }
+    return VG_OK;
+}
+
+void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
+{
+    struct query_params q;
+    char keys[16][128];
+    char err[256] = "";
+    if (parse_params(a, req, resp, p, &q, keys))
+        return;
+    if (!q.type && !q.id) {
+        problem(resp, 400, "bad-query", "Bad query", "query needs type= or id=");
+        return;
+    }
+    int rc = query_run(a->st, a->cat, &q, a->o.max_series, a->o.max_points, &resp->body, err,
+                       sizeof(err));
+    if (rc) {
+        problem(resp, rc == VG_ETOOBIG || rc == VG_EINVAL ? 400 : 500,
+                rc == VG_ETOOBIG ? "too-large" : "bad-query", "Query failed", "%s", err);
+        return;
+    }
+    resp->status = 200;
+    resp->ctype = "application/json";
+}
+
+void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
+{
+    struct query_params q;
+    char keys[16][128];
+    char err[256] = "";
+    if (parse_params(a, req, resp, p, &q, keys))
+        return;
+    int rc = query_latest(a->st, a->cat, &q, a->o.max_series, &resp->body, err, sizeof(err));
+    if (rc) {
+        problem(resp, rc == VG_ETOOBIG ? 400 : 500, "bad-query", "Query failed", "%s",
+                err[0] ? err : vg_strerror(rc));
+        return;
+    }
+    resp->status = 200;
+    resp->ctype = "application/json";
+}

@@ -1,0 +1,96 @@
+/*
+** api/router.c: api_handle(), the entry of every HTTP request: route lookup, the one call to
+** auth_authorize(), then the handler. Route table below is the whole HTTP surface of Vigie.
+*/
+#include "api/api_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct route {
+    const char *method;
+    const char *path;
+    enum vg_scope scope; /* SCOPE_NONE: public */
+    api_handler_fn *fn;
+};
+
+static const struct route routes[] = {
+    {"GET", "/health", SCOPE_NONE, h_health},
+    {"GET", "/ping", SCOPE_NONE, h_ping},
+    {"HEAD", "/ping", SCOPE_NONE, h_ping},
+    {"GET", "/", SCOPE_NONE, h_index},
+    {"GET", "/metrics", SCOPE_ADMIN, h_metrics},
+    {"POST", "/write", SCOPE_WRITE, h_write},
+    {"POST", "/api/v2/write", SCOPE_WRITE, h_write},
+    {"GET", "/api/v1/query", SCOPE_READ, h_query},
+    {"GET", "/api/v1/latest", SCOPE_READ, h_latest},
+    {"GET", "/api/v1/quarantine", SCOPE_READ, h_quarantine},
+};
+
+struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *cat,
+                    struct meta *m, struct ingest *ig)
+{
+    struct api *a = vg_calloc(1, sizeof(*a));
+    a->o = *o;
+    if (!a->o.default_tenant)
+        a->o.default_tenant = "default";
+    if (!a->o.max_decoded_body)
+        a->o.max_decoded_body = 256u << 20;
+    if (!a->o.max_series)
+        a->o.max_series = 100000;
+    if (!a->o.max_points)
+        a->o.max_points = 5000000;
+    a->st = st;
+    a->cat = cat;
+    a->meta = m;
+    a->ig = ig;
+    a->started_ms = clock_now_ms();
+    return a;
+}
+
+void api_free(struct api *a)
+{
+    free(a);
+}
+
+void api_set_http(struct api *a, struct http_server *h)
+{
+    a->http = h;
+}
+
+void api_handle(void *arg, struct http_req *req, struct http_resp *resp)
+{
+    struct api *a = arg;
+    const struct route *r = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < VG_ARRAY_LEN(routes); i++) {
+        if (strcmp(routes[i].path, req->url) != 0)
+            continue;
+        path_known = 1;
+        if (strcmp(routes[i].method, req->method) == 0) {
+            r = &routes[i];
+            break;
+        }
+    }
+    if (!r) {
+        if (path_known) {
+            problem(resp, 405, "method-not-allowed", "Method not allowed",
+                    "%s is not allowed on %s", req->method, req->url);
+        } else {
+            problem(resp, 404, "not-found", "Not found", "no resource at '%s'", req->url);
+        }
+        return;
+    }
+    struct principal p;
+    if (auth_authorize(a, req, r->scope, &p, resp))
+        return;
+    if (req->body_too_big) {
+        problem(resp, 413, "body-too-large", "Request body too large",
+                "the body exceeds the limit of %zu bytes; send smaller batches", req->body.cap_max);
+        return;
+    }
+    r->fn(a, req, resp, &p);
+}

@@ -1,0 +1,198 @@
+/*
+** app/config.c: settings parsing (file and flags share config_set).
+*/
+#include "app/config.h"
+
+#include "core/vg.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct config *c, int demo)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->data, sizeof(c->data), "%s", demo ? "./demo-data" : "./vigie-data");
+    snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
+    c->auth = demo ? 0 : 1;
+    c->batch_ms = 200;
+    snprintf(c->log_level, sizeof(c->log_level), "info");
+    c->threads = 8;
+    c->max_connections = 512;
+    c->timeout_s = 30;
+    c->max_body = 64u << 20;
+    snprintf(c->samples, sizeof(c->samples), "../shared/data");
+    c->realtime = 1;
+}
+
+static int parse_u64(const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v)
+        return -1;
+    if (*end == 'k' || *end == 'K')
+        x <<= 10, end++;
+    else if (*end == 'M')
+        x <<= 20, end++;
+    else if (*end == 'G')
+        x <<= 30, end++;
+    if (*end)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+#define COPY(field)                                                                                \
+    do {                                                                                           \
+        if (strlen(val) >= sizeof(c->field)) {                                                     \
+            snprintf(err, cap, "value of '%s' too long", key);                                    \
+            return -1;                                                                             \
+        }                                                                                          \
+        snprintf(c->field, sizeof(c->field), "%s", val);                                          \
+        return 0;                                                                                  \
+    } while (0)
+
+int config_set(struct config *c, const char *key, const char *val, char *err, size_t cap)
+{
+    uint64_t u;
+    if (strcmp(key, "data") == 0)
+        COPY(data);
+    if (strcmp(key, "listen") == 0)
+        COPY(listen);
+    if (strcmp(key, "samples") == 0)
+        COPY(samples);
+    if (strcmp(key, "error-log") == 0)
+        COPY(error_log);
+    if (strcmp(key, "access-log") == 0)
+        COPY(access_log);
+    if (strcmp(key, "log-level") == 0) {
+        if (strcmp(val, "error") && strcmp(val, "warn") && strcmp(val, "info") &&
+            strcmp(val, "debug")) {
+            snprintf(err, cap, "log-level must be error, warn, info or debug");
+            return -1;
+        }
+        COPY(log_level);
+    }
+    if (strcmp(key, "auth") == 0) {
+        if (strcmp(val, "on") == 0)
+            c->auth = 1;
+        else if (strcmp(val, "off") == 0)
+            c->auth = 0;
+        else {
+            snprintf(err, cap, "auth must be on or off");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "sync") == 0) {
+        if (strcmp(val, "always") == 0)
+            c->sync_batch = 0;
+        else if (strcmp(val, "batch") == 0)
+            c->sync_batch = 1;
+        else {
+            snprintf(err, cap, "sync must be always or batch");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, "realtime") == 0) {
+        c->realtime = strcmp(val, "off") != 0 && strcmp(val, "0") != 0;
+        return 0;
+    }
+    if (strcmp(key, "id-tags") == 0) {
+        char tmp[512];
+        snprintf(tmp, sizeof(tmp), "%s", val);
+        c->nid_tags = 0;
+        for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (c->nid_tags >= CONFIG_MAX_ID_TAGS || strlen(t) >= 64) {
+                snprintf(err, cap, "id-tags: at most %d names of < 64 bytes", CONFIG_MAX_ID_TAGS);
+                return -1;
+            }
+            snprintf(c->id_tags[c->nid_tags++], 64, "%s", t);
+        }
+        return 0;
+    }
+    if (strcmp(key, "retention") == 0) {
+        struct config_retention r;
+        char days[32];
+        memset(&r, 0, sizeof(r));
+        if (c->nretention >= CONFIG_MAX_RETENTION ||
+            sscanf(val, "%63s %127s %31s", r.tenant, r.type, days) != 3 ||
+            parse_u64(days, &u) || u == 0) {
+            snprintf(err, cap, "retention takes 'TENANT TYPE DAYS' (TYPE may be *), at most %d",
+                     CONFIG_MAX_RETENTION);
+            return -1;
+        }
+        r.keep_ms = (int64_t)u * 86400000;
+        c->retention[c->nretention++] = r;
+        return 0;
+    }
+    struct {
+        const char *k;
+        uint64_t lo, hi;
+    } nums[] = {{"batch-ms", 1, 60000},       {"threads", 1, 256},
+                {"max-connections", 1, 65536}, {"timeout", 1, 3600},
+                {"max-body", 1024, 1ull << 32}};
+    for (size_t i = 0; i < VG_ARRAY_LEN(nums); i++) {
+        if (strcmp(key, nums[i].k) != 0)
+            continue;
+        if (parse_u64(val, &u) || u < nums[i].lo || u > nums[i].hi) {
+            snprintf(err, cap, "%s must be a number in %llu..%llu", key,
+                     (unsigned long long)nums[i].lo, (unsigned long long)nums[i].hi);
+            return -1;
+        }
+        switch (i) {
+        case 0: c->batch_ms = (uint32_t)u; break;
+        case 1: c->threads = (uint32_t)u; break;
+        case 2: c->max_connections = (uint32_t)u; break;
+        case 3: c->timeout_s = (uint32_t)u; break;
+        case 4: c->max_body = u; break;
+        }
+        return 0;
+    }
+    snprintf(err, cap, "unknown setting '%s'", key);
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, cap, "cannot open config '%s'", path);
+        return -1;
+    }
+    char line[1024], msg[256];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, cap, "%s:%d: expected 'key = value'", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (config_set(c, trim(s), trim(eq + 1), msg, sizeof(msg))) {
+            snprintf(err, cap, "%s:%d: %s", path, lineno, msg);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}

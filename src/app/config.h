@@ -1,0 +1,51 @@
+/*
+** app/config.h: settings of the vigie binary: defaults, then the --config file, then flags.
+** Owns: struct config and the strings in it.
+** File format (docs/configuration.md): one "key = value" per line, '#' comments; keys are the
+** long flag names without "--" (data, listen, auth, sync, ...); "retention = TENANT TYPE DAYS"
+** may repeat (TYPE "*" = every type of the tenant).
+*/
+#ifndef VG_APP_CONFIG_H
+#define VG_APP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_RETENTION 64
+#define CONFIG_MAX_ID_TAGS 8
+
+struct config_retention {
+    char tenant[64];
+    char type[128]; /* "*" = any */
+    int64_t keep_ms;
+};
+
+struct config {
+    char data[512];
+    char listen[128];
+    int auth;            /* 1 on, 0 off */
+    int sync_batch;      /* 0: fsync before ack (default); 1: batched */
+    uint32_t batch_ms;
+    char log_level[16];
+    char error_log[512];
+    char access_log[512];
+    uint32_t threads;
+    uint32_t max_connections;
+    uint32_t timeout_s;
+    uint64_t max_body;
+    char samples[512];   /* demo: real data samples directory */
+    int realtime;        /* demo: keep generating live data */
+    char id_tags[CONFIG_MAX_ID_TAGS][64];
+    uint32_t nid_tags;
+    struct config_retention retention[CONFIG_MAX_RETENTION];
+    uint32_t nretention;
+};
+
+/* Defaults for `serve` (demo = 0) or `demo` (demo = 1). */
+void config_defaults(struct config *c, int demo);
+/* Apply one setting; returns 0 or -1 with a message in err. */
+int config_set(struct config *c, const char *key, const char *val, char *err, size_t cap);
+/* Read a config file; returns 0 or -1 with "file:line: message" in err. */
+int config_load(struct config *c, const char *path, char *err, size_t cap);
+
+#endif

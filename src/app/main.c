@@ -1,0 +1,370 @@
+/*
+** app/main.c: the vigie command line: serve, demo, query, apikey, version, help.
+** Owns: argument parsing and the process (signal mask, exit codes).
+** Exit codes: 0 ok, 1 runtime error, 2 usage error.
+*/
+#include "app/config.h"
+#include "app/server.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/version.h"
+#include "net/httpc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: vigie <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the server\n"
+    "  demo      run the server with the demo city (7 days of backfill, then live data)\n"
+    "  query     query a data directory or a running server, print JSON\n"
+    "  apikey    create, list or revoke API keys\n"
+    "  version   print the version\n"
+    "  help      this text\n"
+    "\n"
+    "serve and demo options (a --config file sets the same keys; flags win):\n"
+    "  --data DIR          data directory (serve: ./vigie-data, demo: ./demo-data)\n"
+    "  --listen ADDR:PORT  HTTP address (default 127.0.0.1:8080)\n"
+    "  --config FILE       settings file, 'key = value' lines (docs/configuration.md)\n"
+    "  --auth on|off       require API keys (serve: on, demo: off)\n"
+    "  --sync always|batch always: acknowledge writes after fsync (default);\n"
+    "                      batch: fsync every --batch-ms (default 200), power loss may lose\n"
+    "                      up to that window, kill -9 loses nothing\n"
+    "  --log-level L       error, warn, info (default), debug\n"
+    "  --error-log FILE    error log (default stderr); --access-log FILE (default stdout)\n"
+    "  --threads N         HTTP worker threads (default 8)\n"
+    "  --max-connections N (default 512)   --timeout S idle timeout (default 30)\n"
+    "  --max-body BYTES    request body limit (default 64M)\n"
+    "  --id-tags a,b,c     tags naming the entity id (default id,entity_id,sensor,device)\n"
+    "  --samples DIR       demo: real open-data samples (default ../shared/data)\n"
+    "  --realtime on|off   demo: keep generating live data (default on)\n"
+    "\n"
+    "query options:\n"
+    "  --data DIR | --server http://HOST:PORT [--key KEY]\n"
+    "  --tenant T --type T --id ID --attr A --where TAG:VALUE --from T --to T\n"
+    "  --agg avg|min|max|sum|count|first|last|stddev --every 1h --limit N --latest\n"
+    "\n"
+    "apikey:\n"
+    "  vigie apikey create --tenant T --scope read|write|admin [--label L] [--data DIR]\n"
+    "  vigie apikey list [--data DIR]\n"
+    "  vigie apikey revoke ID [--data DIR]\n";
+
+static int cmd_version(void)
+{
+    printf("vigie %s\n", VIGIE_VERSION);
+    return 0;
+}
+
+/* Parse serve/demo options into cfg. Returns 0, or 2 on usage error. */
+static int parse_server_args(int argc, char **argv, struct config *cfg, int demo)
+{
+    char err[256];
+    const char *config_path = NULL;
+    config_defaults(cfg, demo);
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_path = argv[i + 1];
+    if (config_path && config_load(cfg, config_path, err, sizeof(err))) {
+        fprintf(stderr, "vigie: %s\n", err);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "vigie: unexpected argument '%s' (see vigie help)\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--config") == 0)
+            continue;
+        if (config_set(cfg, a + 2, v, err, sizeof(err))) {
+            fprintf(stderr, "vigie: %s\n", err);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int setup_logs(const struct config *cfg)
+{
+    log_set_level((enum log_level)log_level_parse(cfg->log_level));
+    if (log_open(cfg->error_log[0] ? cfg->error_log : NULL,
+                 cfg->access_log[0] ? cfg->access_log : NULL)) {
+        fprintf(stderr, "vigie: cannot open log files\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv, int demo)
+{
+    struct config cfg;
+    struct vg_server s;
+    int rc = parse_server_args(argc, argv, &cfg, demo);
+    if (rc)
+        return rc;
+    if (setup_logs(&cfg))
+        return 1;
+    /* Block the stop signals in every thread; the main thread waits for them in sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("vigie %s starting (%s)", VIGIE_VERSION, demo ? "demo" : "serve");
+    if (server_open(&s, &cfg, 1))
+        return 1;
+    if (server_start(&s, demo)) {
+        server_close(&s);
+        return 1;
+    }
+    return server_run_until_signal(&s);
+}
+
+struct opt {
+    const char *name;
+    const char **val;
+};
+
+static int cmd_query(int argc, char **argv)
+{
+    const char *data = NULL, *server = NULL, *key = NULL, *tenant = "default";
+    const char *type = NULL, *id = NULL, *attr = NULL, *from = NULL, *to = NULL, *agg = NULL;
+    const char *every = NULL, *limit = NULL, *wheres[16];
+    int nwhere = 0, latest = 0;
+    struct opt opts[] = {{"--data", &data},   {"--server", &server}, {"--key", &key},
+                         {"--tenant", &tenant}, {"--type", &type},   {"--id", &id},
+                         {"--attr", &attr},   {"--from", &from},     {"--to", &to},
+                         {"--agg", &agg},     {"--every", &every},   {"--limit", &limit}};
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--latest") == 0) {
+            latest = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--where") == 0 && i + 1 < argc && nwhere < 16) {
+            wheres[nwhere++] = argv[++i];
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < VG_ARRAY_LEN(opts); k++)
+            if (strcmp(argv[i], opts[k].name) == 0 && i + 1 < argc) {
+                *opts[k].val = argv[++i];
+                break;
+            }
+        if (k == VG_ARRAY_LEN(opts)) {
+            fprintf(stderr, "vigie query: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!data == !server) {
+        fprintf(stderr, "vigie query: give exactly one of --data DIR or --server URL\n");
+        return 2;
+    }
+    /* Build the same query string for both paths: the server parses it, or we do below. */
+    struct buf qs;
+    buf_init(&qs, 1 << 16);
+    const char *names[] = {"type", "id", "attr", "from", "to", "agg", "every", "limit"};
+    const char *vals[] = {type, id, attr, from, to, agg, every, limit};
+    for (size_t k = 0; k < VG_ARRAY_LEN(names); k++)
+        if (vals[k])
+            buf_printf(&qs, "%s%s=%s", qs.len ? "&" : "", names[k], vals[k]);
+    for (int k = 0; k < nwhere; k++)
+        buf_printf(&qs, "%swhere=%s", qs.len ? "&" : "", wheres[k]);
+    int rc = 0;
+    if (server) {
+        struct buf url, out;
+        char err[256];
+        int status = 0;
+        buf_init(&url, 1 << 16);
+        buf_init(&out, 0);
+        buf_printf(&url, "%s/api/v1/%s%s%s", server, latest ? "latest" : "query", qs.len ? "?" : "",
+                   qs.len ? qs.p : "");
+        if (httpc_get(url.p, key, &status, &out, err, sizeof(err))) {
+            fprintf(stderr, "vigie query: %s\n", err);
+            rc = 1;
+        } else {
+            fwrite(out.p ? out.p : "", 1, out.len, stdout);
+            rc = status == 200 ? 0 : 1;
+        }
+        buf_release(&url);
+        buf_release(&out);
+        buf_release(&qs);
+        return rc;
+    }
+    buf_release(&qs);
+
+    /* Local data directory: open it like the server does (refused while a server holds it). */
+    struct config cfg;
+    struct vg_server s;
+    config_defaults(&cfg, 0);
+    snprintf(cfg.data, sizeof(cfg.data), "%s", data);
+    log_set_level(LOG_WARN);
+    if (server_open(&s, &cfg, 0))
+        return 1;
+    struct query_params q;
+    memset(&q, 0, sizeof(q));
+    q.tenant = tenant;
+    q.type = type;
+    q.id = id;
+    q.attr = attr;
+    q.agg = -1;
+    q.to = clock_now_ms() + 86400000;
+    q.from = INT64_MIN / 2;
+    char err[256] = "";
+    for (int k = 0; k < nwhere; k++) {
+        const char *c = strchr(wheres[k], ':');
+        if (!c) {
+            fprintf(stderr, "vigie query: --where takes TAG:VALUE\n");
+            rc = 2;
+            goto out;
+        }
+        q.where[q.nwhere].key = vg_strndup(wheres[k], (size_t)(c - wheres[k]));
+        q.where[q.nwhere].klen = (uint32_t)(c - wheres[k]);
+        q.where[q.nwhere].val = c + 1;
+        q.where[q.nwhere].vlen = (uint32_t)strlen(c + 1);
+        q.nwhere++;
+    }
+    if ((to && clock_parse_time(to, strlen(to), &q.to)) ||
+        (from && clock_parse_time(from, strlen(from), &q.from))) {
+        fprintf(stderr, "vigie query: --from/--to take RFC 3339 or epoch ms\n");
+        rc = 2;
+        goto out;
+    }
+    if (agg) {
+        q.agg = store_agg_parse(agg);
+        if (q.agg < 0 || !every || query_parse_duration(every, &q.every)) {
+            fprintf(stderr, "vigie query: --agg needs a known aggregate and --every DURATION\n");
+            rc = 2;
+            goto out;
+        }
+        if (!from)
+            q.from = q.to - 2 * 86400000;
+    }
+    if (limit)
+        q.limit = (uint32_t)strtoul(limit, NULL, 10);
+    struct buf out;
+    buf_init(&out, 0);
+    int qrc = latest ? query_latest(s.store, s.cat, &q, 1000000, &out, err, sizeof(err))
+                     : query_run(s.store, s.cat, &q, 1000000, 100000000, &out, err, sizeof(err));
+    if (qrc) {
+        fprintf(stderr, "vigie query: %s\n", err[0] ? err : vg_strerror(qrc));
+        rc = 1;
+    } else {
+        fwrite(out.p, 1, out.len, stdout);
+    }
+    buf_release(&out);
+out:
+    for (uint32_t k = 0; k < q.nwhere; k++)
+        free((char *)q.where[k].key);
+    server_close(&s);
+    return rc;
+}
+
+static int print_key(void *arg, const struct meta_apikey_row *r)
+{
+    (void)arg;
+    char ts[40];
+    clock_format_rfc3339(r->created_ms, ts, sizeof(ts));
+    printf("%lld\t%s\t%s\t%s\t%s%s\n", (long long)r->id, r->tenant, vg_scope_name(r->scope), ts,
+           r->label ? r->label : "", r->revoked ? "\t(revoked)" : "");
+    return 0;
+}
+
+static int cmd_apikey(int argc, char **argv)
+{
+    const char *data = "./vigie-data", *tenant = NULL, *scope_s = NULL, *label = "";
+    const char *sub = argc > 2 ? argv[2] : "";
+    const char *revoke_id = NULL;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+            data = argv[++i];
+        else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc)
+            tenant = argv[++i];
+        else if (strcmp(argv[i], "--scope") == 0 && i + 1 < argc)
+            scope_s = argv[++i];
+        else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
+            label = argv[++i];
+        else if (strcmp(sub, "revoke") == 0 && !revoke_id)
+            revoke_id = argv[i];
+        else {
+            fprintf(stderr, "vigie apikey: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    char path[600];
+    struct meta *m;
+    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke")) {
+        fprintf(stderr, "vigie apikey: create, list or revoke (see vigie help)\n");
+        return 2;
+    }
+    int scope = 0;
+    if (strcmp(sub, "create") == 0) {
+        scope = scope_s ? vg_scope_parse(scope_s) : -1;
+        if (!tenant || scope <= 0) {
+            fprintf(stderr, "vigie apikey create: needs --tenant T and --scope read|write|admin\n");
+            return 2;
+        }
+    }
+    if (strcmp(sub, "revoke") == 0 && !revoke_id) {
+        fprintf(stderr, "vigie apikey revoke: needs the key id (see vigie apikey list)\n");
+        return 2;
+    }
+    snprintf(path, sizeof(path), "%s/meta.db", data);
+    if ((mkdir(data, 0750) && errno != EEXIST) || meta_open(path, &m)) {
+        fprintf(stderr, "vigie apikey: cannot open '%s'\n", path);
+        return 1;
+    }
+    int rc = 0;
+    if (strcmp(sub, "create") == 0) {
+        char key[80];
+        int64_t id;
+        if (meta_apikey_create(m, tenant, (enum vg_scope)scope, label, key, sizeof(key), &id)) {
+            fprintf(stderr, "vigie apikey: cannot create the key\n");
+            rc = 1;
+        } else {
+            printf("%s\n", key);
+            fprintf(stderr, "key %lld created for tenant '%s' with scope '%s'; it is shown only "
+                            "once, store it now\n",
+                    (long long)id, tenant, vg_scope_name((enum vg_scope)scope));
+        }
+    } else if (strcmp(sub, "list") == 0) {
+        rc = meta_apikey_list(m, print_key, NULL) ? 1 : 0;
+    } else {
+        rc = meta_apikey_revoke(m, strtoll(revoke_id, NULL, 10));
+        if (rc)
+            fprintf(stderr, "vigie apikey: cannot revoke key %s: %s\n", revoke_id,
+                    vg_strerror(rc));
+        rc = rc ? 1 : 0;
+    }
+    meta_close(m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "help";
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc, argv, 0);
+    if (strcmp(cmd, "demo") == 0)
+        return cmd_serve(argc, argv, 1);
+    if (strcmp(cmd, "query") == 0)
+        return cmd_query(argc, argv);
+    if (strcmp(cmd, "apikey") == 0)
+        return cmd_apikey(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cmd_version();
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    fprintf(stderr, "vigie: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,264 @@
+/*
+** app/server.c: start-up, signal handling and clean shutdown of the daemon.
+**
+**   start:  lock DIR/LOCK -> meta_open(DIR/meta.db) -> store_open(DIR/store) -> catalog_open
+**           (declares every series) -> store_recover (WAL replay) -> ingest -> api -> http
+**   stop (SIGTERM/SIGINT): http_quiesce (no new connections) -> demo_stop -> http_stop (in-flight
+**           requests finish) -> store_close (final checkpoint: head -> blocks, WAL emptied)
+**           -> catalog_free -> meta_close -> unlock -> exit 0
+*/
+#include "app/server.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int lock_data_dir(const char *dir)
+{
+    char path[600];
+    if (mkdir(dir, 0750) && errno != EEXIST) {
+        log_error("cannot create data directory '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_error("cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        log_error("data directory '%s' is in use by another vigie process", dir);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Apply the configured retention rules to the groups that exist now (new groups appear as data
+** arrives, so this runs again every minute). */
+struct retention_ctx {
+    struct vg_server *s;
+    const struct config_retention *r;
+};
+
+static int retention_one(void *arg, const struct catalog_series *cs)
+{
+    struct retention_ctx *c = arg;
+    if (strcmp(c->r->type, "*") == 0 || strcmp(c->r->type, cs->type) == 0)
+        store_set_retention(c->s->store, cs->group, c->r->keep_ms);
+    return 0;
+}
+
+static void apply_retention(struct vg_server *s)
+{
+    /* "*" rules first so that a rule for a specific type overrides them. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < s->cfg.nretention; i++) {
+            const struct config_retention *r = &s->cfg.retention[i];
+            if ((strcmp(r->type, "*") == 0) != (pass == 0))
+                continue;
+            struct retention_ctx c = {s, r};
+            struct catalog_sel sel = {r->tenant, strcmp(r->type, "*") ? r->type : NULL,
+                                      NULL, NULL, NULL, 0};
+            catalog_select(s->cat, &sel, retention_one, &c);
+        }
+    }
+}
+
+/* Test hook (docs/testing.md): with VIGIE_TEST_FAULT_CTL=PATH in the environment the store runs
+** on the fault-injecting VFS, and the disk is "full" while the file PATH exists. Never set in
+** production; logged loudly at start. */
+static void poll_fault_ctl(struct vg_server *s)
+{
+    if (!s->fault_vfs)
+        return;
+    int full = access(s->fault_ctl, F_OK) == 0;
+    if (full != s->fault_full) {
+        io_fault_set_full(s->fault_vfs, full);
+        s->fault_full = full;
+        log_warn("test hook: disk %s", full ? "full" : "has space again");
+    }
+}
+
+static void *maint_main(void *arg)
+{
+    struct vg_server *s = arg;
+    int ticks = 0;
+    while (!s->stopping) {
+        poll_fault_ctl(s);
+        if (ticks++ % 600 == 0 && s->cfg.nretention)
+            apply_retention(s);
+        usleep(100000);
+    }
+    return NULL;
+}
+
+int server_open(struct vg_server *s, const struct config *cfg, int background)
+{
+    char path[600];
+    int rc;
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->lock_fd = lock_data_dir(cfg->data);
+    if (s->lock_fd < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/meta.db", cfg->data);
+    if ((rc = meta_open(path, &s->meta))) {
+        log_error("cannot open metadata '%s': %s", path, vg_strerror(rc));
+        goto fail;
+    }
+    struct store_opts so;
+    memset(&so, 0, sizeof(so));
+    so.sync = cfg->sync_batch ? WAL_SYNC_BATCH : WAL_SYNC_ALWAYS;
+    so.batch_ms = cfg->batch_ms;
+    so.background = background;
+    const char *ctl = getenv("VIGIE_TEST_FAULT_CTL");
+    if (ctl && *ctl) {
+        snprintf(s->fault_ctl, sizeof(s->fault_ctl), "%s", ctl);
+        s->fault_vfs = io_fault_new(1);
+        so.vfs = s->fault_vfs;
+        log_warn("test hook: store on the fault-injecting vfs, disk full while '%s' exists", ctl);
+    }
+    snprintf(path, sizeof(path), "%s/store", cfg->data);
+    if ((rc = store_open(path, &so, &s->store))) {
+        log_error("cannot open store '%s': %s", path, vg_strerror(rc));
+        goto fail;
+    }
+    if ((rc = catalog_open(s->meta, s->store, &s->cat))) {
+        log_error("cannot load the series catalogue: %s", vg_strerror(rc));
+        goto fail;
+    }
+    struct wal_replay_report rep;
+    memset(&rep, 0, sizeof(rep));
+    int64_t t0 = clock_mono_ns();
+    if ((rc = store_recover(s->store, &rep))) {
+        log_error("cannot recover store '%s': %s", path, vg_strerror(rc));
+        goto fail;
+    }
+    if (rep.damaged)
+        log_warn("wal recovery cut %llu bytes of a torn or corrupt tail: %s",
+                 (unsigned long long)rep.cut_bytes, rep.detail);
+    log_info("recovered %llu wal records (%llu bytes) in %.1f ms", (unsigned long long)rep.records,
+             (unsigned long long)rep.bytes, (double)(clock_mono_ns() - t0) / 1e6);
+    const char *tags[CONFIG_MAX_ID_TAGS];
+    for (uint32_t i = 0; i < cfg->nid_tags; i++)
+        tags[i] = cfg->id_tags[i];
+    struct ingest_lp_opts io = {tags, cfg->nid_tags};
+    if ((rc = ingest_new(s->cat, s->store, s->meta, &io, &s->ig))) {
+        log_error("cannot start ingest: %s", vg_strerror(rc));
+        goto fail;
+    }
+    if (cfg->nretention)
+        apply_retention(s);
+    return 0;
+fail:
+    server_close(s);
+    return -1;
+}
+
+int server_start(struct vg_server *s, int demo)
+{
+    struct api_opts ao;
+    memset(&ao, 0, sizeof(ao));
+    ao.auth = s->cfg.auth;
+    ao.default_tenant = "default";
+    s->api = api_new(&ao, s->store, s->cat, s->meta, s->ig);
+    struct http_opts ho;
+    memset(&ho, 0, sizeof(ho));
+    ho.listen = s->cfg.listen;
+    ho.threads = s->cfg.threads;
+    ho.max_connections = s->cfg.max_connections;
+    ho.timeout_s = s->cfg.timeout_s;
+    ho.max_body = s->cfg.max_body;
+    char err[256];
+    if (http_start(&ho, api_handle, s->api, &s->http, err, sizeof(err))) {
+        log_error("%s", err);
+        return -1;
+    }
+    api_set_http(s->api, s->http);
+    if (pthread_create(&s->maint, NULL, maint_main, s) == 0)
+        s->maint_running = 1;
+    int loopback = strncmp(s->cfg.listen, "127.", 4) == 0 ||
+                   strncmp(s->cfg.listen, "localhost:", 10) == 0 ||
+                   strncmp(s->cfg.listen, "[::1]:", 6) == 0;
+    log_info("vigie listening on http://%s (data '%s', auth %s, sync %s)", s->cfg.listen,
+             s->cfg.data, s->cfg.auth ? "on" : "off", s->cfg.sync_batch ? "batch" : "always");
+    if (!s->cfg.auth)
+        log_warn("authentication is OFF: anyone who can reach %s can read and write%s",
+                 s->cfg.listen, loopback ? " (loopback only)" : " -- NOT LOOPBACK, use --auth on");
+    if (demo) {
+        struct demo_opts dop;
+        memset(&dop, 0, sizeof(dop));
+        dop.tenant = "default";
+        dop.samples_dir = s->cfg.samples[0] ? s->cfg.samples : NULL;
+        dop.backfill_days = 7;
+        dop.realtime = s->cfg.realtime;
+        dop.seed = 42;
+        int rc = demo_start(s->ig, s->meta, &dop, &s->demo);
+        if (rc) {
+            log_error("cannot start the demo city: %s", vg_strerror(rc));
+            return -1;
+        }
+        log_info("demo city running: try http://%s/api/v1/latest?type=NoiseLevelObserved",
+                 s->cfg.listen);
+    }
+    return 0;
+}
+
+int server_run_until_signal(struct vg_server *s)
+{
+    sigset_t set;
+    int sig = 0;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigwait(&set, &sig);
+    log_info("received %s: stopping (finishing in-flight requests, flushing)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_close(s);
+    log_info("stopped cleanly");
+    return 0;
+}
+
+void server_close(struct vg_server *s)
+{
+    s->stopping = 1;
+    if (s->http)
+        http_quiesce(s->http);
+    demo_stop(s->demo);
+    s->demo = NULL;
+    http_stop(s->http);
+    s->http = NULL;
+    if (s->maint_running) {
+        pthread_join(s->maint, NULL);
+        s->maint_running = 0;
+    }
+    api_free(s->api);
+    s->api = NULL;
+    ingest_free(s->ig);
+    s->ig = NULL;
+    store_close(s->store); /* final checkpoint */
+    s->store = NULL;
+    catalog_free(s->cat);
+    s->cat = NULL;
+    meta_close(s->meta);
+    s->meta = NULL;
+    if (s->fault_vfs) {
+        io_fault_free(s->fault_vfs);
+        s->fault_vfs = NULL;
+    }
+    if (s->lock_fd > 0) {
+        close(s->lock_fd);
+        s->lock_fd = -1;
+    }
+}

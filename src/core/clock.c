@@ -1,0 +1,130 @@
+/*
+** core/clock.c: time helpers (no locale, no timezone database).
+*/
+#include "core/clock.h"
+#include "core/vg.h"
+
+#include <stdio.h>
+#include <time.h>
+
+int64_t clock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Howard Hinnant's days_from_civil. */
+int64_t clock_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, size_t n, size_t *i, int count, int *out)
+{
+    int v = 0;
+    for (int k = 0; k < count; k++) {
+        if (*i >= n || s[*i] < '0' || s[*i] > '9')
+            return -1;
+        v = v * 10 + (s[*i] - '0');
+        (*i)++;
+    }
+    *out = v;
+    return 0;
+}
+
+int clock_parse_time(const char *s, size_t n, int64_t *ms)
+{
+    size_t i = 0;
+    if (n == 0)
+        return VG_EINVAL;
+    /* Plain integer: epoch milliseconds. */
+    int all_digits = 1;
+    for (size_t k = (s[0] == '-'); k < n; k++)
+        if (s[k] < '0' || s[k] > '9')
+            all_digits = 0;
+    if (all_digits && n <= 19 && n > (size_t)(s[0] == '-')) {
+        int64_t v = 0;
+        for (size_t k = (s[0] == '-'); k < n; k++)
+            v = v * 10 + (s[k] - '0');
+        *ms = s[0] == '-' ? -v : v;
+        return VG_OK;
+    }
+    int Y, M, D, h = 0, m = 0, sec = 0;
+    if (digits(s, n, &i, 4, &Y) || i >= n || s[i++] != '-' || digits(s, n, &i, 2, &M) ||
+        i >= n || s[i++] != '-' || digits(s, n, &i, 2, &D))
+        return VG_EINVAL;
+    if (M < 1 || M > 12 || D < 1 || D > 31)
+        return VG_EINVAL;
+    int64_t frac_ms = 0;
+    int64_t off_min = 0;
+    if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
+        i++;
+        if (digits(s, n, &i, 2, &h) || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &m))
+            return VG_EINVAL;
+        if (i < n && s[i] == ':') {
+            i++;
+            if (digits(s, n, &i, 2, &sec))
+                return VG_EINVAL;
+        }
+        if (i < n && (s[i] == '.' || s[i] == ',')) {
+            i++;
+            int nd = 0;
+            while (i < n && s[i] >= '0' && s[i] <= '9') {
+                if (nd < 3)
+                    frac_ms = frac_ms * 10 + (s[i] - '0');
+                nd++;
+                i++;
+            }
+            if (nd == 0)
+                return VG_EINVAL;
+            for (; nd < 3; nd++)
+                frac_ms *= 10;
+        }
+        if (h > 24 || m > 59 || sec > 60)
+            return VG_EINVAL;
+        if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+            i++;
+        } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+            int sign = s[i] == '-' ? -1 : 1, oh, om = 0;
+            i++;
+            if (digits(s, n, &i, 2, &oh))
+                return VG_EINVAL;
+            if (i < n && s[i] == ':')
+                i++;
+            if (i < n && digits(s, n, &i, 2, &om))
+                return VG_EINVAL;
+            off_min = sign * (oh * 60 + om);
+        }
+    }
+    if (i != n)
+        return VG_EINVAL;
+    int64_t days = clock_days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t t = ((days * 24 + h) * 60 + m) * 60 + sec;
+    t -= off_min * 60;
+    *ms = t * 1000 + frac_ms;
+    return VG_OK;
+}
+
+int clock_format_rfc3339(int64_t ms, char *out, size_t cap)
+{
+    int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int msr = (int)(ms - s * 1000);
+    time_t t = (time_t)s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msr);
+}

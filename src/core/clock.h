@@ -1,0 +1,21 @@
+/*
+** core/clock.h: wall-clock and monotonic time, and RFC 3339 parse/format.
+** Owns: nothing. All timestamps in Vigie are int64 milliseconds since the Unix epoch (UTC).
+*/
+#ifndef VG_CLOCK_H
+#define VG_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t clock_now_ms(void);   /* wall clock, ms since epoch */
+int64_t clock_mono_ns(void);  /* monotonic, ns */
+/* Parse RFC 3339 ("2024-01-04T22:00:00+01:00", fraction optional, 'Z' or offset) or a plain
+** integer of epoch milliseconds. Returns 0 and sets *ms, or VG_EINVAL. */
+int clock_parse_time(const char *s, size_t n, int64_t *ms);
+/* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 25 bytes). Returns length. */
+int clock_format_rfc3339(int64_t ms, char *out, size_t cap);
+/* Days from civil date (proleptic Gregorian), for converting without timegm/locale. */
+int64_t clock_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+** ingest/ingest.c: line protocol -> catalogue -> store, with quarantine of bad lines.
+** Owns: struct ingest (counters) and, per call, the point array and the quarantine rows.
+** Borrows: catalog, store, meta.
+**
+** Mapping (docs/api.md, "Line protocol"):
+**   measurement        -> entity type
+**   tag id_tags[0..]   -> entity id (first present of id, entity_id, sensor, device);
+**                         otherwise the series key "measurement,tag=v,..." is the entity id
+**   other tags         -> entity tags (indexed properties, used by where=)
+**   each field         -> one attribute (series)
+**   fields lat + lon   -> one geo attribute "location" (both floats, in range)
+** Lines without a timestamp take now_ms. A line is bad when it does not parse, when an attribute
+** changes type, or when names break the catalogue's limits: it is quarantined with its reason
+** and the rest of the batch is stored.
+** Thread: any thread; counters are atomics.
+*/
+#include "ingest/ingest.h"
+
+#include "core/buf.h"
+#include "core/log.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INGEST_MAX_ID_TAGS 8
+#define INGEST_FIRST_ERRORS 5
+
+static const char *const default_id_tags[] = {"id", "entity_id", "sensor", "device"};
+
+struct ingest {
+    struct catalog *cat;
+    struct store *st;
+    struct meta *meta;
+    const char *id_tags[INGEST_MAX_ID_TAGS];
+    uint32_t nid_tags;
+    atomic_uint_fast64_t requests, lines, points, bad_lines, failed_batches;
+};
+
+int ingest_new(struct catalog *cat, struct store *st, struct meta *m,
+               const struct ingest_lp_opts *opts, struct ingest **out)
+{
+    struct ingest *ig = vg_calloc(1, sizeof(*ig));
+    ig->cat = cat;
+    ig->st = st;
+    ig->meta = m;
+    const char *const *tags = default_id_tags;
+    uint32_t n = VG_ARRAY_LEN(default_id_tags);
+    if (opts && opts->nid_tags) {
+        tags = opts->id_tags;
+        n = opts->nid_tags;
+    }
+    if (n > INGEST_MAX_ID_TAGS) {
+        free(ig);
+        return VG_EINVAL;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ig->id_tags[i] = vg_strdup(tags[i]);
+    ig->nid_tags = n;
+    *out = ig;
+    return VG_OK;
+}
+
+void ingest_free(struct ingest *ig)
+{
+    if (!ig)
+        return;
+    for (uint32_t i = 0; i < ig->nid_tags; i++)
+        free((char *)ig->id_tags[i]);
+    free(ig);
+}
+
+void ingest_get_stats(struct ingest *ig, struct ingest_stats *st)
+{
+    st->requests = atomic_load(&ig->requests);
+    st->lines = atomic_load(&ig->lines);
+    st->points = atomic_load(&ig->points);
+    st->bad_lines = atomic_load(&ig->bad_lines);
+    st->failed_batches = atomic_load(&ig->failed_batches);
+}
+
+/* Per-call state: points to write, bad lines to quarantine. */
+struct batch {
+    struct store_point *pts;
+    size_t npts, cap;
+    struct meta_quarantine_row *bad;
+    uint32_t nbad, badcap;
+    char **reasons; /* owned copies, parallel to bad */
+    struct ingest_result *res;
+};
+
+static void batch_add_point(struct batch *b, uint32_t sid, int64_t ts, union vg_val v)
+{
+    if (b->npts == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4096;
+        b->pts = vg_realloc(b->pts, b->cap * sizeof(*b->pts));
+    }
+    struct store_point *p = &b->pts[b->npts++];
+    p->sid = sid;
+    p->ts = ts;
+    p->v = v;
+}
+
+static void batch_add_bad(struct batch *b, const char *tenant, const char *source,
+                          const struct lp_line *ln, const char *reason)
+{
+    struct ingest_result *res = b->res;
+    res->bad++;
+    size_t used = strlen(res->first_errors);
+    if (res->bad <= INGEST_FIRST_ERRORS && used + 16 < sizeof(res->first_errors))
+        snprintf(res->first_errors + used, sizeof(res->first_errors) - used, "%sline %u: %s",
+                 used ? "; " : "", ln->lineno, reason);
+    if (b->nbad == b->badcap) {
+        b->badcap = b->badcap ? b->badcap * 2 : 16;
+        b->bad = vg_realloc(b->bad, b->badcap * sizeof(*b->bad));
+        b->reasons = vg_realloc(b->reasons, b->badcap * sizeof(*b->reasons));
+    }
+    struct meta_quarantine_row *q = &b->bad[b->nbad];
+    memset(q, 0, sizeof(*q));
+    q->tenant = tenant;
+    q->source = source;
+    b->reasons[b->nbad] = vg_strdup(reason);
+    q->reason = b->reasons[b->nbad];
+    q->raw = ln->raw;
+    q->raw_len = ln->raw_len;
+    b->nbad++;
+}
+
+static void batch_release(struct batch *b)
+{
+    for (uint32_t i = 0; i < b->nbad; i++)
+        free(b->reasons[i]);
+    free(b->reasons);
+    free(b->bad);
+    free(b->pts);
+}
+
+/* Find the entity id among the tags; returns the tag index or -1. */
+static int find_id_tag(const struct ingest *ig, const struct lp_line *ln)
+{
+    for (uint32_t k = 0; k < ig->nid_tags; k++) {
+        size_t kl = strlen(ig->id_tags[k]);
+        for (uint32_t t = 0; t < ln->ntags; t++)
+            if (ln->tags[t].klen == kl && memcmp(ln->tags[t].key, ig->id_tags[k], kl) == 0)
+                return (int)t;
+    }
+    return -1;
+}
+
+static int is_field(const struct lp_field *f, const char *name)
+{
+    size_t n = strlen(name);
+    return f->klen == n && memcmp(f->key, name, n) == 0;
+}
+
+/* Map one parsed line to points. Returns 0, or a reason string for quarantine via *why. */
+static int map_line(struct ingest *ig, const char *tenant, const struct lp_line *ln, int64_t ts,
+                    struct batch *b, char *why, size_t whycap)
+{
+    struct vg_tag tags[LP_MAX_TAGS];
+    uint32_t ntags = 0;
+    const char *eid;
+    size_t elen;
+    char keybuf[1024];
+    int idt = find_id_tag(ig, ln);
+    for (uint32_t t = 0; t < ln->ntags; t++)
+        if ((int)t != idt)
+            tags[ntags++] = ln->tags[t];
+    if (idt >= 0) {
+        eid = ln->tags[idt].val;
+        elen = ln->tags[idt].vlen;
+    } else {
+        /* No id tag: the series key (measurement + tags as written) names the entity. */
+        struct buf k;
+        buf_init(&k, sizeof(keybuf) - 1);
+        int rc = buf_append(&k, ln->meas, ln->mlen);
+        for (uint32_t t = 0; !rc && t < ln->ntags; t++) {
+            rc = buf_putc(&k, ',');
+            if (!rc)
+                rc = buf_append(&k, ln->tags[t].key, ln->tags[t].klen);
+            if (!rc)
+                rc = buf_putc(&k, '=');
+            if (!rc)
+                rc = buf_append(&k, ln->tags[t].val, ln->tags[t].vlen);
+        }
+        if (rc) {
+            buf_release(&k);
+            snprintf(why, whycap, "series key longer than %zu bytes and no id tag",
+                     sizeof(keybuf) - 1);
+            return VG_EINVAL;
+        }
+        memcpy(keybuf, k.p, k.len);
+        elen = k.len;
+        buf_release(&k);
+        eid = keybuf;
+    }
+
+    const struct lp_field *lat = NULL, *lon = NULL;
+    for (uint32_t f = 0; f < ln->nfields; f++) {
+        if (ln->fields[f].vt == VT_F64 && is_field(&ln->fields[f], "lat"))
+            lat = &ln->fields[f];
+        else if (ln->fields[f].vt == VT_F64 && is_field(&ln->fields[f], "lon"))
+            lon = &ln->fields[f];
+    }
+    if (lat && lon) {
+        double la = lat->v.f, lo = lon->v.f;
+        if (!(la >= -90 && la <= 90 && lo >= -180 && lo <= 180)) {
+            snprintf(why, whycap, "lat/lon out of range (%g, %g)", la, lo);
+            return VG_EINVAL;
+        }
+    } else {
+        lat = lon = NULL;
+    }
+
+    size_t mark = b->npts;
+    for (uint32_t f = 0; f < ln->nfields; f++) {
+        const struct lp_field *fl = &ln->fields[f];
+        if (fl == lat || fl == lon)
+            continue;
+        uint32_t sid;
+        int rc = catalog_resolve(ig->cat, tenant, strlen(tenant), ln->meas, ln->mlen, eid, elen,
+                                 tags, ntags, fl->key, fl->klen, fl->vt, &sid);
+        if (rc) {
+            b->npts = mark;
+            if (rc == VG_ETYPE)
+                snprintf(why, whycap, "field '%.*s' is %s but the attribute stores another type",
+                         (int)VG_MIN(fl->klen, 200u), fl->key, vg_vtype_name(fl->vt));
+            else
+                snprintf(why, whycap, "cannot map field '%.*s': %s", (int)VG_MIN(fl->klen, 200u),
+                         fl->key, vg_strerror(rc));
+            return rc;
+        }
+        batch_add_point(b, sid, ts, fl->v);
+    }
+    if (lat) {
+        uint32_t sid;
+        int rc = catalog_resolve(ig->cat, tenant, strlen(tenant), ln->meas, ln->mlen, eid, elen,
+                                 tags, ntags, "location", 8, VT_GEO, &sid);
+        if (rc) {
+            b->npts = mark;
+            snprintf(why, whycap, "cannot map lat/lon to 'location': %s", vg_strerror(rc));
+            return rc;
+        }
+        union vg_val v;
+        v.geo.lat = lat->v.f;
+        v.geo.lon = lon->v.f;
+        batch_add_point(b, sid, ts, v);
+    }
+    return VG_OK;
+}
+
+int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const char *body,
+              size_t len, enum lp_precision prec, int64_t now_ms, struct ingest_result *res)
+{
+    struct lp_parser *ps = vg_malloc(sizeof(*ps));
+    struct lp_line *ln = vg_malloc(sizeof(*ln));
+    struct batch b;
+    char err[256];
+    int rc = VG_OK;
+
+    memset(res, 0, sizeof(*res));
+    memset(&b, 0, sizeof(b));
+    b.res = res;
+    atomic_fetch_add(&ig->requests, 1);
+    lp_init(ps, body, len);
+    for (;;) {
+        int r = lp_next(ps, ln, err, sizeof(err));
+        if (r == 0)
+            break;
+        res->lines++;
+        if (r < 0) {
+            batch_add_bad(&b, tenant, source, ln, err);
+            continue;
+        }
+        int64_t ts = ln->has_ts ? lp_ts_to_ms(ln->ts, prec) : now_ms;
+        if (map_line(ig, tenant, ln, ts, &b, err, sizeof(err)))
+            batch_add_bad(&b, tenant, source, ln, err);
+    }
+    /* Bad lines first: once the batch is acknowledged, its rejects must already be kept. */
+    if (b.nbad) {
+        rc = meta_quarantine_add(ig->meta, b.bad, b.nbad);
+        if (rc)
+            goto out;
+    }
+    if (b.npts) {
+        rc = catalog_sync(ig->cat);
+        if (rc)
+            goto out;
+        rc = store_write(ig->st, b.pts, b.npts);
+        if (rc)
+            goto out;
+    }
+    res->points = b.npts;
+out:
+    res->store_rc = rc;
+    atomic_fetch_add(&ig->lines, res->lines);
+    atomic_fetch_add(&ig->bad_lines, res->bad);
+    if (rc)
+        atomic_fetch_add(&ig->failed_batches, 1);
+    else
+        atomic_fetch_add(&ig->points, res->points);
+    batch_release(&b);
+    free(ln);
+    free(ps);
+    return rc;
+}

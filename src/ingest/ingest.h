@@ -1,0 +1,49 @@
+/*
+** ingest/ingest.h: from parsed input to stored points. One entry point per payload format; each
+** maps records to series through the catalogue, quarantines what fails validation, writes the
+** rest to the store in one atomic batch and returns once it is durable.
+** Owns: struct ingest (counters) and the per-call scratch arrays.
+** Borrows: catalog, store, meta (quarantine).
+** Thread: any thread; calls run in parallel.
+*/
+#ifndef VG_INGEST_INGEST_H
+#define VG_INGEST_INGEST_H
+
+#include "ingest/lineproto.h"
+#include "meta/catalog.h"
+#include "meta/meta.h"
+#include "store/db.h"
+
+struct ingest;
+
+struct ingest_lp_opts {
+    /* Tag keys tried in order for the entity id; default {"id","entity_id","sensor","device"}. */
+    const char *const *id_tags;
+    uint32_t nid_tags;
+};
+
+int ingest_new(struct catalog *cat, struct store *st, struct meta *m,
+               const struct ingest_lp_opts *opts, struct ingest **out);
+void ingest_free(struct ingest *ig);
+
+struct ingest_result {
+    uint64_t lines;        /* non-empty lines seen */
+    uint64_t points;       /* values stored */
+    uint64_t bad;          /* lines quarantined */
+    int store_rc;          /* 0, or the store/catalogue error that made the batch fail */
+    char first_errors[1024]; /* "line 3: reason; line 9: reason" (first few bad lines) */
+};
+
+/* Ingest a line-protocol body for tenant. source names the peer for the quarantine and logs
+** (e.g. "http:127.0.0.1 key 12"). Returns 0 if every good line is durable (bad lines, if any,
+** are quarantined and counted in res->bad); otherwise the store/catalogue error (nothing of the
+** batch is acknowledged). now_ms is used for lines without a timestamp. */
+int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const char *body,
+              size_t len, enum lp_precision prec, int64_t now_ms, struct ingest_result *res);
+
+struct ingest_stats {
+    uint64_t requests, lines, points, bad_lines, failed_batches;
+};
+void ingest_get_stats(struct ingest *ig, struct ingest_stats *st);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+** net/http.c: libmicrohttpd setup, body collection with a cap, response sending, access log.
+** Owns: struct http_server (the daemon) and each struct http_req (freed in request_completed).
+*/
+#include "net/http.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct http_opts o;
+    http_handler_fn *fn;
+    void *arg;
+    uint16_t port;
+    atomic_uint_fast64_t requests, r2xx, r4xx, r5xx, bytes_in, bytes_out, active;
+};
+
+static void peer_string(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+static void resp_release(struct http_resp *r)
+{
+    buf_release(&r->body);
+    for (int i = 0; i < r->nhdr; i++)
+        free(r->hdr_val[i]);
+}
+
+void http_resp_header(struct http_resp *resp, const char *name, const char *val)
+{
+    if (resp->nhdr >= HTTP_MAX_RESP_HEADERS)
+        return;
+    resp->hdr_name[resp->nhdr] = name;
+    resp->hdr_val[resp->nhdr] = vg_strdup(val);
+    resp->nhdr++;
+}
+
+static enum MHD_Result send_resp(struct http_server *s, struct http_req *req, struct http_resp *r)
+{
+    size_t len = 0;
+    char *body = buf_detach(&r->body, &len);
+    struct MHD_Response *mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!mr) {
+        free(body);
+        return MHD_NO;
+    }
+    if (r->ctype)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    for (int i = 0; i < r->nhdr; i++)
+        MHD_add_response_header(mr, r->hdr_name[i], r->hdr_val[i]);
+    enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+
+    atomic_fetch_add(&s->bytes_out, len);
+    if (r->status < 300)
+        atomic_fetch_add(&s->r2xx, 1);
+    else if (r->status < 500)
+        atomic_fetch_add(&s->r4xx, 1);
+    else
+        atomic_fetch_add(&s->r5xx, 1);
+    double ms = (double)(clock_mono_ns() - req->start_ns) / 1e6;
+    log_access("%s \"%s %s\" %d %zu %zu %.3fms tenant=%s key=%s", req->peer, req->method, req->url,
+               r->status, req->body.len, len, ms, req->tenant[0] ? req->tenant : "-",
+               req->principal[0] ? req->principal : "-");
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_req *req = *con_cls;
+    (void)version;
+    if (!req) {
+        req = vg_calloc(1, sizeof(*req));
+        req->conn = conn;
+        req->method = method;
+        req->url = url;
+        req->start_ns = clock_mono_ns();
+        buf_init(&req->body, s->o.max_body);
+        peer_string(conn, req->peer, sizeof(req->peer));
+        *con_cls = req;
+        atomic_fetch_add(&s->requests, 1);
+        atomic_fetch_add(&s->active, 1);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        atomic_fetch_add(&s->bytes_in, *upload_size);
+        if (!req->body_too_big && buf_append(&req->body, upload_data, *upload_size))
+            req->body_too_big = 1; /* keep reading (and discarding) to answer 413 at the end */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct http_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    buf_init(&resp.body, 0);
+    resp.status = 500;
+    s->fn(s->arg, req, &resp);
+    enum MHD_Result ok = send_resp(s, req, &resp);
+    resp_release(&resp);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct http_req *req = *con_cls;
+    (void)conn;
+    if (!req)
+        return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_debug("request from '%s' ended early (code %d)", req->peer, (int)toe);
+    atomic_fetch_sub(&s->active, 1);
+    buf_release(&req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http: %s", msg);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || strlen(colon + 1) == 0)
+        return -1;
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= sizeof(host))
+        return -1;
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return -1;
+        *len = sizeof(*a);
+        return 0;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+        return -1;
+    *len = sizeof(*a);
+    return 0;
+}
+
+int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct http_server **out,
+               char *err, size_t errcap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_listen(o->listen, &ss, &sl)) {
+        snprintf(err, errcap, "invalid listen address '%s' (want ADDR:PORT)", o->listen);
+        return VG_EINVAL;
+    }
+    struct http_server *s = vg_calloc(1, sizeof(*s));
+    s->o = *o;
+    if (!s->o.threads)
+        s->o.threads = 8;
+    if (!s->o.max_connections)
+        s->o.max_connections = 512;
+    if (!s->o.timeout_s)
+        s->o.timeout_s = 30;
+    if (!s->o.max_body)
+        s->o.max_body = 64u << 20;
+    if (!s->o.max_header)
+        s->o.max_header = 32u << 10;
+    s->fn = fn;
+    s->arg = arg;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->o.max_header, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errcap, "cannot listen on '%s' (address in use or not permitted)", o->listen);
+        free(s);
+        return VG_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    *out = s;
+    return VG_OK;
+}
+
+void http_quiesce(struct http_server *s)
+{
+    if (s && s->d)
+        MHD_quiesce_daemon(s->d);
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}
+
+uint16_t http_port(struct http_server *s)
+{
+    return s->port;
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_arg(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct args_ctx {
+    const char *name;
+    http_arg_fn *fn;
+    void *arg;
+};
+
+static enum MHD_Result args_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct args_ctx *a = cls;
+    (void)kind;
+    if (key && value && strcmp(key, a->name) == 0)
+        a->fn(a->arg, value);
+    return MHD_YES;
+}
+
+void http_args(struct http_req *r, const char *name, http_arg_fn *fn, void *arg)
+{
+    struct args_ctx a = {name, fn, arg};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, args_iter, &a);
+}
+
+void http_get_stats(struct http_server *s, struct http_stats *st)
+{
+    st->requests = atomic_load(&s->requests);
+    st->responses_2xx = atomic_load(&s->r2xx);
+    st->responses_4xx = atomic_load(&s->r4xx);
+    st->responses_5xx = atomic_load(&s->r5xx);
+    st->bytes_in = atomic_load(&s->bytes_in);
+    st->bytes_out = atomic_load(&s->bytes_out);
+    st->active = atomic_load(&s->active);
+}

@@ -1,0 +1,83 @@
+/*
+** net/http.h: the HTTP listener, a thin wrapper over libmicrohttpd.
+** Owns: the MHD daemon (epoll, bounded thread pool), per-request state (struct http_req: the
+** capped body buffer and the response being built) and the limits below.
+** Calls the application handler once per request, in an MHD pool thread, after the whole body
+** has arrived (or the body limit was hit). The handler fills struct http_resp; this module sends
+** it and writes the access-log line.
+** Thread: the handler runs concurrently in up to `threads` threads.
+*/
+#ifndef VG_NET_HTTP_H
+#define VG_NET_HTTP_H
+
+#include "core/buf.h"
+
+#include <stdint.h>
+
+struct http_server;
+struct MHD_Connection;
+
+struct http_opts {
+    const char *listen;       /* "ADDR:PORT", e.g. "127.0.0.1:8080", "0.0.0.0:8080", "[::1]:8080" */
+    uint32_t threads;         /* pool size (default 8) */
+    uint32_t max_connections; /* default 512 */
+    uint32_t timeout_s;       /* idle connection timeout (default 30) */
+    size_t max_body;          /* bytes (default 64 MiB); larger bodies get 413 */
+    size_t max_header;        /* per-connection memory for the request line and headers
+                                 (default 32 KiB); larger get 431 from MHD */
+};
+
+#define HTTP_MAX_RESP_HEADERS 8
+
+struct http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;       /* path only, percent-decoded by MHD */
+    char peer[64];         /* client address */
+    struct buf body;       /* capped at max_body */
+    int body_too_big;
+    int64_t start_ns;
+    /* set by the application for the access log */
+    char tenant[64];
+    char principal[32];
+};
+
+struct http_resp {
+    int status;
+    const char *ctype;     /* static string */
+    struct buf body;
+    const char *hdr_name[HTTP_MAX_RESP_HEADERS]; /* static names */
+    char *hdr_val[HTTP_MAX_RESP_HEADERS];        /* owned copies */
+    int nhdr;
+};
+
+typedef void http_handler_fn(void *arg, struct http_req *req, struct http_resp *resp);
+
+/* Start listening. On error *out is unchanged and a message is in err. */
+int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct http_server **out,
+               char *err, size_t errcap);
+/* Stop accepting new connections at once (in-flight requests continue). */
+void http_quiesce(struct http_server *s);
+/* Finish in-flight requests, close every connection, free. NULL is a no-op. */
+void http_stop(struct http_server *s);
+/* Port actually bound (useful with port 0). */
+uint16_t http_port(struct http_server *s);
+
+/* Request accessors (valid during the handler only). */
+const char *http_header(struct http_req *r, const char *name);
+const char *http_arg(struct http_req *r, const char *name);
+/* Call fn for each query argument named name (repeated arguments). */
+typedef void http_arg_fn(void *arg, const char *value);
+void http_args(struct http_req *r, const char *name, http_arg_fn *fn, void *arg);
+
+/* Response helpers. */
+void http_resp_header(struct http_resp *resp, const char *name, const char *val);
+
+struct http_stats {
+    uint64_t requests, responses_2xx, responses_4xx, responses_5xx;
+    uint64_t bytes_in, bytes_out;
+    uint64_t active;
+};
+void http_get_stats(struct http_server *s, struct http_stats *st);
+
+#endif

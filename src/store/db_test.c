@@ -1,0 +1,853 @@
+/*
+** store/db_test.c: tests of the storage engine (store/db.h): every value type through write,
+** read, aggregate and latest; out-of-order and late points; last-write-wins for duplicate
+** (sid, ts) across raw buffer, head chunks, blocks and compaction; reopen; checkpoint,
+** compaction and retention on disk; clipping and limits; corrupt blocks; head memory; and a
+** property test against a reference model over thousands of random operations.
+*/
+#include "core/test.h"
+#include "store/db.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAY 86400000LL
+#define HOUR 3600000LL
+#define MIN 60000LL
+#define T0 1700006400000LL /* 2023-11-15T00:00:00Z, day aligned */
+
+static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+    return n ? rnd() % n : 0;
+}
+
+static struct store *open_store(const char *dir, const struct store_opts *o)
+{
+    struct store *s = NULL;
+    int rc = store_open(dir, o, &s);
+    if (rc) {
+        printf("  store_open: %s\n", vg_strerror(rc));
+        return NULL;
+    }
+    return s;
+}
+
+static int recover(struct store *s)
+{
+    struct wal_replay_report rep;
+    memset(&rep, 0, sizeof(rep));
+    return store_recover(s, &rep);
+}
+
+static struct store_point pf(uint32_t sid, int64_t ts, double f)
+{
+    struct store_point p;
+    memset(&p, 0, sizeof(p));
+    p.sid = sid;
+    p.ts = ts;
+    p.v.f = f;
+    return p;
+}
+
+static struct store_point pi(uint32_t sid, int64_t ts, int64_t i)
+{
+    struct store_point p;
+    memset(&p, 0, sizeof(p));
+    p.sid = sid;
+    p.ts = ts;
+    p.v.i = i;
+    return p;
+}
+
+static struct store_point ps(uint32_t sid, int64_t ts, const char *str)
+{
+    struct store_point p;
+    memset(&p, 0, sizeof(p));
+    p.sid = sid;
+    p.ts = ts;
+    p.v.s.p = str;
+    p.v.s.len = (uint32_t)strlen(str);
+    return p;
+}
+
+static int count_files(const char *dir, const char *suffix)
+{
+    /* Recursive count of files ending in suffix (only for test assertions). */
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            n += count_files(p, suffix);
+        else {
+            size_t l = strlen(e->d_name), sl = strlen(suffix);
+            if (l >= sl && strcmp(e->d_name + l - sl, suffix) == 0)
+                n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_types(void)
+{
+    char *dir = test_tmpdir("db-types");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH};
+    for (int round = 0; round < 2; round++) {
+        struct store *s = open_store(dir, &o);
+        REQUIRE(s);
+        CHECK_EQ_INT(store_series_add(s, 1, 7, VT_F64), 0);
+        CHECK_EQ_INT(store_series_add(s, 2, 7, VT_I64), 0);
+        CHECK_EQ_INT(store_series_add(s, 3, 7, VT_BOOL), 0);
+        CHECK_EQ_INT(store_series_add(s, 4, 7, VT_STR), 0);
+        CHECK_EQ_INT(store_series_add(s, 5, 7, VT_GEO), 0);
+        CHECK_EQ_INT(store_series_add(s, 5, 7, VT_GEO), 0);
+        CHECK_EQ_INT(store_series_add(s, 5, 7, VT_F64), VG_ETYPE);
+        CHECK_EQ_INT(recover(s), 0);
+        if (round == 0) {
+            struct store_point p[50];
+            static const char *words[] = {"open", "closed", "", "h\xc3\xa9llo", "open"};
+            for (int i = 0; i < 10; i++) {
+                p[i] = pf(1, T0 + i * MIN, i * 1.5 - 3);
+                p[10 + i] = pi(2, T0 + i * MIN, (int64_t)i * -1000000007LL);
+                p[20 + i] = pi(3, T0 + i * MIN, i % 3 == 0 ? 5 : 0); /* nonzero -> 1 */
+                p[30 + i] = ps(4, T0 + i * MIN, words[i % 5]);
+                p[40 + i] = pf(5, T0 + i * MIN, 0);
+                p[40 + i].v.geo.lat = 48.8 + i * 0.001;
+                p[40 + i].v.geo.lon = 2.39 - i * 0.001;
+            }
+            CHECK_EQ_INT(store_write(s, p, 50), 0);
+        }
+        struct store_points pts;
+        store_points_init(&pts);
+        REQUIRE(store_read(s, 1, T0, T0 + DAY, 0, &pts) == 0);
+        CHECK_EQ_INT(pts.n, 10);
+        CHECK_EQ_INT(pts.vt, VT_F64);
+        for (uint32_t i = 0; i < pts.n; i++) {
+            CHECK(pts.ts[i] == T0 + (int64_t)i * MIN);
+            CHECK(pts.v[i].f == i * 1.5 - 3);
+        }
+        REQUIRE(store_read(s, 2, T0, T0 + DAY, 0, &pts) == 0);
+        CHECK_EQ_INT(pts.n, 10);
+        for (uint32_t i = 0; i < pts.n; i++)
+            CHECK(pts.v[i].i == (int64_t)i * -1000000007LL);
+        REQUIRE(store_read(s, 3, T0, T0 + DAY, 0, &pts) == 0);
+        CHECK_EQ_INT(pts.n, 10);
+        for (uint32_t i = 0; i < pts.n; i++)
+            CHECK_EQ_INT(pts.v[i].i, i % 3 == 0);
+        REQUIRE(store_read(s, 4, T0, T0 + DAY, 0, &pts) == 0);
+        CHECK_EQ_INT(pts.n, 10);
+        static const char *words2[] = {"open", "closed", "", "h\xc3\xa9llo", "open"};
+        for (uint32_t i = 0; i < pts.n; i++) {
+            CHECK_EQ_INT(pts.v[i].s.len, strlen(words2[i % 5]));
+            CHECK(memcmp(pts.v[i].s.p, words2[i % 5], pts.v[i].s.len) == 0);
+        }
+        REQUIRE(store_read(s, 5, T0, T0 + DAY, 0, &pts) == 0);
+        CHECK_EQ_INT(pts.n, 10);
+        for (uint32_t i = 0; i < pts.n; i++) {
+            CHECK(pts.v[i].geo.lat == 48.8 + i * 0.001);
+            CHECK(pts.v[i].geo.lon == 2.39 - i * 0.001);
+        }
+        store_points_release(&pts);
+
+        int64_t ts;
+        union vg_val v;
+        CHECK_EQ_INT(store_latest(s, 1, &ts, &v), 0);
+        CHECK(ts == T0 + 9 * MIN && v.f == 9 * 1.5 - 3);
+        CHECK_EQ_INT(store_latest(s, 4, &ts, &v), 0);
+        CHECK(v.s.len == 4 && memcmp(v.s.p, "open", 4) == 0);
+        CHECK_EQ_INT(store_latest(s, 5, &ts, &v), 0);
+        CHECK(v.geo.lat == 48.8 + 9 * 0.001);
+
+        struct store_bucket b[2];
+        REQUIRE(store_bucket_count(T0, T0 + 10 * MIN, 5 * MIN) == 2);
+        CHECK_EQ_INT(store_aggregate(s, 2, T0, T0 + 10 * MIN, 5 * MIN, b, 2), 0);
+        CHECK_EQ_INT(b[0].count, 5);
+        CHECK(b[0].sum == -1000000007.0 * 10);
+        CHECK(b[1].first == -1000000007.0 * 5 && b[1].last == -1000000007.0 * 9);
+        CHECK_EQ_INT(store_aggregate(s, 3, T0, T0 + 10 * MIN, 5 * MIN, b, 2), 0);
+        CHECK(b[0].sum == 2 && b[1].sum == 2); /* i = 0, 3 | 6, 9 */
+        CHECK_EQ_INT(store_aggregate(s, 4, T0, T0 + 10 * MIN, 5 * MIN, b, 2), 0);
+        CHECK(b[0].count == 5 && b[0].first_ts == T0 && b[1].last_ts == T0 + 9 * MIN);
+        CHECK_EQ_INT(store_aggregate(s, 5, T0, T0 + 10 * MIN, 5 * MIN, b, 2), 0);
+        CHECK(b[1].count == 5);
+        store_close(s);
+    }
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_aggregate_math(void)
+{
+    char *dir = test_tmpdir("db-agg");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 100};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 9, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_point p[1440];
+    for (int i = 0; i < 1440; i++)
+        p[i] = pf(9, T0 + i * MIN, (double)(i % 60));
+    REQUIRE(store_write(s, p, 1440) == 0);
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t nb = store_bucket_count(T0, T0 + DAY, HOUR);
+        REQUIRE(nb == 24);
+        struct store_bucket b[24];
+        REQUIRE(store_aggregate(s, 9, T0, T0 + DAY, HOUR, b, nb) == 0);
+        for (int k = 0; k < 24; k++) {
+            CHECK(b[k].start == T0 + k * HOUR);
+            CHECK_EQ_INT(b[k].count, 60);
+            CHECK(store_bucket_value(&b[k], AGG_AVG) == 29.5);
+            CHECK(store_bucket_value(&b[k], AGG_MIN) == 0);
+            CHECK(store_bucket_value(&b[k], AGG_MAX) == 59);
+            CHECK(store_bucket_value(&b[k], AGG_SUM) == 1770);
+            CHECK(store_bucket_value(&b[k], AGG_COUNT) == 60);
+            CHECK(store_bucket_value(&b[k], AGG_FIRST) == 0);
+            CHECK(store_bucket_value(&b[k], AGG_LAST) == 59);
+            /* population stddev of 0..59 = sqrt((60^2-1)/12) */
+            CHECK(fabs(store_bucket_value(&b[k], AGG_STDDEV) - sqrt((3600.0 - 1) / 12)) < 1e-9);
+        }
+        /* Unaligned from: bucket 0 starts at the aligned hour but holds only points >= from. */
+        REQUIRE(store_bucket_count(T0 + 30 * MIN, T0 + 2 * HOUR, HOUR) == 2);
+        REQUIRE(store_aggregate(s, 9, T0 + 30 * MIN, T0 + 2 * HOUR, HOUR, b, 2) == 0);
+        CHECK(b[0].start == T0);
+        CHECK_EQ_INT(b[0].count, 30);
+        CHECK(b[0].first == 30);
+        /* Empty bucket -> NaN; merge. */
+        struct store_bucket e = {.start = 0};
+        CHECK(isnan(store_bucket_value(&e, AGG_AVG)));
+        CHECK(store_bucket_value(&e, AGG_COUNT) == 0);
+        struct store_bucket m = b[0];
+        store_bucket_merge(&m, &b[1]);
+        CHECK_EQ_INT(m.count, 90);
+        CHECK(m.first == 30 && m.last == 59 && m.max == 59 && m.min == 0);
+        CHECK(store_aggregate(s, 9, T0, T0 + DAY, HOUR, b, 3) == VG_EINVAL);
+        CHECK(store_aggregate(s, 99, T0, T0 + DAY, HOUR, b, 24) == VG_ENOENT);
+        CHECK(store_checkpoint(s) == 0);
+    }
+    CHECK(store_agg_parse("avg") == AGG_AVG && store_agg_parse("stddev") == AGG_STDDEV);
+    CHECK(store_agg_parse("nope") == -1);
+    CHECK(store_bucket_count(-90, 30, 60) == 3);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_unknown_sid(void)
+{
+    char *dir = test_tmpdir("db-enoent");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_point p[2] = {pf(1, T0, 1.0), pf(2, T0, 2.0)};
+    CHECK_EQ_INT(store_write(s, p, 2), VG_ENOENT);
+    struct store_points pts;
+    store_points_init(&pts);
+    CHECK_EQ_INT(store_read(s, 1, 0, INT64_MAX, 0, &pts), 0);
+    CHECK_EQ_INT(pts.n, 0); /* nothing of the batch was written */
+    CHECK_EQ_INT(store_read(s, 2, 0, INT64_MAX, 0, &pts), VG_ENOENT);
+    int64_t ts;
+    union vg_val v;
+    CHECK_EQ_INT(store_latest(s, 1, &ts, &v), VG_ENOENT);
+    CHECK_EQ_INT(store_latest(s, 2, &ts, &v), VG_ENOENT);
+    store_points_release(&pts);
+    store_close(s);
+    /* WAL must not hold the rejected batch: reopen, read. */
+    s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    CHECK_EQ_INT(recover(s), 0);
+    store_points_init(&pts);
+    CHECK_EQ_INT(store_read(s, 1, 0, INT64_MAX, 0, &pts), 0);
+    CHECK_EQ_INT(pts.n, 0);
+    store_points_release(&pts);
+    store_close(s);
+    CHECK(store_write(NULL, NULL, 0) == 0);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static double read_one(struct store *s, uint32_t sid, int64_t ts, int *found)
+{
+    struct store_points pts;
+    store_points_init(&pts);
+    double r = NAN;
+    *found = 0;
+    if (store_read(s, sid, ts, ts + 1, 0, &pts) == 0 && pts.n == 1) {
+        *found = 1;
+        r = pts.v[0].f;
+    }
+    store_points_release(&pts);
+    return r;
+}
+
+static void test_duplicates_everywhere(void)
+{
+    char *dir = test_tmpdir("db-dup");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 4};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    int found;
+    /* v1 -> block A */
+    struct store_point p[8];
+    for (int i = 0; i < 8; i++)
+        p[i] = pf(1, T0 + i * MIN, 100 + i);
+    REQUIRE(store_write(s, p, 8) == 0);
+    REQUIRE(store_checkpoint(s) == 0);
+    /* v2 for ts 2..5 -> block B */
+    for (int i = 2; i < 6; i++)
+        p[i - 2] = pf(1, T0 + i * MIN, 200 + i);
+    REQUIRE(store_write(s, p, 4) == 0);
+    REQUIRE(store_checkpoint(s) == 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.blocks, 2);
+    CHECK(read_one(s, 1, T0 + 3 * MIN, &found) == 203 && found);
+    CHECK(read_one(s, 1, T0 + 1 * MIN, &found) == 101 && found);
+    /* v3 for ts 4, 5 into a sealed head chunk (4 points seal), v4 for ts 5 in the raw buffer */
+    p[0] = pf(1, T0 + 4 * MIN, 304);
+    p[1] = pf(1, T0 + 5 * MIN, 305);
+    p[2] = pf(1, T0 + 20 * MIN, 320);
+    p[3] = pf(1, T0 + 21 * MIN, 321);
+    REQUIRE(store_write(s, p, 4) == 0);
+    p[0] = pf(1, T0 + 5 * MIN, 405);
+    p[1] = pf(1, T0 + 5 * MIN, 406); /* same batch twice: the later one wins */
+    REQUIRE(store_write(s, p, 2) == 0);
+    CHECK(read_one(s, 1, T0 + 4 * MIN, &found) == 304 && found);
+    CHECK(read_one(s, 1, T0 + 5 * MIN, &found) == 406 && found);
+    CHECK(read_one(s, 1, T0 + 3 * MIN, &found) == 203 && found);
+    struct store_points pts;
+    store_points_init(&pts);
+    REQUIRE(store_read(s, 1, T0, T0 + DAY, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 10);
+    for (uint32_t i = 1; i < pts.n; i++)
+        CHECK(pts.ts[i] > pts.ts[i - 1]);
+    /* Compaction keeps the newest block's value. */
+    REQUIRE(store_compact(s) == 0);
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.blocks, 1);
+    CHECK_EQ_INT(st.compactions, 1);
+    CHECK(read_one(s, 1, T0 + 3 * MIN, &found) == 203 && found);
+    CHECK(read_one(s, 1, T0 + 5 * MIN, &found) == 406 && found);
+    REQUIRE(store_checkpoint(s) == 0);
+    REQUIRE(store_compact(s) == 0);
+    CHECK(read_one(s, 1, T0 + 4 * MIN, &found) == 304 && found);
+    CHECK(read_one(s, 1, T0 + 5 * MIN, &found) == 406 && found);
+    CHECK(read_one(s, 1, T0 + 7 * MIN, &found) == 107 && found);
+    int64_t ts;
+    union vg_val v;
+    CHECK(store_latest(s, 1, &ts, &v) == 0 && ts == T0 + 21 * MIN && v.f == 321);
+    store_close(s);
+    s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    CHECK(read_one(s, 1, T0 + 5 * MIN, &found) == 406 && found);
+    CHECK(store_latest(s, 1, &ts, &v) == 0 && ts == T0 + 21 * MIN && v.f == 321);
+    REQUIRE(store_read(s, 1, T0, T0 + DAY, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 10);
+    store_points_release(&pts);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_out_of_order_late(void)
+{
+    char *dir = test_tmpdir("db-ooo");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 16};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 3, 1, VT_I64) == 0);
+    REQUIRE(recover(s) == 0);
+    /* Current day in shuffled order, then points two days old. */
+    enum { N = 500 };
+    int idx[N];
+    for (int i = 0; i < N; i++)
+        idx[i] = i;
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)rnd_below((uint64_t)i + 1);
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+    int64_t base = T0 + 2 * DAY;
+    for (int i = 0; i < N; i += 25) {
+        struct store_point p[25];
+        for (int k = 0; k < 25; k++)
+            p[k] = pi(3, base + idx[i + k] * MIN, idx[i + k]);
+        REQUIRE(store_write(s, p, 25) == 0);
+    }
+    struct store_point late[3] = {pi(3, T0 + 5, -5), pi(3, T0 + 1, -1), pi(3, T0 + DAY + 7, -7)};
+    REQUIRE(store_write(s, late, 3) == 0);
+    for (int pass = 0; pass < 3; pass++) {
+        struct store_points pts;
+        store_points_init(&pts);
+        REQUIRE(store_read(s, 3, 0, INT64_MAX, 0, &pts) == 0);
+        REQUIRE(pts.n == N + 3);
+        CHECK(pts.ts[0] == T0 + 1 && pts.v[0].i == -1);
+        CHECK(pts.ts[1] == T0 + 5 && pts.v[1].i == -5);
+        CHECK(pts.ts[2] == T0 + DAY + 7 && pts.v[2].i == -7);
+        for (int i = 0; i < N; i++)
+            CHECK(pts.ts[3 + i] == base + i * MIN && pts.v[3 + i].i == i);
+        store_points_release(&pts);
+        int64_t ts;
+        union vg_val v;
+        CHECK(store_latest(s, 3, &ts, &v) == 0 && ts == base + (N - 1) * MIN && v.i == N - 1);
+        if (pass == 0) {
+            REQUIRE(store_checkpoint(s) == 0);
+            struct store_stats st;
+            store_get_stats(s, &st);
+            CHECK_EQ_INT(st.partitions, 3);
+            CHECK_EQ_INT(st.head_points, 0);
+        } else if (pass == 1) {
+            store_close(s);
+            s = open_store(dir, &o);
+            REQUIRE(s);
+            REQUIRE(store_series_add(s, 3, 1, VT_I64) == 0);
+            REQUIRE(recover(s) == 0);
+        }
+    }
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_clip_limit(void)
+{
+    char *dir = test_tmpdir("db-clip");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 32, .partition_ms = HOUR};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_point p[300];
+    for (int i = 0; i < 300; i++)
+        p[i] = pf(1, T0 + i * MIN, i);
+    REQUIRE(store_write(s, p, 150) == 0);
+    REQUIRE(store_checkpoint(s) == 0);
+    REQUIRE(store_write(s, p + 150, 150) == 0); /* blocks + head chunks + raw */
+    struct store_points pts;
+    store_points_init(&pts);
+    for (int k = 0; k < 200; k++) {
+        int a = (int)rnd_below(320) - 10, b = a + (int)rnd_below(200);
+        uint32_t lim = (uint32_t)rnd_below(3) == 0 ? (uint32_t)rnd_below(50) : 0;
+        REQUIRE(store_read(s, 1, T0 + a * MIN, T0 + b * MIN, lim, &pts) == 0);
+        int lo = a < 0 ? 0 : a, hi = b > 300 ? 300 : b;
+        int want = hi > lo ? hi - lo : 0;
+        if (lim && want > (int)lim)
+            want = (int)lim;
+        CHECK_EQ_INT(pts.n, want);
+        for (uint32_t i = 0; i < pts.n; i++)
+            CHECK(pts.ts[i] == T0 + (lo + (int)i) * MIN && pts.v[i].f == lo + (int)i);
+    }
+    /* Boundaries: from inclusive, to exclusive. */
+    REQUIRE(store_read(s, 1, T0 + 60 * MIN, T0 + 120 * MIN, 0, &pts) == 0);
+    CHECK(pts.n == 60 && pts.ts[0] == T0 + 60 * MIN && pts.ts[59] == T0 + 119 * MIN);
+    REQUIRE(store_read(s, 1, T0 + 5, T0 + 4, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 0);
+    store_points_release(&pts);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_checkpoint_compact_retention(void)
+{
+    char *dir = test_tmpdir("db-ret");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 64};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 10, VT_F64) == 0);
+    REQUIRE(store_series_add(s, 2, 20, VT_F64) == 0); /* group 20: no retention */
+    REQUIRE(recover(s) == 0);
+    /* 5 days, 2 checkpoints per day -> 2 blocks per partition. */
+    for (int d = 0; d < 5; d++) {
+        for (int half = 0; half < 2; half++) {
+            struct store_point p[240];
+            int n = 0;
+            for (int i = 0; i < 120; i++) {
+                int64_t ts = T0 + d * DAY + half * 12 * HOUR + i * 6 * MIN;
+                p[n++] = pf(1, ts, d * 1000 + i);
+                p[n++] = pf(2, ts, -(d * 1000 + i));
+            }
+            REQUIRE(store_write(s, p, (size_t)n) == 0);
+            REQUIRE(store_checkpoint(s) == 0);
+        }
+    }
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.partitions, 10);
+    CHECK_EQ_INT(st.blocks, 20);
+    CHECK_EQ_INT(st.head_points, 0);
+    CHECK_EQ_INT(count_files(dir, ".blk"), 20);
+    REQUIRE(store_maintain(s, T0) == 0); /* compaction only: no retention set yet */
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.blocks, 10);
+    CHECK_EQ_INT(st.compactions, 10);
+    CHECK_EQ_INT(count_files(dir, ".blk"), 10);
+    /* Retention 2 days at now = T0 + 5 days + 1h: partitions of days 0..2 end <= cutoff. */
+    REQUIRE(store_set_retention(s, 10, 2 * DAY) == 0);
+    struct store_point late = pf(1, T0 + 1 * DAY + 5, 42); /* head data of an expired day */
+    REQUIRE(store_write(s, &late, 1) == 0);
+    REQUIRE(store_maintain(s, T0 + 5 * DAY + HOUR) == 0);
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.partitions_dropped, 3);
+    CHECK_EQ_INT(st.partitions, 7);
+    CHECK_EQ_INT(count_files(dir, ".blk"), 7);
+    struct store_points pts;
+    store_points_init(&pts);
+    REQUIRE(store_read(s, 1, 0, INT64_MAX, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 2 * 240);
+    CHECK(pts.n && pts.ts[0] == T0 + 3 * DAY);
+    REQUIRE(store_read(s, 2, 0, INT64_MAX, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 5 * 240);
+    int64_t ts;
+    union vg_val v;
+    CHECK(store_latest(s, 1, &ts, &v) == 0 && ts == T0 + 4 * DAY + 12 * HOUR + 119 * 6 * MIN);
+    store_close(s);
+    s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 10, VT_F64) == 0);
+    REQUIRE(store_series_add(s, 2, 20, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    REQUIRE(store_read(s, 1, 0, INT64_MAX, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 2 * 240);
+    REQUIRE(store_read(s, 2, 0, INT64_MAX, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 5 * 240);
+    store_points_release(&pts);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_corrupt_block(void)
+{
+    char *dir = test_tmpdir("db-corrupt");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_point p[2] = {pf(1, T0, 1), pf(1, T0 + 2 * DAY, 2)};
+    REQUIRE(store_write(s, p, 2) == 0);
+    store_close(s);
+    /* Flip a byte in the first day's block and leave a stray temp file. */
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/part/1/%lld", dir, (long long)T0);
+    DIR *d = opendir(path);
+    REQUIRE(d);
+    struct dirent *e;
+    char blk[1400] = "";
+    while ((e = readdir(d))) {
+        if (strstr(e->d_name, ".blk"))
+            snprintf(blk, sizeof(blk), "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    REQUIRE(blk[0]);
+    FILE *f = fopen(blk, "r+b");
+    REQUIRE(f);
+    fseek(f, 40, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 40, SEEK_SET);
+    fputc(c ^ 0x55, f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/part/1/%lld/00000000000000000099.tmp", dir, (long long)T0);
+    f = fopen(path, "wb");
+    REQUIRE(f);
+    fputs("junk", f);
+    fclose(f);
+    s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    CHECK_EQ_INT(recover(s), 0);
+    struct store_points pts;
+    store_points_init(&pts);
+    REQUIRE(store_read(s, 1, 0, INT64_MAX, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 1);
+    CHECK(pts.n == 1 && pts.v[0].f == 2);
+    store_points_release(&pts);
+    CHECK_EQ_INT(count_files(dir, ".corrupt"), 1);
+    CHECK_EQ_INT(count_files(dir, ".tmp"), 0);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_head_memory(void)
+{
+    /* 1,000 series x 1,440 in-order points: the head must stay compact (well under 100 MB for
+    ** 10,000 series means < ~7 bytes per point including the raw buffers). */
+    char *dir = test_tmpdir("db-mem");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .checkpoint_wal_bytes = (uint64_t)1 << 40};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    enum { NS = 1000, NP = 1440 };
+    for (uint32_t i = 0; i < NS; i++)
+        REQUIRE(store_series_add(s, i + 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_point *p = malloc(NS * sizeof(*p));
+    for (int t = 0; t < NP; t++) {
+        for (uint32_t i = 0; i < NS; i++)
+            p[i] = pf(i + 1, T0 + t * MIN, round((20 + (double)((i * 7 + t) % 50) / 10) * 10) / 10);
+        REQUIRE(store_write(s, p, NS) == 0);
+    }
+    free(p);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.head_points, (uint64_t)NS * NP);
+    double bpp = (double)st.head_bytes / (double)(NS * NP);
+    printf("  head: %.2f bytes/point\n", bpp);
+    CHECK(bpp < 6.0);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+/* ---- property test against a reference model -------------------------------------------- */
+
+#define PNS 5
+#define PRANGE 2000 /* ts step 7 min around T0 (about 10 days): many duplicates */
+
+struct ref {
+    uint8_t has[PRANGE];
+    int64_t val[PRANGE];
+};
+
+static int64_t pts_of(int k)
+{
+    return T0 + ((int64_t)k - PRANGE / 2) * 7 * MIN;
+}
+
+static void prop_reopen(struct store **s, const char *dir, const struct store_opts *o, int clean)
+{
+    if (clean)
+        store_close(*s);
+    else
+        store_abandon(*s);
+    *s = open_store(dir, o);
+    if (!*s)
+        return;
+    for (uint32_t sid = 1; sid <= PNS; sid++)
+        store_series_add(*s, sid, sid % 2, sid == PNS ? VT_STR : VT_I64);
+    if (recover(*s) != 0)
+        printf("  recover failed\n");
+}
+
+static void test_property(void)
+{
+    char *dir = test_tmpdir("db-prop");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH,
+                           .head_chunk_points = 8,
+                           .partition_ms = 2 * DAY,
+                           .checkpoint_wal_bytes = 20000};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    for (uint32_t sid = 1; sid <= PNS; sid++)
+        REQUIRE(store_series_add(s, sid, sid % 2, sid == PNS ? VT_STR : VT_I64) == 0);
+    REQUIRE(recover(s) == 0);
+    static struct ref ref[PNS + 1];
+    memset(ref, 0, sizeof(ref));
+    static const char *strs[] = {"a", "bb", "ccc", "", "dddd", "eeeee", "zz"};
+    struct store_points pts;
+    store_points_init(&pts);
+    int reads = 0;
+    for (int op = 0; op < 4000 && s; op++) {
+        uint64_t r = rnd_below(1000);
+        if (r < 600) {
+            struct store_point p[40];
+            int n = 1 + (int)rnd_below(40);
+            int hot = (int)rnd_below(PRANGE); /* mostly near one spot, some anywhere */
+            for (int i = 0; i < n; i++) {
+                uint32_t sid = 1 + (uint32_t)rnd_below(PNS);
+                int k = rnd_below(4) ? (hot + (int)rnd_below(60)) % PRANGE : (int)rnd_below(PRANGE);
+                int64_t v = (int64_t)(rnd() >> 20) - (1LL << 42);
+                if (sid == PNS)
+                    p[i] = ps(sid, pts_of(k), strs[(uint64_t)v % 7]);
+                else
+                    p[i] = pi(sid, pts_of(k), v);
+                ref[sid].has[k] = 1;
+                ref[sid].val[k] = sid == PNS ? (int64_t)((uint64_t)v % 7) : v;
+            }
+            if (store_write(s, p, (size_t)n) != 0) {
+                CHECK(0);
+                break;
+            }
+        } else if (r < 900) {
+            uint32_t sid = 1 + (uint32_t)rnd_below(PNS);
+            int a = (int)rnd_below(PRANGE), b = a + (int)rnd_below(PRANGE / 2);
+            if (rnd_below(10) == 0) {
+                a = 0;
+                b = PRANGE;
+            }
+            REQUIRE(store_read(s, sid, pts_of(a), pts_of(b), 0, &pts) == 0);
+            reads++;
+            uint32_t j = 0;
+            int bad = 0;
+            for (int k = a; k < b && k < PRANGE; k++) {
+                if (!ref[sid].has[k])
+                    continue;
+                if (j >= pts.n || pts.ts[j] != pts_of(k)) {
+                    bad = 1;
+                    break;
+                }
+                if (sid == PNS) {
+                    const char *w = strs[ref[sid].val[k]];
+                    if (pts.v[j].s.len != strlen(w) || memcmp(pts.v[j].s.p, w, strlen(w)) != 0)
+                        bad = 1;
+                } else if (pts.v[j].i != ref[sid].val[k]) {
+                    bad = 1;
+                }
+                j++;
+            }
+            if (j != pts.n)
+                bad = 1;
+            if (bad) {
+                printf("  mismatch at op %d sid %u range [%d,%d)\n", op, sid, a, b);
+                CHECK(0);
+                break;
+            }
+            /* aggregate over the same range in 1-hour buckets: count and sum */
+            if (sid != PNS && b > a) {
+                uint32_t nb = store_bucket_count(pts_of(a), pts_of(b), HOUR);
+                struct store_bucket *bk = malloc(nb * sizeof(*bk));
+                REQUIRE(store_aggregate(s, sid, pts_of(a), pts_of(b), HOUR, bk, nb) == 0);
+                uint64_t cnt = 0;
+                double sum = 0, want = 0;
+                for (uint32_t i = 0; i < nb; i++) {
+                    cnt += bk[i].count;
+                    sum += bk[i].sum;
+                }
+                for (uint32_t i = 0; i < pts.n; i++)
+                    want += (double)pts.v[i].i;
+                CHECK_EQ_INT(cnt, pts.n);
+                CHECK(fabs(sum - want) <= 1e-6 * (fabs(want) + 1) * 64);
+                free(bk);
+            }
+            int64_t lts;
+            union vg_val lv;
+            int last = -1;
+            for (int k = PRANGE - 1; k >= 0 && last < 0; k--)
+                if (ref[sid].has[k])
+                    last = k;
+            int lrc = store_latest(s, sid, &lts, &lv);
+            if (last < 0)
+                CHECK_EQ_INT(lrc, VG_ENOENT);
+            else {
+                CHECK(lrc == 0 && lts == pts_of(last));
+                if (sid != PNS)
+                    CHECK(lv.i == ref[sid].val[last]);
+            }
+        } else if (r < 940) {
+            CHECK_EQ_INT(store_checkpoint(s), 0);
+        } else if (r < 970) {
+            CHECK_EQ_INT(store_maintain(s, T0), 0);
+        } else if (r < 985) {
+            prop_reopen(&s, dir, &o, 1);
+        } else {
+            prop_reopen(&s, dir, &o, 0);
+        }
+    }
+    CHECK(reads > 500);
+    store_points_release(&pts);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void test_lifecycle(void)
+{
+    char *dir = test_tmpdir("db-life");
+    struct store_opts o = {.sync = WAL_SYNC_ALWAYS, .background = 1,
+                           .checkpoint_wal_bytes = 4096};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    struct store_point p = pf(1, T0, 1);
+    CHECK_EQ_INT(store_write(s, &p, 1), VG_EPERM); /* before recover */
+    REQUIRE(recover(s) == 0);
+    CHECK_EQ_INT(recover(s), VG_EINVAL);
+    for (int i = 0; i < 400; i++) {
+        p = pf(1, T0 + i * 1000, i);
+        REQUIRE(store_write(s, &p, 1) == 0);
+    }
+    /* The background thread checkpoints once the WAL passes 4 KiB. */
+    struct store_stats st;
+    for (int i = 0; i < 100; i++) {
+        store_get_stats(s, &st);
+        if (st.checkpoints)
+            break;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(st.checkpoints >= 1);
+    CHECK_EQ_INT(st.points_written, 400);
+    CHECK_EQ_INT(st.write_batches, 400);
+    CHECK(st.wal.syncs >= 1);
+    store_close(s);
+    o.background = 0;
+    s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_points pts;
+    store_points_init(&pts);
+    REQUIRE(store_read(s, 1, 0, INT64_MAX, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 400);
+    store_points_release(&pts);
+    store_get_stats(s, &st);
+    CHECK(st.disk_bytes > 0 && st.blocks >= 1);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    TEST_BEGIN("db_test");
+    /* Durability is the crash test's business: run on tmpfs when there is one, so thousands of
+    ** fsyncs of the property test cost nothing. */
+    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
+    TEST_RUN(test_types);
+    TEST_RUN(test_aggregate_math);
+    TEST_RUN(test_unknown_sid);
+    TEST_RUN(test_duplicates_everywhere);
+    TEST_RUN(test_out_of_order_late);
+    TEST_RUN(test_clip_limit);
+    TEST_RUN(test_checkpoint_compact_retention);
+    TEST_RUN(test_corrupt_block);
+    TEST_RUN(test_head_memory);
+    TEST_RUN(test_property);
+    TEST_RUN(test_lifecycle);
+    return TEST_END();
+}
