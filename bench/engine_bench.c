@@ -6,7 +6,8 @@
 ** aggregation latency (hourly average over a day, 1 series and 100 series) from blocks.
 ** Build (standalone):
 **   gcc -std=c11 -D_GNU_SOURCE -O2 -Isrc -pthread -o engine_bench bench/engine_bench.c
-**       src/store/{db,head,block,chunk,io,io_posix,io_fault,wal,value}.c src/core/[a-z]*.c -lm
+**       src/store/{db,head,block,chunk,io,io_posix,io_fault,wal,value}.c
+**       src/core/{buf,clock,crc32c,log,vg}.c -lm
 ** Usage: engine_bench [dir] [series] [minutes]   (dir default $TMPDIR or /tmp)
 */
 #include "core/clock.h"

@@ -71,7 +71,7 @@ def main():
             cells = []
             for c in COLS:
                 x, y = c[1](by['vigie']), c[1](by[other])
-                cells.append('-' if not x or not y else '%.2fx' % (x / y))
+                cells.append('-' if not x or not y else '%.3gx' % (x / y))
             L.append('| Vigie / %s | ' % NAMES[other] + ' | '.join(cells) + ' |')
         L.append('')
         L.append('Ratios: ingest above 1 means Vigie is faster; the other columns above 1 mean '
@@ -90,12 +90,14 @@ def main():
         if r.get('send'):
             cpu = r['send'].get('cpu_s', {})
             L.append('- %s: ingest %.1f s using %s CPU-s in the server (%s us/value), %s in the '
-                     'sender, %s in other processes%s; stop %.1f s; %s bytes on disk%s' % (
+                     'sender, %s in kernel threads, %s in other processes%s; stop %.1f s; %s bytes on '
+                     'disk%s' % (
                          NAMES.get(r['system'], r['system']), r['send']['seconds'],
                          cpu.get('server', '-'),
                          '%.2f' % (cpu['server'] * 1e6 / r['send']['values'])
                          if cpu.get('server') else '-',
-                         cpu.get('sender', '-'), cpu.get('others', '-'),
+                         cpu.get('sender', '-'), cpu.get('kernel_threads', '-'),
+                         cpu.get('others', '-'),
                          ' (NOISY: other processes were busy)'
                          if cpu.get('others', 0) > 0.1 * r['send']['seconds'] else '',
                          r.get('stop_seconds', 0), '{:,}'.format(r.get('disk_bytes', 0)),

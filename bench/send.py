@@ -8,7 +8,8 @@ be 204 (anything else aborts with exit 1). Prints one JSON object on stdout:
   {"values": V, "lines": L, "batches": B, "seconds": S, "values_per_s": V/S}
 where V comes from --values (the generator's exact count) and S is the wall time of the sending,
 plus "cpu_s": CPU seconds used during the sending by the server (--server-pid), by this sender,
-and by every other process of the machine (a sign of a noisy measurement).
+by kernel threads (I/O flushers, mostly on the server's behalf) and by every other process of
+the machine (a sign of a noisy measurement). Interrupt time is left out.
 """
 import argparse
 import http.client
@@ -39,7 +40,24 @@ def cpu_busy_s():
     """CPU seconds spent busy by the whole machine since boot (all cores, /proc/stat)."""
     with open('/proc/stat') as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf('SC_CLK_TCK')
+    # user + nice + system: irq, softirq and steal are not other processes' work
+    return (v[0] + v[1] + v[2]) / os.sysconf('SC_CLK_TCK')
+
+
+def kthreads_cpu():
+    """{pid: cpu seconds} of the kernel threads (I/O flushers, journal...), children of pid 2."""
+    out = {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            if fields[1] == '2' or name == '2':
+                out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
 
 
 def proc_cpu_s(pid):
@@ -95,6 +113,7 @@ def main():
             conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(a.conns)]
+    k0 = kthreads_cpu()
     c0 = (cpu_busy_s(), proc_cpu_s(a.server_pid), sum(os.times()[:2]))
     t0 = time.perf_counter()
     for t in threads:
@@ -103,14 +122,17 @@ def main():
         t.join()
     secs = time.perf_counter() - t0
     c1 = (cpu_busy_s(), proc_cpu_s(a.server_pid), sum(os.times()[:2]))
+    k1 = kthreads_cpu()
     busy, server, client = (y - x for x, y in zip(c0, c1))
+    kernel = sum(v - k0.get(pid, 0.0) for pid, v in k1.items())
     if failed:
         print('send: ABORT: ' + failed[0], file=sys.stderr)
         return 1
     print(json.dumps({'values': a.values, 'lines': lines, 'batches': len(batches),
                       'seconds': round(secs, 3), 'values_per_s': round(a.values / secs),
                       'cpu_s': {'server': round(server, 2), 'sender': round(client, 2),
-                                'others': round(max(0.0, busy - server - client), 2),
+                                'kernel_threads': round(kernel, 2),
+                                'others': round(max(0.0, busy - server - client - kernel), 2),
                                 'cores': os.cpu_count()}}))
     return 0
 

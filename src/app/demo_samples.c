@@ -53,10 +53,14 @@ void demo__lpw_release(struct demo_lpw *w)
 ** the cap is SIZE_MAX/2 and vg_realloc aborts on OOM. */
 static void put_escaped(struct buf *b, const char *s, const char *esc)
 {
-    for (; *s; s++) {
-        if (strchr(esc, *s))
-            (void)buf_putc(b, '\\');
-        (void)buf_putc(b, *s);
+    for (;;) {
+        size_t n = strcspn(s, esc);
+        (void)buf_append(b, s, n);
+        s += n;
+        if (!*s)
+            return;
+        (void)buf_putc(b, '\\');
+        (void)buf_putc(b, *s++);
     }
 }
 

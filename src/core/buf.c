@@ -94,6 +94,11 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+static int needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 int buf_json_str(struct buf *b, const char *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -101,14 +106,22 @@ int buf_json_str(struct buf *b, const char *p, size_t n)
     if (rc)
         return rc;
     b->p[b->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            if (b->len + 2 > b->alloc && (rc = buf_reserve(b, 1)))
+    size_t i = 0;
+    while (i < n) {
+        /* Copy the longest run that needs no escaping in one go. */
+        size_t j = i;
+        while (j < n && !needs_escape((unsigned char)p[j]))
+            j++;
+        if (j > i) {
+            if ((rc = buf_reserve(b, j - i + 1)))
                 return rc;
-            b->p[b->len++] = (char)c;
-            continue;
+            memcpy(b->p + b->len, p + i, j - i);
+            b->len += j - i;
+            i = j;
+            if (i == n)
+                break;
         }
+        unsigned char c = (unsigned char)p[i++];
         char esc[7];
         size_t el = 2;
         esc[0] = '\\';
@@ -126,7 +139,7 @@ int buf_json_str(struct buf *b, const char *p, size_t n)
             esc[5] = hex[c & 15];
             el = 6;
         }
-        if ((rc = buf_reserve(b, el)))
+        if ((rc = buf_reserve(b, el + 1)))
             return rc;
         memcpy(b->p + b->len, esc, el);
         b->len += el;
@@ -138,14 +151,53 @@ int buf_json_str(struct buf *b, const char *p, size_t n)
     return VG_OK;
 }
 
+/* Print iv / 10^d as a decimal ("-12.05"), trailing zeros of the fraction removed. */
+static int put_scaled(struct buf *b, int64_t iv, int d)
+{
+    char tmp[40];
+    int neg = iv < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
+    int i = (int)sizeof(tmp);
+    int k = 0;
+    while (k < d && u % 10 == 0) { /* drop trailing zeros */
+        u /= 10;
+        k++;
+    }
+    int frac = d - k;
+    for (int f = 0; f < frac; f++) {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    }
+    if (frac)
+        tmp[--i] = '.';
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg)
+        tmp[--i] = '-';
+    return buf_append(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
 int buf_json_double(struct buf *b, double v)
 {
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
     if (!isfinite(v))
         return buf_append(b, "null", 4);
+    /* Fast exact path for the values sensors send (few decimals): when iv / 10^d == v with
+    ** iv < 2^53, the decimal iv/10^d parses back to exactly v (one correctly rounded division),
+    ** so it is a valid round-trip representation. -0.0 takes the general path. */
+    if (fabs(v) < 9e14 && v != 0) {
+        for (int d = 0; d <= 6; d++) {
+            double sc = v * p10[d];
+            double r = nearbyint(sc);
+            if (fabs(r) < 9007199254740992.0 && r / p10[d] == v)
+                return put_scaled(b, (int64_t)r, d);
+        }
+    } else if (v == 0 && !signbit(v)) {
+        return buf_putc(b, '0');
+    }
     char tmp[32];
-    /* Integers print without exponent when exact; else shortest of %.15g/%.17g that round-trips. */
-    if (v == (double)(int64_t)v && fabs(v) < 9e15)
-        return buf_i64(b, (int64_t)v);
     int n = snprintf(tmp, sizeof(tmp), "%.15g", v);
     if (strtod(tmp, NULL) != v)
         n = snprintf(tmp, sizeof(tmp), "%.17g", v);

@@ -76,7 +76,7 @@ static int point_decode(int64_t ts, int *t, int *r, int *b, int *i)
 struct round_state {
     struct store *s;
     int round;
-    volatile int stop;
+    int stop; /* atomic */
     int attempted[NTHREADS];             /* batches store_write was called for */
     unsigned char acked[NTHREADS][MAXB]; /* store_write returned 0 */
 };
@@ -90,7 +90,7 @@ static void *writer_main(void *arg)
 {
     struct worker *w = arg;
     struct round_state *rs = w->rs;
-    for (int b = 0; b < MAXB && !rs->stop; b++) {
+    for (int b = 0; b < MAXB && !__atomic_load_n(&rs->stop, __ATOMIC_RELAXED); b++) {
         struct store_point p[BATCH];
         for (int i = 0; i < BATCH; i++) {
             memset(&p[i], 0, sizeof(p[i]));
@@ -108,7 +108,7 @@ static void *writer_main(void *arg)
 static void *maint_main(void *arg)
 {
     struct round_state *rs = arg;
-    while (!rs->stop) {
+    while (!__atomic_load_n(&rs->stop, __ATOMIC_RELAXED)) {
         store_checkpoint(rs->s);
         store_compact(rs->s);
         sleep_us(500);
@@ -215,7 +215,7 @@ static void test_crash_rounds(void)
         pthread_create(&th[NTHREADS], NULL, maint_main, &rs);
         sleep_us((long)(rnd() % 8000));
         io_fault_crash(vfs, IO_CRASH_RANDOM);
-        rs.stop = 1;
+        __atomic_store_n(&rs.stop, 1, __ATOMIC_RELAXED);
         for (int t = 0; t <= NTHREADS; t++)
             pthread_join(th[t], NULL);
         store_abandon(s);

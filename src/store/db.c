@@ -719,6 +719,8 @@ static int load_partition(struct store *s, uint32_t gid, int64_t start)
             io_unlink(s->vfs, path); /* an unfinished checkpoint or compaction */
             continue;
         }
+        if (block_parse_name(files.v[i], ".blk.corrupt", &seq) && seq >= s->next_seq)
+            s->next_seq = seq + 1; /* never reuse the seq of a quarantined block */
         if (!block_parse_name(files.v[i], ".blk", &seq))
             continue;
         if (seq >= s->next_seq)
@@ -903,7 +905,7 @@ int store_write(struct store *s, const struct store_point *p, size_t n)
             rc = wal_append(s->wal, s->rec.p, s->rec.len, &lsn);
     }
     if (rc) {
-        s->write_error = rc;
+        __atomic_store_n(&s->write_error, rc, __ATOMIC_RELAXED);
         goto unlock;
     }
     for (size_t i = 0; i < n; i++)
@@ -1273,17 +1275,18 @@ static int checkpoint_locked(struct store *s)
     struct gather g;
     gather_init(&g, INT64_MIN, INT64_MAX);
 
-    pthread_rwlock_wrlock(&s->lock);
-    if (!s->recovered) {
-        pthread_rwlock_unlock(&s->lock);
+    if (!s->recovered) { /* set under mlock, which we hold */
         rc = VG_EPERM;
         goto out;
     }
+    /* Rotate before freezing, outside the store lock (the rotation fsyncs): every record before
+    ** lsn was appended and applied inside a store_write lock section that ended before we get
+    ** the lock below, so it is frozen. Records after lsn that also get frozen are merely
+    ** replayed again after a crash (same values; the head wins). */
     rc = wal_rotate(s->wal, &lsn);
-    if (rc) {
-        pthread_rwlock_unlock(&s->lock);
+    if (rc)
         goto out;
-    }
+    pthread_rwlock_wrlock(&s->lock);
     uint64_t since = s->wal_since_ckpt;
     s->wal_since_ckpt = 0;
     cs = vg_malloc((s->nser ? s->nser : 1) * sizeof(*cs));

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -702,7 +703,7 @@ static void test_property(void)
                 CHECK(0);
                 break;
             }
-        } else if (r < 900) {
+        } else if (r < 925) {
             uint32_t sid = 1 + (uint32_t)rnd_below(PNS);
             int a = (int)rnd_below(PRANGE), b = a + (int)rnd_below(PRANGE / 2);
             if (rnd_below(10) == 0) {
@@ -767,11 +768,11 @@ static void test_property(void)
                 if (sid != PNS)
                     CHECK(lv.i == ref[sid].val[last]);
             }
-        } else if (r < 940) {
+        } else if (r < 950) {
             CHECK_EQ_INT(store_checkpoint(s), 0);
-        } else if (r < 970) {
+        } else if (r < 975) {
             CHECK_EQ_INT(store_maintain(s, T0), 0);
-        } else if (r < 985) {
+        } else if (r < 988) {
             prop_reopen(&s, dir, &o, 1);
         } else {
             prop_reopen(&s, dir, &o, 0);
@@ -831,6 +832,101 @@ static void test_lifecycle(void)
     free(dir);
 }
 
+
+/* ---- concurrency: writers, readers and maintenance at once ------------------------------ */
+
+struct conc {
+    struct store *s;
+    int stop; /* atomic */
+    int bad;  /* atomic */
+};
+
+static void *conc_writer(void *arg)
+{
+    struct conc *c = arg;
+    uint64_t st = (uint64_t)(uintptr_t)&c ^ 0x9E3779B97F4A7C15ull; /* per-thread generator */
+    for (int b = 0; b < 300; b++) {
+        struct store_point p[20];
+        for (int i = 0; i < 20; i++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            int64_t ts = T0 + (int64_t)((st >> 33) % 5000) * 1000; /* overwrites, any order */
+            p[i] = pf(1 + (uint32_t)(i % 3), ts, (double)(ts / 1000 % 977));
+        }
+        if (store_write(c->s, p, 20) != 0)
+            __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void *conc_reader(void *arg)
+{
+    struct conc *c = arg;
+    struct store_points pts;
+    store_points_init(&pts);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        for (uint32_t sid = 1; sid <= 3; sid++) {
+            if (store_read(c->s, sid, T0, T0 + 5000 * 1000, 0, &pts) != 0) {
+                __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            for (uint32_t i = 0; i < pts.n; i++) {
+                double want = (double)(pts.ts[i] / 1000 % 977);
+                if ((i && pts.ts[i] <= pts.ts[i - 1]) || pts.v[i].f != want)
+                    __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
+            }
+            struct store_bucket b[2];
+            if (store_aggregate(c->s, sid, T0, T0 + 2 * HOUR, HOUR, b, 2) != 0)
+                __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
+            int64_t ts;
+            union vg_val v;
+            store_latest(c->s, sid, &ts, &v);
+        }
+    }
+    store_points_release(&pts);
+    return NULL;
+}
+
+static void *conc_maint(void *arg)
+{
+    struct conc *c = arg;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        if (store_checkpoint(c->s) != 0 || store_maintain(c->s, T0) != 0)
+            __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_concurrency(void)
+{
+    char *dir = test_tmpdir("db-conc");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 16, .partition_ms = HOUR};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    for (uint32_t sid = 1; sid <= 3; sid++)
+        REQUIRE(store_series_add(s, sid, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct conc c = {.s = s};
+    pthread_t w[2], r[2], m;
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&w[i], NULL, conc_writer, &c);
+        pthread_create(&r[i], NULL, conc_reader, &c);
+    }
+    pthread_create(&m, NULL, conc_maint, &c);
+    for (int i = 0; i < 2; i++)
+        pthread_join(w[i], NULL);
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++)
+        pthread_join(r[i], NULL);
+    pthread_join(m, NULL);
+    CHECK_EQ_INT(c.bad, 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.points_written, 2 * 300 * 20);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     TEST_BEGIN("db_test");
@@ -849,5 +945,6 @@ int main(void)
     TEST_RUN(test_head_memory);
     TEST_RUN(test_property);
     TEST_RUN(test_lifecycle);
+    TEST_RUN(test_concurrency);
     return TEST_END();
 }

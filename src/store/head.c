@@ -11,6 +11,7 @@
 
 #include "store/chunk.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
