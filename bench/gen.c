@@ -7,6 +7,11 @@
 **   real device sends. Everything derives from --seed, so every system gets the same bytes.
 ** Expected file: the exact answers of the benchmark queries (a), (b), (c), computed from the
 **   rounded values as printed, so that bench/query.py can check each system's answers.
+** Phases: bench/run.sh calls it once per phase with different --sensors/--trucks/--hours (one
+**   day of a whole city; 30 days of a few hundred sensors). The target of queries (a) and (b)
+**   is district 75012, or, if it has no noise sensor, the district of the first noise sensor.
+** Cache: run.sh keeps generated files named after the parameters and GEN_DATA_VERSION (printed
+**   by --data-version). Bump GEN_DATA_VERSION whenever a change alters the output bytes.
 ** Not part of the vigie program (built on its own by bench/run.sh).
 */
 #include <errno.h>
@@ -18,6 +23,7 @@
 
 #define GEN_DISTRICTS 20
 #define GEN_TARGET_DISTRICT 12 /* 75012: the district of queries (a) and (b) */
+#define GEN_DATA_VERSION 1     /* bump when the output for given parameters changes */
 
 enum gen_kind { K_NOISE, K_AIR, K_TRAFFIC, K_TEMP, K_ENERGY, K_COUNT };
 
@@ -49,6 +55,7 @@ struct truck {
 struct gen {
     uint64_t rng;
     long sensors, trucks, hours;
+    int district; /* target district of queries (a) and (b), 1..20 */
     long long start_ms;
     struct sensor *s;
     struct truck *t;
@@ -241,7 +248,7 @@ static int write_expected(struct gen *g, const char *path, long seed)
             g->start_ms + g->hours * 3600000LL, g->lines, g->values);
     /* Vigie stores lat+lon as one geo value: one value fewer per truck line. */
     fprintf(f, "\"values_geo\":%lld,\"district\":\"750%02d\",", g->values - g->truck_lines,
-            GEN_TARGET_DISTRICT);
+            g->district);
     fprintf(f, "\"sensor\":\"s%05ld\",\"a\":[", first + 1);
     for (h = 0; first >= 0 && h < g->hours; h++)
         fprintf(f, "%s%.17g", h ? "," : "",
@@ -276,7 +283,8 @@ static int write_expected(struct gen *g, const char *path, long seed)
 static void usage(void)
 {
     fprintf(stderr, "usage: gen [--seed N] [--sensors N] [--trucks N] [--hours N]"
-                    " [--start-ms MS] --out FILE.lp --expect FILE.json\n");
+                    " [--start-ms MS] --out FILE.lp --expect FILE.json\n"
+                    "       gen --data-version\n");
 }
 
 int main(int argc, char **argv)
@@ -293,6 +301,10 @@ int main(int argc, char **argv)
     g.trucks = 200;
     g.hours = 24;
     g.start_ms = 1704067200000LL; /* 2024-01-01T00:00:00Z */
+    if (argc == 2 && !strcmp(argv[1], "--data-version")) {
+        printf("%d\n", GEN_DATA_VERSION);
+        return 0;
+    }
     for (a = 1; a + 1 < argc; a += 2) {
         if (!strcmp(argv[a], "--seed"))
             seed = strtol(argv[a + 1], NULL, 10);
@@ -323,9 +335,25 @@ int main(int argc, char **argv)
     off_start = calloc(61, sizeof(*off_start));
     if (!g.s || !g.t || !by_offset || !off_start)
         goto out;
-    for (i = 0; i < g.sensors; i++) {
+    for (i = 0; i < g.sensors; i++)
         sensor_setup(&g, &g.s[i]);
-        if (g.s[i].kind == K_NOISE && g.s[i].district == GEN_TARGET_DISTRICT) {
+    /* Target district: 75012 if it has a noise sensor, else that of the first noise sensor. */
+    g.district = 0;
+    for (i = 0; i < g.sensors; i++) {
+        if (g.s[i].kind != K_NOISE)
+            continue;
+        if (!g.district || g.s[i].district == GEN_TARGET_DISTRICT)
+            g.district = g.s[i].district;
+        if (g.district == GEN_TARGET_DISTRICT)
+            break;
+    }
+    if (!g.district) {
+        fprintf(stderr, "gen: no noise sensor among %ld sensors: use more sensors or another "
+                        "seed\n", g.sensors);
+        goto out;
+    }
+    for (i = 0; i < g.sensors; i++) {
+        if (g.s[i].kind == K_NOISE && g.s[i].district == g.district) {
             g.s[i].hsum = calloc((size_t)g.hours, sizeof(double));
             g.s[i].hcnt = calloc((size_t)g.hours, sizeof(int));
             if (!g.s[i].hsum || !g.s[i].hcnt)

@@ -6,7 +6,7 @@
 ** Build and run (from the repository root):
 **   gcc -std=c11 -D_GNU_SOURCE -O2 -Isrc -pthread -o /tmp/wal_bench bench/wal_bench.c \
 **       src/store/wal.c src/store/io.c src/store/io_posix.c src/store/io_fault.c \
-**       src/core/[a-z]*.c -lm      (every core .c; test.h has none)
+**       src/core/{buf,clock,crc32c,log,vg}.c -lm    (the core/ library files)
 **   /tmp/wal_bench [dir (default $TMPDIR or /tmp)] [seconds per run (3)] [record bytes (250000)]
 */
 #include "core/clock.h"

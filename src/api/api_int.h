@@ -52,6 +52,8 @@ void h_index(struct api *a, struct http_req *req, struct http_resp *resp, const 
 void h_write(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
 void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
 void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_influxql(struct api *a, struct http_req *req, struct http_resp *resp,
+                const struct principal *p);
 void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
                   const struct principal *p);
 

@@ -22,6 +22,9 @@ __attribute__((format(printf, 6, 0))) static void problem_v(struct http_resp *re
     buf_json_str(b, title, strlen(title));
     buf_printf(b, ",\"status\":%d,\"detail\":", status);
     buf_json_str(b, detail, strlen(detail));
+    /* InfluxDB clients (Telegraf, influx CLI, client libraries) read "error". */
+    buf_puts(b, ",\"error\":");
+    buf_json_str(b, detail, strlen(detail));
     if (extra && *extra) {
         buf_putc(b, ',');
         buf_puts(b, extra);

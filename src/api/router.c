@@ -25,6 +25,8 @@ static const struct route routes[] = {
     {"GET", "/metrics", SCOPE_ADMIN, h_metrics},
     {"POST", "/write", SCOPE_WRITE, h_write},
     {"POST", "/api/v2/write", SCOPE_WRITE, h_write},
+    {"POST", "/query", SCOPE_WRITE, h_influxql}, /* InfluxDB 1.x: CREATE DATABASE */
+    {"GET", "/query", SCOPE_READ, h_influxql},   /* InfluxDB 1.x: SHOW DATABASES */
     {"GET", "/api/v1/query", SCOPE_READ, h_query},
     {"GET", "/api/v1/latest", SCOPE_READ, h_latest},
     {"GET", "/api/v1/quarantine", SCOPE_READ, h_quarantine},

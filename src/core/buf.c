@@ -179,15 +179,126 @@ static int put_scaled(struct buf *b, int64_t iv, int d)
     return buf_append(b, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
+/*
+** Exact decimal digits of a double in [1e-5, 1e15) by fixed-point arithmetic: v = m * 2^-sh with
+** m < 2^53 and 3 <= sh <= 70, so the integer part is m >> sh and the fraction F / 2^sh, whose
+** digits come out exactly by repeated multiplication by 10 (64-bit while F*10 fits, else 128).
+** Fills dig[0..17) (17 significant digits, truncated), sets *point = digits before the decimal
+** point (negative: zeros after it) and *rem = the exact remainder compared with half a unit of
+** the 17th digit: -1 below, 0 equal, 1 above; *rem_zero = 1 if the remainder is 0.
+*/
+static void exact_digits17(double v, char *dig, int *point, int *rem, int *rem_zero)
+{
+    int E;
+    double f = frexp(v, &E); /* v = f * 2^E, f in [0.5, 1) */
+    uint64_t m = (uint64_t)ldexp(f, 53);
+    int sh = 53 - E;
+    uint64_t ip = sh < 64 ? m >> sh : 0;
+    unsigned __int128 one = (unsigned __int128)1 << sh;
+    unsigned __int128 F = sh < 64 ? (unsigned __int128)(m & (((uint64_t)1 << sh) - 1)) : m;
+    char tmp[24];
+    int n = 0, ni = 0;
+    if (ip) {
+        while (ip) {
+            tmp[ni++] = (char)('0' + ip % 10);
+            ip /= 10;
+        }
+        for (int i = 0; i < ni; i++)
+            dig[n++] = tmp[ni - 1 - i];
+        *point = ni;
+    } else {
+        int z = 0; /* leading zeros of the fraction */
+        for (;;) {
+            F *= 10;
+            int d = (int)(F >> sh);
+            F &= one - 1;
+            if (d) {
+                dig[n++] = (char)('0' + d);
+                break;
+            }
+            z++;
+        }
+        *point = -z;
+    }
+    if (sh <= 60) { /* F < 2^60: F * 10 fits in 64 bits */
+        uint64_t f64 = (uint64_t)F, mask = ((uint64_t)1 << sh) - 1;
+        while (n < 17) {
+            f64 *= 10;
+            dig[n++] = (char)('0' + (int)(f64 >> sh));
+            f64 &= mask;
+        }
+        F = f64;
+    } else {
+        while (n < 17) {
+            F *= 10;
+            dig[n++] = (char)('0' + (int)(F >> sh));
+            F &= one - 1;
+        }
+    }
+    unsigned __int128 half = one >> 1;
+    *rem = F > half ? 1 : F == half ? 0 : -1;
+    *rem_zero = F == 0;
+}
+
+/* Round dig[0..keep) in place given what follows (next digits + remainder), half-even.
+** Returns 1 if the rounding carried into a new leading digit (then *point grew by one). */
+static int round_digits(char *dig, int keep, int up, int *point)
+{
+    if (!up)
+        return 0;
+    int i = keep - 1;
+    while (i >= 0 && dig[i] == '9')
+        dig[i--] = '0';
+    if (i >= 0) {
+        dig[i]++;
+        return 0;
+    }
+    memmove(dig + 1, dig, (size_t)keep - 1); /* 99..9 -> 100..0 */
+    dig[0] = '1';
+    (*point)++;
+    return 1;
+}
+
+/* Write digits dig[0..n) with the decimal point after `point` digits (negative: leading zeros). */
+static int put_digits(struct buf *b, int neg, const char *dig, int n, int point)
+{
+    char out[48];
+    int o = 0;
+    while (n > 1 && dig[n - 1] == '0' && n > point)
+        n--;
+    if (neg)
+        out[o++] = '-';
+    if (point <= 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -point; i++)
+            out[o++] = '0';
+        for (int i = 0; i < n; i++)
+            out[o++] = dig[i];
+    } else {
+        for (int i = 0; i < point; i++)
+            out[o++] = i < n ? dig[i] : '0';
+        if (n > point) {
+            out[o++] = '.';
+            for (int i = point; i < n; i++)
+                out[o++] = dig[i];
+        }
+    }
+    return buf_append(b, out, (size_t)o);
+}
+
 int buf_json_double(struct buf *b, double v)
 {
-    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    static const double p10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     if (!isfinite(v))
         return buf_append(b, "null", 4);
     /* Fast exact path for the values sensors send (few decimals): when iv / 10^d == v with
     ** iv < 2^53, the decimal iv/10^d parses back to exactly v (one correctly rounded division),
     ** so it is a valid round-trip representation. -0.0 takes the general path. */
-    if (fabs(v) < 9e14 && v != 0) {
+    double av = fabs(v);
+    if (av < 9e14 && v != 0) {
         for (int d = 0; d <= 6; d++) {
             double sc = v * p10[d];
             double r = nearbyint(sc);
@@ -196,6 +307,34 @@ int buf_json_double(struct buf *b, double v)
         }
     } else if (v == 0 && !signbit(v)) {
         return buf_putc(b, '0');
+    }
+    /* Other values in [1e-5, 1e15) (averages, ...): exact digits. 15 significant digits when
+    ** they read back as v (checked exactly: N < 2^53 and 10^k <= 1e22, one rounding), else 17,
+    ** which always round-trips. */
+    if (av >= 1e-5 && av < 1e15) {
+        char d17[17], d15[17];
+        int p17, p15, rem, rem_zero;
+        exact_digits17(av, d17, &p17, &rem, &rem_zero);
+        /* 15 digits: round on digits 16-17 and the remainder (exact, half-even). */
+        int tail = (d17[15] - '0') * 10 + (d17[16] - '0');
+        int up15 = tail > 50 || (tail == 50 && (!rem_zero || ((d17[14] - '0') & 1)));
+        memcpy(d15, d17, 15);
+        p15 = p17;
+        round_digits(d15, 15, up15, &p15);
+        uint64_t N = 0;
+        for (int i = 0; i < 15; i++)
+            N = N * 10 + (uint64_t)(d15[i] - '0');
+        int k = 15 - p15; /* value = N / 10^k */
+        double back = -1;
+        if (k >= 0 && k <= 22)
+            back = (double)N / p10[k];
+        else if (k < 0 && -k <= 22)
+            back = (double)N * p10[-k];
+        if (back == av)
+            return put_digits(b, v < 0, d15, 15, p15);
+        int up17 = rem > 0 || (rem == 0 && ((d17[16] - '0') & 1));
+        round_digits(d17, 17, up17, &p17);
+        return put_digits(b, v < 0, d17, 17, p17);
     }
     char tmp[32];
     int n = snprintf(tmp, sizeof(tmp), "%.15g", v);

@@ -77,7 +77,15 @@ static void json_double_round_trips(void)
     for (int i = 0; i < 200000; i++) {
         uint64_t r = next();
         double v;
-        if (i % 2) {
+        if (i % 4 == 1) { /* log-uniform in the exact-digits range, and averages */
+            v = pow(10, -5 + (double)(r % 20000000) / 1e6) * ((r >> 40) & 1 ? -1 : 1);
+        } else if (i % 4 == 3) {
+            double sum = 0;
+            int k = 2 + (int)(r % 59);
+            for (int j = 0; j < k; j++)
+                sum += (double)(next() % 1000) / 10;
+            v = sum / k;
+        } else if (i % 2) {
             memcpy(&v, &r, 8);
             if (!isfinite(v))
                 continue;

@@ -84,6 +84,15 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req, st
     return ok;
 }
 
+static enum MHD_Result header_size_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    size_t *total = cls;
+    (void)kind;
+    *total += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -99,6 +108,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->start_ns = clock_mono_ns();
         buf_init(&req->body, s->o.max_body);
         peer_string(conn, req->peer, sizeof(req->peer));
+        size_t hsize = strlen(url) + strlen(method);
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size_iter, &hsize);
+        req->header_too_big = hsize > s->o.max_header;
         *con_cls = req;
         atomic_fetch_add(&s->requests, 1);
         atomic_fetch_add(&s->active, 1);
@@ -115,7 +127,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&resp, 0, sizeof(resp));
     buf_init(&resp.body, 0);
     resp.status = 500;
-    s->fn(s->arg, req, &resp);
+    if (req->header_too_big) {
+        resp.status = 431;
+        resp.ctype = "application/problem+json";
+        buf_printf(&resp.body,
+                   "{\"type\":\"urn:vigie:problem:headers-too-large\",\"title\":\"Request header "
+                   "fields too large\",\"status\":431,\"detail\":\"the request line and headers "
+                   "exceed %zu bytes\"}\n",
+                   s->o.max_header);
+    } else {
+        s->fn(s->arg, req, &resp);
+    }
     enum MHD_Result ok = send_resp(s, req, &resp);
     resp_release(&resp);
     return ok;
@@ -216,7 +238,7 @@ int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->o.max_header, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, VG_MAX((size_t)256 << 10, 4 * s->o.max_header), MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!s->d) {

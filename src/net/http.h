@@ -23,8 +23,8 @@ struct http_opts {
     uint32_t max_connections; /* default 512 */
     uint32_t timeout_s;       /* idle connection timeout (default 30) */
     size_t max_body;          /* bytes (default 64 MiB); larger bodies get 413 */
-    size_t max_header;        /* per-connection memory for the request line and headers
-                                 (default 32 KiB); larger get 431 from MHD */
+    size_t max_header;        /* request line + headers (default 32 KiB); larger get a 431
+                                 problem document (MHD's own pool is 4x this, min 256 KiB) */
 };
 
 #define HTTP_MAX_RESP_HEADERS 8
@@ -36,6 +36,7 @@ struct http_req {
     char peer[64];         /* client address */
     struct buf body;       /* capped at max_body */
     int body_too_big;
+    int header_too_big;    /* request line + headers over max_header: answered 431 here */
     int64_t start_ns;
     /* set by the application for the access log */
     char tenant[64];

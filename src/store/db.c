@@ -26,6 +26,21 @@
 **     frozen --[all blocks committed: head_series_drop_chunks]--> gone (now in blocks)
 **     frozen --[any failure: nfrozen = 0]--> live (retried by the next checkpoint)
 **
+** Write path (store_write): under the exclusive lock: look up every sid (VG_ENOENT before
+** anything is logged), encode the record, wal_append, apply to the head; then wal_sync(lsn)
+** outside the lock, so concurrent writers share one fdatasync (group commit). A failed
+** wal_append applies nothing; a failed wal_sync returns the error with the points already in
+** the head but unacknowledged (a retry rewrites the same values).
+**
+** Maintenance (store_maintain; with opts.background a thread runs it every 2 s, or at once when
+** a write pushes the WAL past checkpoint_wal_bytes): checkpoint if due, then compaction of
+** every partition with more than one block, then retention.
+**
+** NEEDSWORK: each loaded block keeps its io_file open (io.h does not promise a mapping survives
+** close), so the process needs one descriptor per block: about groups x retained partitions.
+** NEEDSWORK: after a crash, WAL records of data already dropped by retention are replayed into
+** the head again; the next maintenance pass drops them again.
+**
 ** Thread: every public function is thread-safe; the maintenance thread calls store_maintain.
 */
 #include "store/db.h"
@@ -91,7 +106,7 @@ struct store {
     int write_error;
 
     pthread_t thread;
-    int thread_on, stop;
+    int thread_on, stop, kick; /* stop, kick: under cvm */
     pthread_mutex_t cvm;
     pthread_cond_t cv;
 };
@@ -920,6 +935,7 @@ unlock:
         return rc;
     if (wake) {
         pthread_mutex_lock(&s->cvm);
+        s->kick = 1;
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->cvm);
     }
@@ -1669,11 +1685,16 @@ static void *maint_main(void *arg)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 2;
-        pthread_cond_timedwait(&s->cv, &s->cvm, &ts);
+        while (!s->stop && !s->kick) {
+            if (pthread_cond_timedwait(&s->cv, &s->cvm, &ts) != 0)
+                break; /* timed out: the periodic pass */
+        }
+        s->kick = 0;
         if (s->stop)
             break;
         pthread_mutex_unlock(&s->cvm);
-        store_maintain(s, clock_now_ms()); /* errors are visible in store_stats */
+        /* A failed pass leaves its work due; the next pass retries it. */
+        (void)store_maintain(s, clock_now_ms());
         pthread_mutex_lock(&s->cvm);
     }
     pthread_mutex_unlock(&s->cvm);
@@ -1711,6 +1732,7 @@ void store_get_stats(struct store *s, struct store_stats *st)
     st->checkpoints = s->checkpoints;
     st->compactions = s->compactions;
     st->partitions_dropped = s->partitions_dropped;
+    st->corrupt_blocks = s->corrupt_blocks;
     st->write_error = __atomic_load_n(&s->write_error, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&s->lock);
     if (s->wal)

@@ -62,7 +62,8 @@ struct store_point {
 ** Points may be in any order and older than anything stored; a (sid, ts) already present keeps
 ** the value of the latest write. Returns VG_ENOENT for an undeclared sid (nothing written),
 ** VG_EFULL / VG_EIO if the log could not be made durable (the batch is then NOT acknowledged;
-** retrying it is idempotent), VG_ECLOSED after store_close started. */
+** retrying it is idempotent), VG_ECLOSED after store_close started, VG_EPERM before
+** store_recover() succeeded. */
 int store_write(struct store *s, const struct store_point *p, size_t n);
 
 /* Points of one series with from <= ts < to, ascending, de-duplicated. */
@@ -129,6 +130,7 @@ struct store_stats {
     uint64_t checkpoints, compactions, partitions_dropped;
     int write_error;          /* last sticky write error (VG_EFULL ...) or 0 */
     struct wal_stats wal;
+    uint64_t corrupt_blocks;  /* blocks renamed to *.corrupt by store_recover */
 };
 void store_get_stats(struct store *s, struct store_stats *st);
 

@@ -598,6 +598,9 @@ static void test_corrupt_block(void)
     CHECK(pts.n == 1 && pts.v[0].f == 2);
     store_points_release(&pts);
     CHECK_EQ_INT(count_files(dir, ".corrupt"), 1);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.corrupt_blocks, 1);
     CHECK_EQ_INT(count_files(dir, ".tmp"), 0);
     store_close(s);
     test_rmrf(dir);
@@ -803,13 +806,16 @@ static void test_lifecycle(void)
     }
     /* The background thread checkpoints once the WAL passes 4 KiB. */
     struct store_stats st;
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 250; i++) {
         store_get_stats(s, &st);
         if (st.checkpoints)
             break;
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
     }
+    if (st.checkpoints < 1)
+        printf("  no checkpoint: wal %llu bytes, write_error %d\n",
+               (unsigned long long)st.wal.size_on_disk, st.write_error);
     CHECK(st.checkpoints >= 1);
     CHECK_EQ_INT(st.points_written, 400);
     CHECK_EQ_INT(st.write_batches, 400);

@@ -690,6 +690,42 @@ static void test_enospc(void)
     free(dir);
 }
 
+/* After a failed round, the retry first truncates the segment back to the last good offset:
+** the failed bytes are gone from the file even if the retry itself fails. */
+static void test_truncate_back(void)
+{
+    char *dir = test_tmpdir("wal-tback");
+    struct io_vfs *vfs = io_fault_new(9);
+    struct wal *w = NULL;
+    struct seen s = {0};
+    struct wal_replay_report rep;
+    uint8_t buf[100];
+    uint64_t a, b;
+    size_t len;
+
+    REQUIRE(wal_open(vfs, dir, NULL, &w) == 0);
+    CHECK_EQ_INT(wal_replay(w, NULL, NULL, &rep), 0);
+    len = make_rec(buf, 0, 40);
+    CHECK_EQ_INT(wal_append(w, buf, len, &a), 0);
+    CHECK_EQ_INT(wal_sync(w, a), 0);
+    len = make_rec(buf, 1, 40);
+    CHECK_EQ_INT(wal_append(w, buf, len, &b), 0);
+    io_fault_fail_nth(vfs, 2, VG_EIO); /* the pwrite works, the fdatasync fails */
+    CHECK_EQ_INT(wal_sync(w, b), VG_EIO);
+    io_fault_set_full(vfs, 1);
+    CHECK_EQ_INT(wal_sync(w, b), VG_EFULL); /* truncated back, then the rewrite fails */
+    io_fault_crash(vfs, IO_CRASH_KEEP);     /* whatever is still held reaches the disk */
+    wal_close(w);
+    io_fault_set_full(vfs, 0);
+    CHECK_EQ_INT(replay_dir(vfs, dir, NULL, &s, &rep), 0);
+    CHECK_EQ_INT(rep.damaged, 0);
+    CHECK_EQ_INT(s.n, 1); /* record 1 was never acknowledged and its bytes were cut back */
+    seen_free(&s);
+    io_fault_free(vfs);
+    test_rmrf(dir);
+    free(dir);
+}
+
 /* Several threads waiting on one failing round all get the error; a retry heals. */
 struct full_arg {
     struct wal *w;
@@ -1043,6 +1079,7 @@ int main(void)
     TEST_RUN(test_crash_random);
     TEST_RUN(test_crash_unsynced_written);
     TEST_RUN(test_enospc);
+    TEST_RUN(test_truncate_back);
     TEST_RUN(test_enospc_threads);
     TEST_RUN(test_fail_nth_eio);
     TEST_RUN(test_rotation_truncate_before);

@@ -130,6 +130,20 @@ def t_gzip_v2_precision(s):
     check(q["series"][0]["points"] == [[T0, 1], [T0 + 1000, 2], [T0 + 2000, 3]], "%r" % q)
 
 
+def t_influx_compat(s):
+    # Telegraf's influxdb output: GET /ping, then POST /query CREATE DATABASE, then /write
+    st, h, _ = s.request("GET", "/ping")
+    check(st == 204 and "x-influxdb-version" in h, "ping %d %r" % (st, h))
+    st, _, doc = s.json("POST", "/query", b"q=CREATE+DATABASE+%22telegraf%22",
+                        {"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 200 and doc == {"results": [{"statement_id": 0}]}, "create db %d %r" % (st, doc))
+    st, _, doc = s.json("GET", "/query?q=SHOW%20DATABASES")
+    check(st == 200 and doc["results"][0]["series"][0]["values"] == [["default"]], "show %r" % doc)
+    st, h, body = s.request("GET", "/query?q=SELECT%20*%20FROM%20cpu")
+    doc = is_problem(st, h, body, 400)
+    check("error" in doc, "influx clients read the error member: %r" % doc)
+
+
 def t_disorder_duplicates(s):
     s.write("d,id=x v=1 %d\nd,id=x v=2 %d" % (T0 + 100000, T0))
     s.write("d,id=x v=3 %d" % (T0 - 2 * 86400000))  # two days late
@@ -142,6 +156,9 @@ def t_disorder_duplicates(s):
 def t_body_limit(s):
     st, h, body = s.write("m,id=big v=1 %d\n" % T0 * 200)
     is_problem(st, h, body, 413)
+    st, h, body = s.request("GET", "/health", headers={"X-Big": "x" * 40000})
+    is_problem(st, h, body, 431)
+    check(s.request("GET", "/health")[0] == 200, "server fine after 431")
 
 
 def t_auth(s):
@@ -210,6 +227,7 @@ case("problem_documents", with_server(t_problems))
 case("write_query_latest", with_server(t_write_query))
 case("bad_lines_quarantined", with_server(t_bad_lines))
 case("gzip_v2_precision", with_server(t_gzip_v2_precision))
+case("influx_compat_ping_query", with_server(t_influx_compat))
 case("disorder_duplicates", with_server(t_disorder_duplicates))
 case("body_limit_413", with_server(t_body_limit, extra=["--max-body", "4096"]))
 case("auth_scopes_tenants", with_server(t_auth, auth="on"))
