@@ -3,12 +3,15 @@
 ** Measures: store_write throughput of 10,000-point F64 batches (one point for each of 10,000
 ** series, 1-minute steps, 1-decimal random-walk sensor values) with WAL_SYNC_BATCH and
 ** WAL_SYNC_ALWAYS; head memory after a day; bytes per value on disk after store_close; and
-** aggregation latency (hourly average over a day, 1 series and 100 series) from blocks.
+** aggregation latency from blocks: hourly average over a day of 1 series, 100 series and 164
+** series (the "every noise sensor of one district" query), and over 30 days of one series
+** (a separate store holding 30 days of 1-minute points for 8 series).
 ** Build (standalone):
 **   gcc -std=c11 -D_GNU_SOURCE -O2 -Isrc -pthread -o engine_bench bench/engine_bench.c
 **       src/store/{db,head,block,chunk,io,io_posix,io_fault,wal,value}.c
 **       src/core/{buf,clock,crc32c,log,vg}.c -lm
-** Usage: engine_bench [dir] [series] [minutes]   (dir default $TMPDIR or /tmp)
+** Usage: engine_bench [dir] [series] [minutes] [skip-always]  (dir default $TMPDIR or /tmp;
+**        skip-always 1 skips the WAL_SYNC_ALWAYS append phase)
 */
 #include "core/clock.h"
 #include "store/db.h"
@@ -57,6 +60,29 @@ static struct store *open_store(const char *dir, enum wal_sync_policy pol, uint3
     return s;
 }
 
+/* Average wall time in ms of one store_aggregate of every sid in [sid0, sid0 + nsid) over
+** [from, to) hourly (a query = nsid aggregates), over reps queries. */
+static double agg_ms(struct store *s, uint32_t sid0, uint32_t nsid, int64_t from, int64_t to,
+                     int reps, double *sink)
+{
+    uint32_t nb = store_bucket_count(from, to, HOUR);
+    struct store_bucket *b = calloc(nb, sizeof(*b));
+    double t = now_s();
+    for (int r = 0; r < reps; r++) {
+        for (uint32_t k = 0; k < nsid; k++) {
+            int rc = store_aggregate(s, sid0 + k, from, to, HOUR, b, nb);
+            if (rc) {
+                fprintf(stderr, "store_aggregate: %s\n", vg_strerror(rc));
+                exit(1);
+            }
+            *sink += store_bucket_value(&b[nb / 2], AGG_AVG);
+        }
+    }
+    t = (now_s() - t) / reps * 1e3;
+    free(b);
+    return t;
+}
+
 /* Write minutes [m0, m1) for every series; returns seconds spent in store_write. */
 static double write_minutes(struct store *s, uint32_t nseries, int m0, int m1, double *walk)
 {
@@ -90,8 +116,9 @@ int main(int argc, char **argv)
     char dir[512], cmd[600];
     snprintf(dir, sizeof(dir), "%s/vigie-engine-bench-%d", base, (int)(rnd() % 100000));
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    double *walk = malloc(ns * sizeof(*walk));
-    for (uint32_t i = 0; i < ns; i++)
+    uint32_t nw = ns < 8 ? 8 : ns;
+    double *walk = malloc(nw * sizeof(*walk));
+    for (uint32_t i = 0; i < nw; i++)
         walk[i] = 15 + (double)(rnd() % 100) / 10;
 
     /* 1. WAL_SYNC_BATCH: a full day, then close (final checkpoint). */
@@ -119,36 +146,35 @@ int main(int argc, char **argv)
            (unsigned long long)st.chunks, (double)block_bytes / (double)nv);
 
     /* 2. Aggregation from blocks: hourly average of one day. */
-    uint32_t nb = store_bucket_count(T0, T0 + DAY, HOUR);
-    struct store_bucket *b = calloc(nb, sizeof(*b));
-    int reps = 2000;
-    double ta = now_s();
     double sink = 0;
-    for (int r = 0; r < reps; r++) {
-        store_aggregate(s, 1 + (uint32_t)(r % ns), T0, T0 + DAY, HOUR, b, nb);
-        sink += store_bucket_value(&b[0], AGG_AVG);
-    }
+    uint32_t n100 = ns < 100 ? ns : 100, n164 = ns < 164 ? ns : 164;
+    int reps = 2000;
     printf("aggregate 1 series    : %.2f us (hourly avg over %d points)\n",
-           (now_s() - ta) / reps * 1e6, minutes);
-    ta = now_s();
-    for (int r = 0; r < 20; r++) {
-        for (uint32_t k = 0; k < 100 && k < ns; k++) {
-            store_aggregate(s, 1 + k, T0, T0 + DAY, HOUR, b, nb);
-            sink += store_bucket_value(&b[1], AGG_AVG);
-        }
-    }
-    printf("aggregate 100 series  : %.3f ms\n", (now_s() - ta) / 20 * 1e3);
+           agg_ms(s, 1, 1, T0, T0 + DAY, reps, &sink) * 1e3, minutes);
+    printf("aggregate %3u series  : %.3f ms\n", n100, agg_ms(s, 1, n100, T0, T0 + DAY, 50, &sink));
+    printf("aggregate %3u series  : %.3f ms (%u x %d points)\n", n164,
+           agg_ms(s, 1, n164, T0, T0 + DAY, 50, &sink), n164, minutes);
     struct store_points pts;
     store_points_init(&pts);
-    ta = now_s();
+    double ta = now_s();
     for (int r = 0; r < reps; r++)
         store_read(s, 1 + (uint32_t)(r % ns), T0, T0 + DAY, 0, &pts);
     printf("read 1 series day     : %.2f us (%u points)\n", (now_s() - ta) / reps * 1e6, pts.n);
     store_points_release(&pts);
-    free(b);
     store_close(s);
 
-    /* 3. WAL_SYNC_ALWAYS: fewer batches (each waits for fdatasync). */
+    /* 3. One series over 30 days (8 series written so the blocks are not single-series). */
+    if (system(cmd) != 0)
+        return 1;
+    s = open_store(dir, WAL_SYNC_BATCH, 8);
+    write_minutes(s, 8, 0, 30 * 1440, walk);
+    store_close(s);
+    s = open_store(dir, WAL_SYNC_BATCH, 8);
+    printf("aggregate 1 series 30d: %.2f us (hourly avg over %d points)\n",
+           agg_ms(s, 1, 1, T0, T0 + 30 * DAY, 500, &sink) * 1e3, 30 * 1440);
+    store_close(s);
+
+    /* 4. WAL_SYNC_ALWAYS: fewer batches (each waits for fdatasync). */
     if (system(cmd) != 0)
         return 1;
     s = open_store(dir, WAL_SYNC_ALWAYS, ns);

@@ -13,6 +13,10 @@
 ** Where a (sid, ts) can live, newest first: head raw buffer > head chunks (higher generation
 ** first) > blocks of its partition (higher seq first). Every read gathers the overlapping
 ** sources into "runs" in oldest-to-newest order and merges them so the newest wins.
+** Aggregation with `every` a multiple of one hour (aggregate_hours) folds every UTC hour on its
+** own and merges the hours in order; an hour lying inside [from, to) that only one block chunk
+** touches is taken from that chunk's stored hour summary instead (docs/format/block.md), which
+** gives the same bits as decoding it.
 **
 ** Locks: `lock` (rwlock, writer-preferring) protects the series table, the heads, the groups and
 ** the loaded blocks. Readers hold it shared for the whole read, so a block removed from a
@@ -327,6 +331,27 @@ static int gather_chunk(struct gather *g, const void *p, size_t len, uint32_t n)
     return VG_OK;
 }
 
+/* Like gather_chunk, but leave out the points with ulo <= ts < uhi (answered from summaries). */
+static int gather_chunk_cut(struct gather *g, const void *p, size_t len, uint32_t n, int64_t ulo,
+                            int64_t uhi)
+{
+    gather_reserve(g, n);
+    uint32_t got = 0;
+    int rc = chunk_decode(p, len, g->ts + g->n, g->v + g->n, n, &got);
+    if (rc)
+        return rc;
+    int64_t *ts = g->ts + g->n;
+    union vg_val *v = g->v + g->n;
+    uint32_t a = lower_ts(ts, got, ulo), b = lower_ts(ts, got, uhi);
+    if (b > a) {
+        memmove(ts + a, ts + b, (size_t)(got - b) * sizeof(*ts));
+        memmove(v + a, v + b, (size_t)(got - b) * sizeof(*v));
+        got -= b - a;
+    }
+    gather_commit(g, got);
+    return VG_OK;
+}
+
 static void gather_raw(struct gather *g, const struct head_series *hs)
 {
     if (!hs->rn || hs->rts[0] >= g->to || hs->rts[hs->rn - 1] < g->from)
@@ -401,29 +426,68 @@ static void gather_merge(struct gather *g)
     g->on = an;
 }
 
-/* Gather every source of hs over [g->from, g->to). Store lock held (shared or exclusive). */
-static int gather_series(const struct store *s, const struct head_series *hs, struct gather *g)
+/* A block chunk of a series overlapping a read, in gather order (partition, block seq, ts). */
+struct bsrc {
+    const struct block *b;
+    const struct block_entry *e;
+    int64_t ulo, uhi; /* hours [ulo, uhi) answered by its hour summaries; none if ulo >= uhi */
+};
+
+struct bsrcs {
+    struct bsrc *v;
+    uint32_t n, cap;
+};
+
+/* The block chunks of hs overlapping [from, to), oldest source first. Store lock held. */
+static void collect_blocks(const struct store *s, const struct head_series *hs, int64_t from,
+                           int64_t to, struct bsrcs *out)
 {
-    int rc = VG_OK;
+    out->n = 0;
     struct group *grp = group_get((struct store *)s, hs->group, 0);
-    if (grp) {
-        for (uint32_t pi = part_lower(s, grp, g->from); pi < grp->np; pi++) {
-            const struct part *p = &grp->parts[pi];
-            if (p->start >= g->to)
-                break;
-            for (uint32_t bi = 0; bi < p->nb; bi++) {
-                const struct block *b = p->b[bi];
-                for (uint32_t i = block_find(b, hs->sid); i < b->nix && b->ix[i].sid == hs->sid;
-                     i++) {
-                    const struct block_entry *e = &b->ix[i];
-                    if (e->max_ts < g->from || e->min_ts >= g->to)
-                        continue;
-                    rc = gather_chunk(g, block_chunk(b, e), e->len, e->n);
-                    if (rc)
-                        goto out;
+    if (!grp)
+        return;
+    for (uint32_t pi = part_lower(s, grp, from); pi < grp->np; pi++) {
+        const struct part *p = &grp->parts[pi];
+        if (p->start >= to)
+            break;
+        for (uint32_t bi = 0; bi < p->nb; bi++) {
+            const struct block *b = p->b[bi];
+            for (uint32_t i = block_find(b, hs->sid); i < b->nix && b->ix[i].sid == hs->sid; i++) {
+                const struct block_entry *e = &b->ix[i];
+                if (e->max_ts < from || e->min_ts >= to)
+                    continue;
+                if (out->n == out->cap) {
+                    out->cap = out->cap ? out->cap * 2 : 16;
+                    out->v = vg_realloc(out->v, out->cap * sizeof(*out->v));
                 }
+                struct bsrc *x = &out->v[out->n++];
+                x->b = b;
+                x->e = e;
+                x->ulo = x->uhi = 0;
             }
         }
+    }
+}
+
+/* Gather the sources of hs over [g->from, g->to): the block chunks bs (except the hours each
+** answers from its summaries), then the head chunks, then the raw buffer; merge newest-wins.
+** Store lock held (shared or exclusive). */
+static int gather_sources(const struct head_series *hs, const struct bsrcs *bs, struct gather *g)
+{
+    int rc = VG_OK;
+    for (uint32_t i = 0; i < bs->n; i++) {
+        const struct bsrc *x = &bs->v[i];
+        const uint8_t *p = block_chunk(x->b, x->e);
+        if (x->ulo < x->uhi) {
+            /* Only the points outside [ulo, uhi) are needed: maybe none. */
+            if (VG_MAX(x->e->min_ts, g->from) >= x->ulo && VG_MIN(x->e->max_ts, g->to - 1) < x->uhi)
+                continue;
+            rc = gather_chunk_cut(g, p, x->e->len, x->e->n, x->ulo, x->uhi);
+        } else {
+            rc = gather_chunk(g, p, x->e->len, x->e->n);
+        }
+        if (rc)
+            goto out;
     }
     for (uint32_t i = 0; i < hs->nch; i++) {
         const struct head_chunk *c = &hs->ch[i];
@@ -436,6 +500,17 @@ static int gather_series(const struct store *s, const struct head_series *hs, st
     gather_raw(g, hs);
     gather_merge(g);
 out:
+    return rc;
+}
+
+/* Gather every source of hs over [g->from, g->to). Store lock held (shared or exclusive). */
+static int gather_series(const struct store *s, const struct head_series *hs, struct gather *g)
+{
+    struct bsrcs bs;
+    memset(&bs, 0, sizeof(bs));
+    collect_blocks(s, hs, g->from, g->to, &bs);
+    int rc = gather_sources(hs, &bs, g);
+    free(bs.v);
     return rc;
 }
 
@@ -1095,6 +1170,148 @@ uint32_t store_bucket_count(int64_t from, int64_t to, int64_t every)
     return nb > UINT32_MAX ? UINT32_MAX : (uint32_t)nb;
 }
 
+static void bucket_add(struct store_bucket *bk, const struct block_hsum *h)
+{
+    struct store_bucket x;
+    x.start = bk->start;
+    x.count = h->count;
+    x.sum = h->sum;
+    x.sumsq = h->sumsq;
+    x.min = h->min;
+    x.max = h->max;
+    x.first = h->first;
+    x.last = h->last;
+    x.first_ts = h->first_ts;
+    x.last_ts = h->last_ts;
+    store_bucket_merge(bk, &x);
+}
+
+/* Start of the first whole hour at or after t (saturating). */
+static int64_t hour_up(int64_t t)
+{
+    int64_t d = store__align_down(t, BLOCK_HOUR_MS);
+    return d == t ? t : store__sat_add(d, BLOCK_HOUR_MS);
+}
+
+/* Hours [lo, hi) touched by the interval [a, b] clipped to [from, to) (a <= b, overlapping). */
+struct hspan {
+    int64_t lo, hi;
+};
+
+static struct hspan hspan_of(int64_t a, int64_t b, int64_t from, int64_t to)
+{
+    struct hspan h;
+    h.lo = store__align_down(VG_MAX(a, from), BLOCK_HOUR_MS);
+    h.hi = store__sat_add(store__align_down(VG_MIN(b, to - 1), BLOCK_HOUR_MS), BLOCK_HOUR_MS);
+    return h;
+}
+
+static int cmp_hsum(const void *a, const void *b)
+{
+    const struct block_hsum *x = a, *y = b;
+    return x->hour < y->hour ? -1 : x->hour > y->hour;
+}
+
+/* Aggregation of a numeric series with every a multiple of an hour (bucket starts are then
+** whole hours). Every bucket is the merge, in ascending hour order, of one summary per UTC hour
+** holding points (block_hsum_fold of that hour's points inside [from, to)), so the result does
+** not depend on where a summary comes from: a block's stored hour summary is used for an hour
+** that lies entirely inside [from, to) and that no other source of the series (another block
+** chunk, a head chunk, the raw buffer) touches, judged by the sources' [min_ts, max_ts];
+** every other hour is decoded, merged newest-wins and folded. Store lock held. */
+static int aggregate_hours(const struct store *s, const struct head_series *hs, int64_t from,
+                           int64_t to, int64_t every, int64_t start, struct store_bucket *out)
+{
+    int rc = VG_OK;
+    struct bsrcs bs;
+    struct gather g;
+    struct hspan *sp = NULL;
+    struct block_hsum *hv = NULL;
+    uint32_t nsp = 0, nh = 0, hcap = 0;
+    memset(&bs, 0, sizeof(bs));
+    gather_init(&g, from, to);
+    collect_blocks(s, hs, from, to, &bs);
+    int any_sum = 0;
+    for (uint32_t i = 0; i < bs.n && !any_sum; i++)
+        any_sum = bs.v[i].e->slen != 0;
+    int64_t qlo = hour_up(from), qhi = store__align_down(to, BLOCK_HOUR_MS);
+    if (any_sum && qlo < qhi) {
+        /* Hour spans of every source: the block chunks first (same index as bs.v). */
+        sp = vg_malloc(((size_t)bs.n + hs->nch + 1) * sizeof(*sp));
+        for (uint32_t i = 0; i < bs.n; i++)
+            sp[nsp++] = hspan_of(bs.v[i].e->min_ts, bs.v[i].e->max_ts, from, to);
+        for (uint32_t i = 0; i < hs->nch; i++) {
+            const struct head_chunk *c = &hs->ch[i];
+            if (c->max_ts >= from && c->min_ts < to)
+                sp[nsp++] = hspan_of(c->min_ts, c->max_ts, from, to);
+        }
+        uint32_t ra = lower_ts(hs->rts, hs->rn, from), rb = lower_ts(hs->rts, hs->rn, to);
+        if (rb > ra)
+            sp[nsp++] = hspan_of(hs->rts[ra], hs->rts[rb - 1], from, to);
+        for (uint32_t i = 0; i < bs.n; i++) {
+            struct bsrc *x = &bs.v[i];
+            if (!x->e->slen)
+                continue;
+            int64_t lo = VG_MAX(qlo, sp[i].lo), hi = VG_MIN(qhi, sp[i].hi);
+            /* Remove the hours other sources touch, keeping one contiguous range (the larger
+            ** side when a source sits in the middle: the rest is decoded). */
+            for (uint32_t j = 0; j < nsp && lo < hi; j++) {
+                if (j == i || sp[j].hi <= lo || sp[j].lo >= hi)
+                    continue;
+                if (sp[j].lo <= lo)
+                    lo = sp[j].hi;
+                else if (sp[j].hi >= hi)
+                    hi = sp[j].lo;
+                else if (sp[j].lo - lo >= hi - sp[j].hi)
+                    hi = sp[j].lo;
+                else
+                    lo = sp[j].hi;
+            }
+            if (lo >= hi)
+                continue;
+            x->ulo = lo;
+            x->uhi = hi;
+            rc = block_hsum_decode(x->b, x->e, lo, hi, &hv, &nh, &hcap);
+            if (rc)
+                goto out;
+        }
+        /* Usable ranges are disjoint; blocks of a partition come by seq, not time. */
+        for (uint32_t i = 1; i < nh; i++) {
+            if (hv[i].hour < hv[i - 1].hour) {
+                qsort(hv, nh, sizeof(*hv), cmp_hsum);
+                break;
+            }
+        }
+    }
+    rc = gather_sources(hs, &bs, &g);
+    if (rc)
+        goto out;
+    /* Fold the two ascending streams (decoded points, stored hours) hour by hour. */
+    uint64_t w = (uint64_t)every;
+    for (uint32_t i = 0, j = 0; i < g.on || j < nh;) {
+        struct block_hsum h;
+        int64_t ph = i < g.on ? store__align_down(g.ots[i], BLOCK_HOUR_MS) : INT64_MAX;
+        if (j < nh && (i >= g.on || hv[j].hour < ph)) {
+            h = hv[j++];
+        } else {
+            int64_t hend = store__sat_add(ph, BLOCK_HOUR_MS);
+            uint32_t q = i + 1;
+            while (q < g.on && g.ots[q] < hend)
+                q++;
+            block_hsum_fold(hs->vt, g.ots + i, g.ov + i, q - i, &h);
+            i = q;
+        }
+        uint32_t k = (uint32_t)(((uint64_t)h.first_ts - (uint64_t)start) / w);
+        bucket_add(&out[k], &h);
+    }
+out:
+    free(bs.v);
+    free(sp);
+    free(hv);
+    gather_release(&g);
+    return rc;
+}
+
 int store_aggregate(struct store *s, uint32_t sid, int64_t from, int64_t to, int64_t every,
                     struct store_bucket *out, uint32_t nb)
 {
@@ -1118,11 +1335,16 @@ int store_aggregate(struct store *s, uint32_t sid, int64_t from, int64_t to, int
     }
     if (!nb)
         goto out;
+    enum vg_vtype vt = hs->vt;
+    int numeric = vt == VT_F64 || vt == VT_I64 || vt == VT_BOOL;
+    if (numeric && every % BLOCK_HOUR_MS == 0) {
+        rc = aggregate_hours(s, hs, from, to, every, start, out);
+        goto out;
+    }
     rc = gather_series(s, hs, &g);
     if (rc)
         goto out;
-    /* Points are sorted: fold each bucket's run with local accumulators. */
-    enum vg_vtype vt = hs->vt;
+    /* Points are sorted: fold each bucket's run. */
     for (uint32_t i = 0; i < g.on;) {
         uint32_t k = (uint32_t)(((uint64_t)g.ots[i] - (uint64_t)start) / (uint64_t)every);
         int64_t bend = store__sat_add(out[k].start, every);
@@ -1130,36 +1352,14 @@ int store_aggregate(struct store *s, uint32_t sid, int64_t from, int64_t to, int
         while (j < g.on && g.ots[j] < bend)
             j++;
         struct store_bucket *bk = &out[k];
-        bk->count = j - i;
-        bk->first_ts = g.ots[i];
-        bk->last_ts = g.ots[j - 1];
-        if (vt == VT_F64 || vt == VT_I64 || vt == VT_BOOL) {
-            double sum = 0, sumsq = 0, mn = INFINITY, mx = -INFINITY;
-            if (vt == VT_F64) {
-                for (uint32_t q = i; q < j; q++) {
-                    double x = g.ov[q].f;
-                    sum += x;
-                    sumsq += x * x;
-                    mn = x < mn ? x : mn;
-                    mx = x > mx ? x : mx;
-                }
-                bk->first = g.ov[i].f;
-                bk->last = g.ov[j - 1].f;
-            } else {
-                for (uint32_t q = i; q < j; q++) {
-                    double x = (double)g.ov[q].i;
-                    sum += x;
-                    sumsq += x * x;
-                    mn = x < mn ? x : mn;
-                    mx = x > mx ? x : mx;
-                }
-                bk->first = (double)g.ov[i].i;
-                bk->last = (double)g.ov[j - 1].i;
-            }
-            bk->sum = sum;
-            bk->sumsq = sumsq;
-            bk->min = mn;
-            bk->max = mx;
+        if (numeric) {
+            struct block_hsum h;
+            block_hsum_fold(vt, g.ots + i, g.ov + i, j - i, &h);
+            bucket_add(bk, &h);
+        } else {
+            bk->count = j - i;
+            bk->first_ts = g.ots[i];
+            bk->last_ts = g.ots[j - 1];
         }
         i = j;
     }

@@ -2,10 +2,17 @@
 ** store/db_test.c: tests of the storage engine (store/db.h): every value type through write,
 ** read, aggregate and latest; out-of-order and late points; last-write-wins for duplicate
 ** (sid, ts) across raw buffer, head chunks, blocks and compaction; reopen; checkpoint,
-** compaction and retention on disk; clipping and limits; corrupt blocks; head memory; and a
-** property test against a reference model over thousands of random operations.
+** compaction and retention on disk; clipping and limits; corrupt blocks; head memory; a
+** property test against a reference model over thousands of random operations; and the
+** block hour summaries: aggregates against a brute-force fold of a reference model (random
+** every and unaligned ranges, overlapping blocks, head data in the same hours, NaN/Inf, I64 and
+** BOOL, chunks split inside an hour), bit-identical results whichever storage answers, the
+** summary records themselves, and loading a version 1 block (no summaries).
 */
+#include "core/crc32c.h"
 #include "core/test.h"
+#include "store/block.h"
+#include "store/chunk.h"
 #include "store/db.h"
 
 #include <dirent.h>
@@ -933,6 +940,504 @@ static void test_concurrency(void)
     free(dir);
 }
 
+
+/* ---- hour summaries ------------------------------------------------------------------------ */
+
+#define SNS 4 /* series 1 F64, 2 I64, 3 BOOL, 4 F64 dense (chunks split, an hour > 8192 points) */
+
+struct wlog {
+    struct store_point *p;
+    size_t n, cap;
+};
+
+static void wlog_add(struct wlog *l, struct store_point p)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4096;
+        l->p = realloc(l->p, l->cap * sizeof(*l->p));
+    }
+    l->p[l->n++] = p;
+}
+
+static int cmp_pt(const void *a, const void *b)
+{
+    const struct store_point *x = a, *y = b;
+    if (x->sid != y->sid)
+        return x->sid < y->sid ? -1 : 1;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return 0;
+}
+
+/* The model: every write in order; model_build makes the sorted newest-wins view. */
+struct model {
+    struct store_point *p; /* sorted by (sid, ts), unique */
+    size_t n;
+};
+
+static void model_build(const struct wlog *l, int64_t drop_before, struct model *m)
+{
+    free(m->p);
+    size_t n = l->n;
+    struct store_point *t = malloc((n ? n : 1) * sizeof(*t));
+    size_t *ix = malloc((n ? n : 1) * sizeof(*ix));
+    memcpy(t, l->p, n * sizeof(*t));
+    for (size_t i = 0; i < n; i++)
+        ix[i] = i;
+    struct packed {
+        struct store_point p;
+        size_t i;
+    } *pk = malloc((n ? n : 1) * sizeof(*pk));
+    for (size_t i = 0; i < n; i++) {
+        pk[i].p = t[i];
+        pk[i].i = ix[i];
+    }
+    qsort(pk, n, sizeof(*pk), cmp_pt); /* ties resolved below by scanning for the max index */
+    m->p = malloc((n ? n : 1) * sizeof(*m->p));
+    m->n = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1, best = a;
+        while (b < n && pk[b].p.sid == pk[a].p.sid && pk[b].p.ts == pk[a].p.ts) {
+            if (pk[b].i > pk[best].i)
+                best = b;
+            b++;
+        }
+        if (pk[best].p.ts >= drop_before)
+            m->p[m->n++] = pk[best].p;
+        a = b;
+    }
+    free(pk);
+    free(ix);
+    free(t);
+}
+
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof(a)) == 0 || (isnan(a) && isnan(b));
+}
+
+static int close_to(double got, double want, double scale)
+{
+    if (isnan(want))
+        return isnan(got);
+    if (isinf(want))
+        return got == want;
+    return fabs(got - want) <= 1e-9 * scale + 1e-300;
+}
+
+/* Brute force: sequential fold of the model points of sid in each bucket; compare. */
+static int check_agg(const struct model *m, uint32_t sid, enum vg_vtype vt, int64_t from,
+                     int64_t to, int64_t every, const struct store_bucket *b, uint32_t nb)
+{
+    int bad = 0;
+    int64_t start = from - (((from % every) + every) % every);
+    for (uint32_t k = 0; k < nb && !bad; k++) {
+        int64_t bs = start + (int64_t)k * every, be = bs + every;
+        if (bs < from)
+            bs = from;
+        if (be > to)
+            be = to;
+        uint64_t cnt = 0;
+        double sum = 0, sq = 0, sabs = 0, mn = INFINITY, mx = -INFINITY, first = 0, last = 0;
+        int64_t fts = 0, lts = 0;
+        size_t lo = 0, hi = m->n; /* first model point >= (sid, bs) */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (m->p[mid].sid < sid || (m->p[mid].sid == sid && m->p[mid].ts < bs))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t i = lo; i < m->n && m->p[i].sid == sid && m->p[i].ts < be; i++) {
+            const struct store_point *p = &m->p[i];
+            double x = vt == VT_F64 ? p->v.f : (double)p->v.i;
+            if (!cnt) {
+                first = x;
+                fts = p->ts;
+            }
+            last = x;
+            lts = p->ts;
+            cnt++;
+            sum += x;
+            sq += x * x;
+            sabs += fabs(x);
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
+        }
+        const struct store_bucket *q = &b[k];
+        bad = q->count != cnt || q->start != start + (int64_t)k * every;
+        if (!bad && cnt) {
+            bad = q->first_ts != fts || q->last_ts != lts || !same_bits(q->first, first) ||
+                  !same_bits(q->last, last) || !same_bits(q->min, mn) || !same_bits(q->max, mx) ||
+                  !close_to(q->sum, sum, sabs) || !close_to(q->sumsq, sq, sq);
+        }
+        if (bad)
+            printf("  sid %u every %lld from %lld to %lld bucket %u: count %llu/%llu sum %.17g/%.17g"
+                   " min %g/%g max %g/%g first %g/%g\n",
+                   sid, (long long)every, (long long)(from - T0), (long long)(to - T0), k,
+                   (unsigned long long)q->count, (unsigned long long)cnt, q->sum, sum, q->min, mn,
+                   q->max, mx, q->first, first);
+    }
+    return !bad;
+}
+
+static double rnd_f64(void)
+{
+    uint64_t r = rnd_below(1000);
+    if (r < 10)
+        return NAN;
+    if (r < 14)
+        return r & 1 ? INFINITY : -INFINITY;
+    if (r < 20)
+        return -0.0;
+    if (r < 40)
+        return (double)(rnd() >> 11) / 9007199254740992.0 * 1e6; /* not a short decimal */
+    if (r < 45)
+        return 1e300; /* sumsq overflows */
+    return (double)((int64_t)rnd_below(4000) - 2000) / 10;
+}
+
+static int64_t rnd_i64(void)
+{
+    if (rnd_below(50) == 0)
+        return rnd_below(2) ? INT64_MAX / 2 + (int64_t)rnd_below(1000) : INT64_MIN / 2;
+    return (int64_t)rnd_below(2000000) - 1000000;
+}
+
+static struct store_point rnd_point(uint32_t sid, int64_t ts)
+{
+    if (sid == 2)
+        return pi(sid, ts, rnd_i64());
+    if (sid == 3)
+        return pi(sid, ts, (int64_t)rnd_below(2));
+    return pf(sid, ts, rnd_f64());
+}
+
+static const enum vg_vtype svt[SNS + 1] = {VT_NONE, VT_F64, VT_I64, VT_BOOL, VT_F64};
+
+/* Shuffle and write l->p[a..n) in batches. */
+static int write_log(struct store *s, struct wlog *l, size_t a)
+{
+    for (size_t i = l->n; i > a + 1; i--) {
+        size_t j = a + (size_t)rnd_below(i - a);
+        struct store_point t = l->p[i - 1];
+        l->p[i - 1] = l->p[j];
+        l->p[j] = t;
+    }
+    /* The log now holds the write order (the model's newest-wins follows it). */
+    for (size_t i = a; i < l->n; i += 500) {
+        size_t n = l->n - i < 500 ? l->n - i : 500;
+        if (store_write(s, l->p + i, n))
+            return 0;
+    }
+    return 1;
+}
+
+#define NQ 60
+struct qry {
+    int64_t from, to, every;
+};
+
+/* Run the queries on every series, check them against the model; keep results in res. */
+static int run_queries(struct store *s, const struct model *m, const struct qry *q,
+                       struct store_bucket **res, uint32_t *nres)
+{
+    int ok = 1;
+    for (int i = 0; i < NQ; i++) {
+        uint32_t nb = store_bucket_count(q[i].from, q[i].to, q[i].every);
+        for (uint32_t sid = 1; sid <= SNS; sid++) {
+            struct store_bucket **r = &res[i * SNS + sid - 1];
+            free(*r);
+            *r = calloc(nb ? nb : 1, sizeof(**r));
+            nres[i * SNS + sid - 1] = nb;
+            if (store_aggregate(s, sid, q[i].from, q[i].to, q[i].every, *r, nb) != 0 ||
+                !check_agg(m, sid, svt[sid], q[i].from, q[i].to, q[i].every, *r, nb))
+                ok = 0;
+        }
+    }
+    return ok;
+}
+
+static int same_results(struct store_bucket **a, struct store_bucket **b, const uint32_t *n)
+{
+    for (int i = 0; i < NQ * SNS; i++) {
+        for (uint32_t k = 0; k < n[i]; k++) {
+            const struct store_bucket *x = &a[i][k], *y = &b[i][k];
+            if (x->count != y->count || x->first_ts != y->first_ts || x->last_ts != y->last_ts ||
+                !same_bits(x->sum, y->sum) || !same_bits(x->sumsq, y->sumsq) ||
+                !same_bits(x->min, y->min) || !same_bits(x->max, y->max) ||
+                !same_bits(x->first, y->first) || !same_bits(x->last, y->last)) {
+                printf("  query %d series %d bucket %u differs: sum %.17g/%.17g\n", i / SNS,
+                       i % SNS + 1, k, x->sum, y->sum);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static void test_summaries(void)
+{
+    char *dir = test_tmpdir("db-sum");
+    struct store_opts o = {.sync = WAL_SYNC_BATCH, .head_chunk_points = 64};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    for (uint32_t sid = 1; sid <= SNS; sid++)
+        REQUIRE(store_series_add(s, sid, 1, svt[sid]) == 0);
+    REQUIRE(recover(s) == 0);
+    struct wlog l = {0};
+    struct model m = {0};
+    /* Three days; per hour: empty, sparse (3 points) or dense (~60 at random ms). */
+    for (uint32_t sid = 1; sid <= 3; sid++) {
+        for (int h = 0; h < 72; h++) {
+            uint64_t kind = rnd_below(10);
+            int n = kind == 0 ? 0 : kind == 1 ? 3 : 40 + (int)rnd_below(40);
+            for (int i = 0; i < n; i++)
+                wlog_add(&l, rnd_point(sid, T0 + h * HOUR + (int64_t)rnd_below(HOUR)));
+        }
+    }
+    /* Series 4: every 2 s over day 0 (chunks split at hour boundaries), and 9000 points in hour
+    ** 3 of day 1 (one hour over BLOCK_CHUNK_POINTS: split inside the hour). */
+    for (int64_t t = 0; t < DAY; t += 2000)
+        wlog_add(&l, pf(4, T0 + t, (double)(t % 7000) / 10));
+    for (int i = 0; i < 9000; i++)
+        wlog_add(&l, pf(4, T0 + DAY + 3 * HOUR + i * 400, (double)(i % 100)));
+    REQUIRE(write_log(s, &l, 0));
+    model_build(&l, INT64_MIN, &m);
+
+    struct qry q[NQ];
+    static const int64_t everies[] = {HOUR, 2 * HOUR, DAY, 15 * MIN, 3 * HOUR, 6 * HOUR};
+    for (int i = 0; i < NQ; i++) {
+        q[i].every = everies[rnd_below(VG_ARRAY_LEN(everies))];
+        q[i].from = T0 - HOUR + (int64_t)rnd_below(3 * DAY);
+        q[i].to = q[i].from + 1 + (int64_t)rnd_below(3 * DAY);
+        if (i < 6) { /* some exactly aligned */
+            q[i].from = T0 + (i % 3) * DAY;
+            q[i].to = q[i].from + DAY;
+        }
+    }
+    static struct store_bucket *r0[NQ * SNS], *r1[NQ * SNS];
+    static uint32_t nr[NQ * SNS];
+    /* 1. Head only (no summary) vs 2. blocks with summaries: bit-identical. */
+    CHECK(run_queries(s, &m, q, r0, nr));
+    REQUIRE(store_checkpoint(s) == 0);
+    CHECK(run_queries(s, &m, q, r1, nr));
+    CHECK(same_results(r0, r1, nr));
+
+    /* 3. Out-of-order writes after the checkpoint: a second block overlapping the first
+    ** (overwrites and new points in a few hours), then head data (raw and sealed chunks) in
+    ** other hours of the same days. */
+    for (int round = 0; round < 2; round++) {
+        size_t a = l.n;
+        for (int k = 0; k < 6; k++) {
+            uint32_t sid = 1 + (uint32_t)rnd_below(SNS);
+            int64_t h = T0 + (int64_t)rnd_below(72) * HOUR;
+            for (int i = 0; i < 50; i++) {
+                int64_t ts = h + (int64_t)rnd_below(HOUR);
+                if (i % 3 == 0) { /* overwrite an existing point when there is one */
+                    size_t j = (size_t)rnd_below(m.n);
+                    if (m.p[j].sid == sid)
+                        ts = m.p[j].ts;
+                }
+                wlog_add(&l, rnd_point(sid, ts));
+            }
+        }
+        REQUIRE(write_log(s, &l, a));
+        model_build(&l, INT64_MIN, &m);
+        CHECK(run_queries(s, &m, q, r0, nr));
+        if (round == 0)
+            REQUIRE(store_checkpoint(s) == 0); /* second block per partition */
+    }
+    /* 4. Checkpoint (third blocks), compaction (one block each): same bits every time. */
+    REQUIRE(store_checkpoint(s) == 0);
+    CHECK(run_queries(s, &m, q, r1, nr));
+    CHECK(same_results(r0, r1, nr));
+    REQUIRE(store_compact(s) == 0);
+    CHECK(run_queries(s, &m, q, r0, nr));
+    CHECK(same_results(r0, r1, nr));
+    /* 5. Reopen (summaries parsed at load). */
+    store_close(s);
+    s = open_store(dir, &o);
+    REQUIRE(s);
+    for (uint32_t sid = 1; sid <= SNS; sid++)
+        REQUIRE(store_series_add(s, sid, 1, svt[sid]) == 0);
+    REQUIRE(recover(s) == 0);
+    CHECK(run_queries(s, &m, q, r1, nr));
+    CHECK(same_results(r0, r1, nr));
+    /* 6. Retention drops day 0 (blocks and head). */
+    size_t a = l.n;
+    for (int i = 0; i < 40; i++)
+        wlog_add(&l, rnd_point(1 + (uint32_t)rnd_below(3), T0 + (int64_t)rnd_below(3 * DAY)));
+    REQUIRE(write_log(s, &l, a));
+    REQUIRE(store_set_retention(s, 1, DAY) == 0);
+    REQUIRE(store_maintain(s, T0 + 2 * DAY + HOUR) == 0);
+    model_build(&l, T0 + DAY, &m);
+    CHECK(run_queries(s, &m, q, r0, nr));
+    REQUIRE(store_checkpoint(s) == 0);
+    REQUIRE(store_compact(s) == 0);
+    CHECK(run_queries(s, &m, q, r1, nr));
+    CHECK(same_results(r0, r1, nr));
+    store_close(s);
+    for (int i = 0; i < NQ * SNS; i++) {
+        free(r0[i]);
+        free(r1[i]);
+        r0[i] = r1[i] = NULL;
+    }
+    free(l.p);
+    free(m.p);
+    test_rmrf(dir);
+    free(dir);
+}
+
+/* The summary records of a block: one per numeric chunk (enough points per hour), hours that
+** match a fold of the points, corrupt bytes refused. */
+static void test_summary_records(void)
+{
+    char *dir = test_tmpdir("db-sumrec");
+    struct io_vfs *vfs = io_posix();
+    struct block_writer w;
+    REQUIRE(block_writer_open(&w, vfs, dir, 7, T0, 3) == 0);
+    enum { N = 20000 };
+    static int64_t ts[N];
+    static union vg_val v[N];
+    for (int i = 0; i < N; i++) { /* 1 point / 3 s, values with NaN: 16.6 hours */
+        ts[i] = T0 + i * 3000LL;
+        v[i].f = i % 97 == 0 ? NAN : (double)(i % 13) / 4;
+    }
+    REQUIRE(block_writer_add(&w, 1, VT_F64, ts, v, N) == 0);
+    REQUIRE(block_writer_add(&w, 2, VT_I64, ts, v, 2) == 0);  /* too sparse: no summary */
+    REQUIRE(block_writer_add(&w, 3, VT_STR, ts, v, 0) == 0);  /* nothing */
+    REQUIRE(block_writer_finish(&w) == 0);
+    struct block *b = NULL;
+    REQUIRE(block_writer_commit(&w, &b) == 0);
+    CHECK_EQ_INT(b->nix, 4); /* 20000 points: 8192 -> cut at hours: 6 h + 6 h + rest */
+    uint32_t tot = 0;
+    for (uint32_t i = 0; i < b->nix; i++) {
+        const struct block_entry *e = &b->ix[i];
+        if (e->sid != 1) {
+            CHECK(e->slen == 0);
+            continue;
+        }
+        CHECK(e->slen != 0);
+        CHECK(e->n <= BLOCK_CHUNK_POINTS);
+        if (i + 1 < b->nix && b->ix[i + 1].sid == 1) /* chunks end at an hour boundary */
+            CHECK((b->ix[i + 1].min_ts - T0) % HOUR == 0);
+        struct block_hsum *h = NULL;
+        uint32_t nh = 0, cap = 0;
+        REQUIRE(block_hsum_decode(b, e, INT64_MIN, INT64_MAX, &h, &nh, &cap) == 0);
+        for (uint32_t k = 0; k < nh; k++) {
+            uint32_t a = (uint32_t)((h[k].first_ts - T0) / 3000);
+            struct block_hsum f;
+            block_hsum_fold(VT_F64, ts + a, v + a, (uint32_t)h[k].count, &f);
+            CHECK(memcmp(&f, &h[k], sizeof(f)) == 0);
+            CHECK(h[k].hour == T0 + (int64_t)(a / 1200) * HOUR);
+            tot += (uint32_t)h[k].count;
+        }
+        free(h);
+    }
+    CHECK_EQ_INT(tot, N);
+    block_free(b);
+    /* Flip a byte inside the first summary: the whole-file CRC and the record's CRC. */
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/00000000000000000003.blk", dir);
+    REQUIRE(block_load(vfs, path, 7, T0, 3, &b) == 0);
+    uint64_t soff = b->ix[0].soff;
+    block_free(b);
+    FILE *f = fopen(path, "r+b");
+    REQUIRE(f);
+    fseek(f, (long)soff + 12, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, (long)soff + 12, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    b = NULL;
+    CHECK(block_load(vfs, path, 7, T0, 3, &b) == VG_ECORRUPT && b == NULL);
+    test_rmrf(dir);
+    free(dir);
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A version 1 block (no summaries, 36-byte entries) still loads and answers aggregates. */
+static void test_block_v1(void)
+{
+    char *dir = test_tmpdir("db-v1");
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/part", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/part/1", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/part/1/%lld", dir, (long long)T0);
+    mkdir(path, 0755);
+    enum { N = 600 };
+    int64_t ts[N];
+    union vg_val v[N];
+    for (int i = 0; i < N; i++) {
+        ts[i] = T0 + i * 30000LL; /* 5 hours */
+        v[i].f = (double)i;
+    }
+    struct buf file;
+    buf_init(&file, 0);
+    uint8_t h[32];
+    memcpy(h, "VGBLOCK1", 8);
+    put_le(h + 8, 1, 4);
+    put_le(h + 12, 1, 4);
+    put_le(h + 16, (uint64_t)T0, 8);
+    put_le(h + 24, 5, 8);
+    REQUIRE(buf_append(&file, h, 32) == 0);
+    REQUIRE(chunk_encode(VT_F64, ts, v, N, &file) == 0);
+    uint64_t ixoff = file.len;
+    uint8_t e[36];
+    put_le(e, 1, 4);
+    put_le(e + 4, N, 4);
+    put_le(e + 8, (uint64_t)ts[0], 8);
+    put_le(e + 16, (uint64_t)ts[N - 1], 8);
+    put_le(e + 24, 32, 8);
+    put_le(e + 32, ixoff - 32, 4);
+    REQUIRE(buf_append(&file, e, 36) == 0);
+    uint8_t ft[24];
+    put_le(ft, ixoff, 8);
+    put_le(ft + 8, 1, 4);
+    put_le(ft + 12, crc32c(0, file.p, file.len), 4);
+    memcpy(ft + 16, "VGBLKEND", 8);
+    REQUIRE(buf_append(&file, ft, 24) == 0);
+    snprintf(path, sizeof(path), "%s/part/1/%lld/00000000000000000005.blk", dir, (long long)T0);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f);
+    CHECK(fwrite(file.p, 1, file.len, f) == file.len);
+    fclose(f);
+    buf_release(&file);
+    struct store_opts o = {.sync = WAL_SYNC_BATCH};
+    struct store *s = open_store(dir, &o);
+    REQUIRE(s);
+    REQUIRE(store_series_add(s, 1, 1, VT_F64) == 0);
+    REQUIRE(recover(s) == 0);
+    struct store_bucket b[24];
+    REQUIRE(store_aggregate(s, 1, T0, T0 + DAY, HOUR, b, 24) == 0);
+    for (int k = 0; k < 5; k++) {
+        CHECK_EQ_INT(b[k].count, 120);
+        CHECK(b[k].first == 120.0 * k && b[k].last == 120.0 * k + 119);
+    }
+    CHECK_EQ_INT(b[5].count, 0);
+    /* A new write + compaction rewrites it as a version 2 block with summaries. */
+    struct store_point p = pf(1, T0 + 20 * HOUR, 1);
+    REQUIRE(store_write(s, &p, 1) == 0);
+    REQUIRE(store_checkpoint(s) == 0);
+    REQUIRE(store_compact(s) == 0);
+    struct store_bucket c[24];
+    REQUIRE(store_aggregate(s, 1, T0, T0 + DAY, HOUR, c, 24) == 0);
+    CHECK(memcmp(b, c, 20 * sizeof(*b)) == 0);
+    CHECK_EQ_INT(c[20].count, 1);
+    CHECK_EQ_INT(count_files(dir, ".blk"), 1);
+    store_close(s);
+    test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     TEST_BEGIN("db_test");
@@ -952,5 +1457,8 @@ int main(void)
     TEST_RUN(test_property);
     TEST_RUN(test_lifecycle);
     TEST_RUN(test_concurrency);
+    TEST_RUN(test_summaries);
+    TEST_RUN(test_summary_records);
+    TEST_RUN(test_block_v1);
     return TEST_END();
 }
