@@ -31,7 +31,9 @@ void api_free(struct api *a);
 /* Give the API the running server (for /metrics); may be NULL. */
 void api_set_http(struct api *a, struct http_server *h);
 
-/* The net/http handler. */
+/* The net/http early function (headers only): routing and the one authorisation call. */
+int api_early(void *arg, struct http_req *req, struct http_resp *resp);
+/* The net/http handler (body complete). */
 void api_handle(void *arg, struct http_req *req, struct http_resp *resp);
 
 /* ---- query execution, shared by GET /api/v1/query and `vigie query` ---------------------- */

@@ -119,9 +119,10 @@ void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, cons
     gauge(b, "vigie_resident_memory_bytes", "Resident set size.", rss_bytes());
     counter(b, "vigie_auth_failures_total", "Requests refused by authorisation.",
             atomic_load(&a->auth_failures));
-    if (a->http) {
+    struct http_server *http = __atomic_load_n(&a->http, __ATOMIC_ACQUIRE);
+    if (http) {
         struct http_stats hs;
-        http_get_stats(a->http, &hs);
+        http_get_stats(http, &hs);
         buf_printf(b, "# HELP vigie_http_responses_total HTTP responses by class.\n"
                       "# TYPE vigie_http_responses_total counter\n"
                       "vigie_http_responses_total{class=\"2xx\"} %llu\n"

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,39 +61,76 @@ void api_free(struct api *a)
 
 void api_set_http(struct api *a, struct http_server *h)
 {
-    a->http = h;
+    __atomic_store_n(&a->http, h, __ATOMIC_RELEASE); /* read by h_metrics in HTTP threads */
 }
 
-void api_handle(void *arg, struct http_req *req, struct http_resp *resp)
+/* The early decision, on the headers only (net/http.c calls it before reading any body byte):
+** route lookup, the one call to auth_authorize(), and the body-size check from Content-Length.
+** Returns 1 when resp holds the answer. */
+int api_early(void *arg, struct http_req *req, struct http_resp *resp)
 {
     struct api *a = arg;
     const struct route *r = NULL;
     int path_known = 0;
+    char allow[64] = "";
     for (size_t i = 0; i < VG_ARRAY_LEN(routes); i++) {
         if (strcmp(routes[i].path, req->url) != 0)
             continue;
         path_known = 1;
-        if (strcmp(routes[i].method, req->method) == 0) {
+        if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof(allow))
+            snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                     allow[0] ? ", " : "", routes[i].method);
+        if (strcmp(routes[i].method, req->method) == 0 && !r)
             r = &routes[i];
-            break;
-        }
     }
     if (!r) {
         if (path_known) {
             problem(resp, 405, "method-not-allowed", "Method not allowed",
                     "%s is not allowed on %s", req->method, req->url);
+            http_resp_header(resp, "Allow", allow);
         } else {
             problem(resp, 404, "not-found", "Not found", "no resource at '%s'", req->url);
         }
-        return;
+        return 1;
     }
     struct principal p;
     if (auth_authorize(a, req, r->scope, &p, resp))
+        return 1;
+    const char *cl = http_header(req, "Content-Length");
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (*end || n > req->body.cap_max) {
+            problem(resp, 413, "body-too-large", "Request body too large",
+                    "the body exceeds the limit of %zu bytes; send smaller batches",
+                    req->body.cap_max);
+            return 1;
+        }
+    }
+    req->route = r;
+    req->scope = (int)p.scope;
+    req->authenticated = p.authenticated;
+    return 0;
+}
+
+void api_handle(void *arg, struct http_req *req, struct http_resp *resp)
+{
+    struct api *a = arg;
+    const struct route *r = req->route;
+    if (!r) { /* api_early always runs first; a missing route is a wiring bug */
+        problem(resp, 500, "internal", "Internal error", "request not routed");
         return;
+    }
     if (req->body_too_big) {
         problem(resp, 413, "body-too-large", "Request body too large",
                 "the body exceeds the limit of %zu bytes; send smaller batches", req->body.cap_max);
         return;
     }
+    /* The principal decided by auth_authorize() in api_early(), carried by the request. */
+    struct principal p;
+    memset(&p, 0, sizeof(p));
+    snprintf(p.tenant, sizeof(p.tenant), "%s", req->tenant);
+    p.scope = (enum vg_scope)req->scope;
+    p.authenticated = req->authenticated;
     r->fn(a, req, resp, &p);
 }

@@ -180,6 +180,7 @@ int server_start(struct vg_server *s, int demo)
     ho.max_connections = s->cfg.max_connections;
     ho.timeout_s = s->cfg.timeout_s;
     ho.max_body = s->cfg.max_body;
+    ho.early = api_early;
     char err[256];
     if (http_start(&ho, api_handle, s->api, &s->http, err, sizeof(err))) {
         log_error("%s", err);

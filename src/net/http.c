@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -22,6 +23,7 @@ struct http_server {
     http_handler_fn *fn;
     void *arg;
     uint16_t port;
+    int listen_fd; /* returned by MHD_quiesce_daemon, closed after MHD_stop_daemon */
     atomic_uint_fast64_t requests, r2xx, r4xx, r5xx, bytes_in, bytes_out, active;
 };
 
@@ -78,7 +80,17 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req, st
     else
         atomic_fetch_add(&s->r5xx, 1);
     double ms = (double)(clock_mono_ns() - req->start_ns) / 1e6;
-    log_access("%s \"%s %s\" %d %zu %zu %.3fms tenant=%s key=%s", req->peer, req->method, req->url,
+    char url[512];
+    size_t ul = 0;
+    for (const char *u = req->url; *u && ul + 5 < sizeof(url); u++) {
+        unsigned char c = (unsigned char)*u;
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+            ul += (size_t)snprintf(url + ul, sizeof(url) - ul, "\\x%02x", c);
+        else
+            url[ul++] = (char)c;
+    }
+    url[ul] = '\0';
+    log_access("%s \"%s %s\" %d %zu %zu %.3fms tenant=%s key=%s", req->peer, req->method, url,
                r->status, req->body.len, len, ms, req->tenant[0] ? req->tenant : "-",
                req->principal[0] ? req->principal : "-");
     return ok;
@@ -108,18 +120,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->start_ns = clock_mono_ns();
         buf_init(&req->body, s->o.max_body);
         peer_string(conn, req->peer, sizeof(req->peer));
-        size_t hsize = strlen(url) + strlen(method);
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size_iter, &hsize);
-        req->header_too_big = hsize > s->o.max_header;
         *con_cls = req;
         atomic_fetch_add(&s->requests, 1);
         atomic_fetch_add(&s->active, 1);
+        /* Decide on the headers alone, before any body byte is read: a request that will be
+        ** refused (too large, unknown route, no key) never makes us buffer its body. A
+        ** response queued now makes MHD skip "100 Continue" and discard the body. */
+        size_t hsize = strlen(url) + strlen(method);
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, header_size_iter, &hsize);
+        struct http_resp resp;
+        memset(&resp, 0, sizeof(resp));
+        buf_init(&resp.body, 0);
+        if (hsize > s->o.max_header) {
+            resp.status = 431;
+            resp.ctype = "application/problem+json";
+            buf_printf(&resp.body,
+                       "{\"type\":\"urn:vigie:problem:headers-too-large\",\"title\":\"Request "
+                       "header fields too large\",\"status\":431,\"detail\":\"the request line "
+                       "and headers exceed %zu bytes\",\"error\":\"headers too large\"}\n",
+                       s->o.max_header);
+            req->answered = 1;
+        } else if (s->o.early && s->o.early(s->arg, req, &resp)) {
+            req->answered = 1;
+        }
+        enum MHD_Result ok = MHD_YES;
+        if (req->answered)
+            ok = send_resp(s, req, &resp);
+        resp_release(&resp);
+        return ok;
+    }
+    if (req->answered) { /* refused early: drop whatever body still arrives */
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) {
         atomic_fetch_add(&s->bytes_in, *upload_size);
-        if (!req->body_too_big && buf_append(&req->body, upload_data, *upload_size))
-            req->body_too_big = 1; /* keep reading (and discarding) to answer 413 at the end */
+        if (!req->body_too_big && buf_append(&req->body, upload_data, *upload_size)) {
+            req->body_too_big = 1; /* no Content-Length (chunked): answer 413 at the end */
+            buf_release(&req->body);
+        }
         *upload_size = 0;
         return MHD_YES;
     }
@@ -127,17 +166,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&resp, 0, sizeof(resp));
     buf_init(&resp.body, 0);
     resp.status = 500;
-    if (req->header_too_big) {
-        resp.status = 431;
-        resp.ctype = "application/problem+json";
-        buf_printf(&resp.body,
-                   "{\"type\":\"urn:vigie:problem:headers-too-large\",\"title\":\"Request header "
-                   "fields too large\",\"status\":431,\"detail\":\"the request line and headers "
-                   "exceed %zu bytes\"}\n",
-                   s->o.max_header);
-    } else {
-        s->fn(s->arg, req, &resp);
-    }
+    s->fn(s->arg, req, &resp);
+    req->answered = 1;
     enum MHD_Result ok = send_resp(s, req, &resp);
     resp_release(&resp);
     return ok;
@@ -230,6 +260,7 @@ int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct
         s->o.max_header = 32u << 10;
     s->fn = fn;
     s->arg = arg;
+    s->listen_fd = -1;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -254,8 +285,8 @@ int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct
 
 void http_quiesce(struct http_server *s)
 {
-    if (s && s->d)
-        MHD_quiesce_daemon(s->d);
+    if (s && s->d && s->listen_fd < 0)
+        s->listen_fd = MHD_quiesce_daemon(s->d);
 }
 
 void http_stop(struct http_server *s)
@@ -263,6 +294,8 @@ void http_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd); /* MHD_quiesce_daemon hands the listening socket to us */
     free(s);
 }
 

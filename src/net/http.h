@@ -16,6 +16,8 @@
 
 struct http_server;
 struct MHD_Connection;
+struct http_req;
+struct http_resp;
 
 struct http_opts {
     const char *listen;       /* "ADDR:PORT", e.g. "127.0.0.1:8080", "0.0.0.0:8080", "[::1]:8080" */
@@ -25,6 +27,7 @@ struct http_opts {
     size_t max_body;          /* bytes (default 64 MiB); larger bodies get 413 */
     size_t max_header;        /* request line + headers (default 32 KiB); larger get a 431
                                  problem document (MHD's own pool is 4x this, min 256 KiB) */
+    int (*early)(void *arg, struct http_req *req, struct http_resp *resp); /* http_early_fn */
 };
 
 #define HTTP_MAX_RESP_HEADERS 8
@@ -36,7 +39,11 @@ struct http_req {
     char peer[64];         /* client address */
     struct buf body;       /* capped at max_body */
     int body_too_big;
-    int header_too_big;    /* request line + headers over max_header: answered 431 here */
+    int answered;          /* a response was queued */
+    /* set by the application's early function for its handler */
+    const void *route;
+    int scope;
+    int authenticated;
     int64_t start_ns;
     /* set by the application for the access log */
     char tenant[64];
@@ -53,6 +60,10 @@ struct http_resp {
 };
 
 typedef void http_handler_fn(void *arg, struct http_req *req, struct http_resp *resp);
+/* Called once per request on its headers, before the body is read. Return 1 after filling resp
+** to answer at once (the body is then discarded unread), 0 to read the body and call the
+** handler. */
+typedef int http_early_fn(void *arg, struct http_req *req, struct http_resp *resp);
 
 /* Start listening. On error *out is unchanged and a message is in err. */
 int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct http_server **out,

@@ -8,6 +8,18 @@ from vigielib import Server, case, check, cli, done
 T0 = 1700000000000  # 2023-11-14T22:13:20Z, ms
 
 
+def early_status(s, path, headers=""):
+    """Send only the headers of a POST announcing a 100 MB body; the server must answer at once
+    (refused on the headers, without reading or buffering any body)."""
+    import socket
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    c.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n%s\r\nab"
+               % (path, headers)).encode())
+    data = c.recv(4096).decode("latin-1")
+    c.close()
+    return int(data.split(" ")[1])
+
+
 def with_server(fn, **kw):
     def run():
         s = Server(**kw).start()
@@ -156,6 +168,7 @@ def t_disorder_duplicates(s):
 def t_body_limit(s):
     st, h, body = s.write("m,id=big v=1 %d\n" % T0 * 200)
     is_problem(st, h, body, 413)
+    check(early_status(s, "/write?precision=ms") == 413, "Content-Length over the limit: 413 at once")
     st, h, body = s.request("GET", "/health", headers={"X-Big": "x" * 40000})
     is_problem(st, h, body, 431)
     check(s.request("GET", "/health")[0] == 200, "server fine after 431")
@@ -168,6 +181,7 @@ def t_auth(s):
     okey = cli("apikey", "create", "--tenant", "lyon", "--scope", "admin", "--data", s.data).stdout.strip()
     check(wkey.startswith("vg_") and len(wkey) > 40, "key format %r" % wkey)
     is_problem(*s.write("m,id=a v=1 %d" % T0), 401)
+    check(early_status(s, "/write") == 401, "no key: refused on the headers")
     is_problem(*s.write("m,id=a v=1 %d" % T0, key="vg_not_a_key"), 401)
     st, _, b = s.write("m,id=a v=1 %d" % T0, key=wkey)
     check(st == 204, "write key %d %r" % (st, b))
