@@ -10,9 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define QUARANTINE_MAX_RESPONSE (16u << 20) /* bytes: the listing stops there ("truncated") */
+#define QUARANTINE_MAX_RAW (64u << 10)       /* raw bytes shown per item */
+
+struct list_ctx {
+    struct buf *b;
+    int truncated;
+};
+
 static int emit(void *arg, const struct meta_quarantine_row *r)
 {
-    struct buf *b = arg;
+    struct list_ctx *c = arg;
+    struct buf *b = c->b;
+    if (b->len > QUARANTINE_MAX_RESPONSE) {
+        c->truncated = 1;
+        return 1; /* stop */
+    }
     char ts[40];
     if (b->p[b->len - 1] != '[')
         buf_putc(b, ',');
@@ -22,7 +35,9 @@ static int emit(void *arg, const struct meta_quarantine_row *r)
     buf_puts(b, ",\"reason\":");
     buf_json_str(b, r->reason, strlen(r->reason));
     buf_puts(b, ",\"raw\":");
-    buf_json_str(b, r->raw, r->raw_len);
+    buf_json_str(b, r->raw, VG_MIN(r->raw_len, (size_t)QUARANTINE_MAX_RAW));
+    if (r->raw_len > QUARANTINE_MAX_RAW)
+        buf_printf(b, ",\"raw_bytes\":%zu,\"raw_truncated\":true", r->raw_len);
     buf_putc(b, '}');
     return 0;
 }
@@ -52,14 +67,17 @@ void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
     int rc = meta_quarantine_count(a->meta, p->tenant, &total);
     struct buf *b = &resp->body;
     buf_printf(b, "{\"total\":%llu,\"items\":[", (unsigned long long)total);
+    struct list_ctx lc = {b, 0};
     if (!rc)
-        rc = meta_quarantine_list(a->meta, p->tenant, source, since, limit, emit, b);
+        rc = meta_quarantine_list(a->meta, p->tenant, source, since, limit, emit, &lc);
+    if (rc == 1 && lc.truncated)
+        rc = 0;
     if (rc) {
         problem(resp, 500, "internal", "Internal error", "cannot read the quarantine: %s",
                 vg_strerror(rc));
         return;
     }
-    buf_puts(b, "]}\n");
+    buf_printf(b, "]%s}\n", lc.truncated ? ",\"truncated\":true" : "");
     resp->status = 200;
     resp->ctype = "application/json";
 }

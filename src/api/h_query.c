@@ -117,6 +117,16 @@ static int run_one(void *arg, const struct catalog_series *cs)
             snprintf(c->err, c->cap, "cannot read series: %s", vg_strerror(rc));
             return c->rc = rc;
         }
+        uint64_t nonempty = 0;
+        for (uint32_t i = 0; !rc && i < c->nb; i++)
+            nonempty += c->buckets[i].count != 0;
+        if (c->npoints + nonempty > c->max_points) {
+            snprintf(c->err, c->cap,
+                     "the answer would hold more than %llu points; use a larger every, a shorter "
+                     "range or a narrower selection",
+                     (unsigned long long)c->max_points);
+            return c->rc = VG_ETOOBIG;
+        }
         int first = 1;
         for (uint32_t i = 0; !rc && i < c->nb; i++) {
             const struct store_bucket *bk = &c->buckets[i];
@@ -309,9 +319,13 @@ static int parse_params(struct api *a, struct http_req *req, struct http_resp *r
     }
     int64_t now = clock_now_ms();
     q->to = now + 86400000;
-    q->from = q->agg >= 0 ? q->to - 2 * 86400000 : INT64_MIN / 2;
+    q->from = q->agg >= 0 ? q->to - 2 * 86400000 : -((int64_t)1 << 60);
     if ((s = http_arg(req, "to")) && clock_parse_time(s, strlen(s), &q->to)) {
         problem(resp, 400, "bad-query", "Bad query", "to '%s' is neither RFC 3339 nor epoch ms", s);
+        return VG_EINVAL;
+    }
+    if (q->to > ((int64_t)1 << 60) || q->to < -((int64_t)1 << 60)) {
+        problem(resp, 400, "bad-query", "Bad query", "to is out of range");
         return VG_EINVAL;
     }
     if ((s = http_arg(req, "from"))) {
@@ -323,6 +337,11 @@ static int parse_params(struct api *a, struct http_req *req, struct http_resp *r
     } else if (q->agg >= 0) {
         q->from = q->to - 86400000;
     }
+    const int64_t lim = (int64_t)1 << 60; /* keeps from/to arithmetic far from overflow */
+    if (q->from < -lim)
+        q->from = -lim;
+    if (q->to > lim)
+        q->to = lim;
     if (q->from >= q->to) {
         problem(resp, 400, "bad-query", "Bad query", "from must be before to");
         return VG_EINVAL;
@@ -354,7 +373,8 @@ void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const 
                        sizeof(err));
     if (rc) {
         problem(resp, rc == VG_ETOOBIG || rc == VG_EINVAL ? 400 : 500,
-                rc == VG_ETOOBIG ? "too-large" : "bad-query", "Query failed", "%s", err);
+                rc == VG_ETOOBIG ? "too-large" : rc == VG_EINVAL ? "bad-query" : "internal",
+                "Query failed", "%s", err);
         return;
     }
     resp->status = 200;
@@ -370,8 +390,8 @@ void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const
         return;
     int rc = query_latest(a->st, a->cat, &q, a->o.max_series, &resp->body, err, sizeof(err));
     if (rc) {
-        problem(resp, rc == VG_ETOOBIG ? 400 : 500, "bad-query", "Query failed", "%s",
-                err[0] ? err : vg_strerror(rc));
+        problem(resp, rc == VG_ETOOBIG ? 400 : 500, rc == VG_ETOOBIG ? "too-large" : "internal",
+                "Query failed", "%s", err[0] ? err : vg_strerror(rc));
         return;
     }
     resp->status = 200;

@@ -107,6 +107,10 @@ void h_write(struct api *a, struct http_req *req, struct http_resp *resp, const 
         http_resp_header(resp, "Retry-After", "30");
         goto out;
     }
+    if (rc == VG_ETOOBIG) {
+        problem(resp, 413, "body-too-large", "Request body too large", "%s", res.first_errors);
+        goto out;
+    }
     if (rc == VG_ECLOSED || rc == VG_EAGAIN) {
         problem(resp, 503, "unavailable", "Service unavailable",
                 "the server is %s; retry later", rc == VG_ECLOSED ? "stopping" : "overloaded");

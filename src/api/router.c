@@ -41,7 +41,7 @@ struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *
     if (!a->o.default_tenant)
         a->o.default_tenant = "default";
     if (!a->o.max_decoded_body)
-        a->o.max_decoded_body = 256u << 20;
+        a->o.max_decoded_body = 128u << 20;
     if (!a->o.max_series)
         a->o.max_series = 100000;
     if (!a->o.max_points)

@@ -6,6 +6,7 @@
 #include "core/vg.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ void config_defaults(struct config *c, int demo)
     c->max_body = 64u << 20;
     snprintf(c->samples, sizeof(c->samples), "../shared/data");
     c->realtime = 1;
+    c->quarantine_days = 30;
 }
 
 static int parse_u64(const char *v, uint64_t *out)
@@ -32,12 +34,16 @@ static int parse_u64(const char *v, uint64_t *out)
     unsigned long long x = strtoull(v, &end, 10);
     if (end == v)
         return -1;
+    int shift = 0;
     if (*end == 'k' || *end == 'K')
-        x <<= 10, end++;
+        shift = 10, end++;
     else if (*end == 'M')
-        x <<= 20, end++;
+        shift = 20, end++;
     else if (*end == 'G')
-        x <<= 30, end++;
+        shift = 30, end++;
+    if (x > (UINT64_MAX >> 31) || x == ULLONG_MAX)
+        return -1; /* far beyond any sane setting; also catches strtoull overflow */
+    x <<= shift;
     if (*end)
         return -1;
     *out = x;
@@ -120,8 +126,8 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         memset(&r, 0, sizeof(r));
         if (c->nretention >= CONFIG_MAX_RETENTION ||
             sscanf(val, "%63s %127s %31s", r.tenant, r.type, days) != 3 ||
-            parse_u64(days, &u) || u == 0) {
-            snprintf(err, cap, "retention takes 'TENANT TYPE DAYS' (TYPE may be *), at most %d",
+            parse_u64(days, &u) || u == 0 || u > 36500) {
+            snprintf(err, cap, "retention takes 'TENANT TYPE DAYS' (TYPE may be *, DAYS 1..36500), at most %d",
                      CONFIG_MAX_RETENTION);
             return -1;
         }
@@ -134,7 +140,7 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         uint64_t lo, hi;
     } nums[] = {{"batch-ms", 1, 60000},       {"threads", 1, 256},
                 {"max-connections", 1, 65536}, {"timeout", 1, 3600},
-                {"max-body", 1024, 1ull << 32}};
+                {"max-body", 1024, 1ull << 31}, {"quarantine-days", 1, 36500}};
     for (size_t i = 0; i < VG_ARRAY_LEN(nums); i++) {
         if (strcmp(key, nums[i].k) != 0)
             continue;
@@ -149,6 +155,7 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         case 2: c->max_connections = (uint32_t)u; break;
         case 3: c->timeout_s = (uint32_t)u; break;
         case 4: c->max_body = u; break;
+        case 5: c->quarantine_days = (uint32_t)u; break;
         }
         return 0;
     }

@@ -39,6 +39,7 @@ struct config {
     uint32_t nid_tags;
     struct config_retention retention[CONFIG_MAX_RETENTION];
     uint32_t nretention;
+    uint32_t quarantine_days; /* quarantined input older than this is purged (default 30) */
 };
 
 /* Defaults for `serve` (demo = 0) or `demo` (demo = 1). */

@@ -129,6 +129,20 @@ static int cmd_serve(int argc, char **argv, int demo)
     return server_run_until_signal(&s);
 }
 
+/* Append k=v to a query string, percent-encoding v (RFC 3986 unreserved kept). */
+static void qs_add(struct buf *qs, const char *k, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    buf_printf(qs, "%s%s=", qs->len ? "&" : "", k);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == ':')
+            buf_putc(qs, (char)*p);
+        else
+            buf_printf(qs, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
+
 struct opt {
     const char *name;
     const char **val;
@@ -175,9 +189,11 @@ static int cmd_query(int argc, char **argv)
     const char *vals[] = {type, id, attr, from, to, agg, every, limit};
     for (size_t k = 0; k < VG_ARRAY_LEN(names); k++)
         if (vals[k])
-            buf_printf(&qs, "%s%s=%s", qs.len ? "&" : "", names[k], vals[k]);
+            qs_add(&qs, names[k], vals[k]);
     for (int k = 0; k < nwhere; k++)
-        buf_printf(&qs, "%swhere=%s", qs.len ? "&" : "", wheres[k]);
+        qs_add(&qs, "where", wheres[k]);
+    if (strcmp(tenant, "default") != 0)
+        qs_add(&qs, "tenant", tenant); /* with auth on, the key's tenant decides */
     int rc = 0;
     if (server) {
         struct buf url, out;
@@ -246,7 +262,7 @@ static int cmd_query(int argc, char **argv)
             goto out;
         }
         if (!from)
-            q.from = q.to - 2 * 86400000;
+            q.from = q.to - 86400000; /* as the server: one day with agg */
     }
     if (limit)
         q.limit = (uint32_t)strtoul(limit, NULL, 10);

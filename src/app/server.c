@@ -96,8 +96,19 @@ static void *maint_main(void *arg)
     int ticks = 0;
     while (!s->stopping) {
         poll_fault_ctl(s);
-        if (ticks++ % 600 == 0 && s->cfg.nretention)
+        if (ticks % 600 == 0 && s->cfg.nretention)
             apply_retention(s);
+        if (ticks % 36000 == 0) { /* hourly: quarantine retention */
+            uint64_t n = 0;
+            int64_t before = clock_now_ms() - (int64_t)s->cfg.quarantine_days * 86400000;
+            int rc = meta_quarantine_purge(s->meta, before, &n);
+            if (rc)
+                log_error("cannot purge the quarantine: %s", vg_strerror(rc));
+            else if (n)
+                log_info("quarantine: purged %llu rows older than %u days",
+                         (unsigned long long)n, s->cfg.quarantine_days);
+        }
+        ticks++;
         usleep(100000);
     }
     return NULL;

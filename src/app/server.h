@@ -12,6 +12,7 @@
 #include "app/demo.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct vg_server {
     struct config cfg;
@@ -25,7 +26,7 @@ struct vg_server {
     struct demo *demo;
     pthread_t maint;
     int maint_running;
-    volatile int stopping;
+    atomic_int stopping; /* read by the maintenance thread */
     struct io_vfs *fault_vfs; /* test hook only (VIGIE_TEST_FAULT_CTL) */
     char fault_ctl[512];
     int fault_full;

@@ -99,6 +99,38 @@ static int needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
+/* Length of the valid UTF-8 sequence at p[0..n) (2..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t k;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+        k = 2;
+        cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        k = 3;
+        cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        k = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < k)
+        return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((p[j] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[j] & 0x3f);
+    }
+    if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k;
+}
+
+/* Always emits valid JSON and valid UTF-8: bytes that are not UTF-8 become U+FFFD. */
 int buf_json_str(struct buf *b, const char *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -110,8 +142,21 @@ int buf_json_str(struct buf *b, const char *p, size_t n)
     while (i < n) {
         /* Copy the longest run that needs no escaping in one go. */
         size_t j = i;
-        while (j < n && !needs_escape((unsigned char)p[j]))
-            j++;
+        for (;;) {
+            if (j >= n)
+                break;
+            unsigned char cj = (unsigned char)p[j];
+            if (cj < 0x80) {
+                if (needs_escape(cj))
+                    break;
+                j++;
+                continue;
+            }
+            size_t k = utf8_seq((const unsigned char *)p + j, n - j);
+            if (!k)
+                break;
+            j += k;
+        }
         if (j > i) {
             if ((rc = buf_reserve(b, j - i + 1)))
                 return rc;
@@ -125,7 +170,10 @@ int buf_json_str(struct buf *b, const char *p, size_t n)
         char esc[7];
         size_t el = 2;
         esc[0] = '\\';
-        switch (c) {
+        if (c >= 0x80) { /* not UTF-8 */
+            memcpy(esc, "\\ufffd", 6);
+            el = 6;
+        } else switch (c) {
         case '"': esc[1] = '"'; break;
         case '\\': esc[1] = '\\'; break;
         case '\n': esc[1] = 'n'; break;

@@ -33,6 +33,9 @@ static void json_str_escapes(void)
 {
     struct buf b;
     buf_init(&b, 0);
+    buf_json_str(&b, "a\xff\xfe" "b\xe2\x82", 6); /* invalid UTF-8 becomes U+FFFD */
+    CHECK(strcmp(b.p, "\"a\\ufffd\\ufffdb\\ufffd\\ufffd\"") == 0);
+    buf_reset(&b);
     buf_json_str(&b, "a\"b\\c\nd\x01" "e\xc3\xa9", 11);
     CHECK(strcmp(b.p, "\"a\\\"b\\\\c\\nd\\u0001e\xc3\xa9\"") == 0);
     buf_reset(&b);
@@ -105,6 +108,14 @@ static void rfc3339(void)
     CHECK(clock_parse_time("1700000000000", 13, &ms) == 0 && ms == 1700000000000);
     CHECK(clock_parse_time("2024-13-01", 10, &ms) == VG_EINVAL);
     CHECK(clock_parse_time("yesterday", 9, &ms) == VG_EINVAL);
+    CHECK(clock_parse_time("9999999999999999999", 19, &ms) == VG_EINVAL);
+    CHECK(clock_parse_time("-9223372036854775807", 20, &ms) == 0 && ms == -9223372036854775807);
+    CHECK(clock_parse_time("2024-02-31", 10, &ms) == VG_EINVAL);
+    CHECK(clock_parse_time("2024-02-29", 10, &ms) == 0);
+    CHECK(clock_parse_time("2023-02-29", 10, &ms) == VG_EINVAL);
+    CHECK(clock_parse_time("2024-01-01T24:59:00Z", 20, &ms) == VG_EINVAL);
+    CHECK(clock_parse_time("2024-01-01T10:00:00+99:99", 25, &ms) == VG_EINVAL);
+    CHECK(clock_parse_time("2024-01-01T10:00:00+01:", 23, &ms) == VG_EINVAL);
     char out[40];
     clock_format_rfc3339(1704402000500, out, sizeof(out));
     CHECK(strcmp(out, "2024-01-04T21:00:00.500Z") == 0);

@@ -55,18 +55,25 @@ int clock_parse_time(const char *s, size_t n, int64_t *ms)
     for (size_t k = (s[0] == '-'); k < n; k++)
         if (s[k] < '0' || s[k] > '9')
             all_digits = 0;
-    if (all_digits && n <= 19 && n > (size_t)(s[0] == '-')) {
-        int64_t v = 0;
-        for (size_t k = (s[0] == '-'); k < n; k++)
-            v = v * 10 + (s[k] - '0');
-        *ms = s[0] == '-' ? -v : v;
+    if (all_digits && n > (size_t)(s[0] == '-')) {
+        uint64_t v = 0;
+        for (size_t k = (s[0] == '-'); k < n; k++) {
+            if (v > (uint64_t)INT64_MAX / 10)
+                return VG_EINVAL;
+            v = v * 10 + (uint64_t)(s[k] - '0');
+        }
+        if (v > (uint64_t)INT64_MAX)
+            return VG_EINVAL;
+        *ms = s[0] == '-' ? -(int64_t)v : (int64_t)v;
         return VG_OK;
     }
     int Y, M, D, h = 0, m = 0, sec = 0;
     if (digits(s, n, &i, 4, &Y) || i >= n || s[i++] != '-' || digits(s, n, &i, 2, &M) ||
         i >= n || s[i++] != '-' || digits(s, n, &i, 2, &D))
         return VG_EINVAL;
-    if (M < 1 || M > 12 || D < 1 || D > 31)
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || (M == 2 && D == 29 && !leap))
         return VG_EINVAL;
     int64_t frac_ms = 0;
     int64_t off_min = 0;
@@ -93,7 +100,7 @@ int clock_parse_time(const char *s, size_t n, int64_t *ms)
             for (; nd < 3; nd++)
                 frac_ms *= 10;
         }
-        if (h > 24 || m > 59 || sec > 60)
+        if (h > 24 || m > 59 || sec > 60 || (h == 24 && (m || sec || frac_ms)))
             return VG_EINVAL;
         if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
             i++;
@@ -102,9 +109,14 @@ int clock_parse_time(const char *s, size_t n, int64_t *ms)
             i++;
             if (digits(s, n, &i, 2, &oh))
                 return VG_EINVAL;
-            if (i < n && s[i] == ':')
+            if (i < n && s[i] == ':') {
                 i++;
-            if (i < n && digits(s, n, &i, 2, &om))
+                if (digits(s, n, &i, 2, &om)) /* "+01:" is not an offset */
+                    return VG_EINVAL;
+            } else if (i < n && digits(s, n, &i, 2, &om)) {
+                return VG_EINVAL;
+            }
+            if (oh > 23 || om > 59)
                 return VG_EINVAL;
             off_min = sign * (oh * 60 + om);
         }

@@ -28,6 +28,7 @@
 
 #define INGEST_MAX_ID_TAGS 8
 #define INGEST_FIRST_ERRORS 5
+#define INGEST_MAX_POINTS 2000000 /* values per request: bounds memory per request */
 
 static const char *const default_id_tags[] = {"id", "entity_id", "sensor", "device"};
 
@@ -150,6 +151,41 @@ static int find_id_tag(const struct ingest *ig, const struct lp_line *ln)
     return -1;
 }
 
+static int utf8_valid(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            k = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            k = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            k = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n || (p[i + j] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + j] & 0x3f);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
 static int is_field(const struct lp_field *f, const char *name)
 {
     size_t n = strlen(name);
@@ -220,13 +256,22 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
         const struct lp_field *fl = &ln->fields[f];
         if (fl == lat || fl == lon)
             continue;
+        if (fl->vt == VT_STR && !utf8_valid((const unsigned char *)fl->v.s.p, fl->v.s.len)) {
+            b->npts = mark;
+            snprintf(why, whycap, "string value of field '%.*s' is not valid UTF-8",
+                     (int)VG_MIN(fl->klen, 200u), fl->key);
+            return VG_EINVAL;
+        }
         uint32_t sid;
         int rc = catalog_resolve(ig->cat, tenant, strlen(tenant), ln->meas, ln->mlen, eid, elen,
                                  tags, ntags, fl->key, fl->klen, fl->vt, &sid);
         if (rc) {
             b->npts = mark;
             if (rc == VG_ETYPE)
-                snprintf(why, whycap, "field '%.*s' is %s but the attribute stores another type",
+                snprintf(why, whycap,
+                         "type conflict: entity '%.*s' exists with another type than '%.*s', or "
+                         "its attribute '%.*s' stores another value type than %s",
+                         (int)VG_MIN(elen, 200u), eid, (int)VG_MIN(ln->mlen, 100u), ln->meas,
                          (int)VG_MIN(fl->klen, 200u), fl->key, vg_vtype_name(fl->vt));
             else
                 snprintf(why, whycap, "cannot map field '%.*s': %s", (int)VG_MIN(fl->klen, 200u),
@@ -275,21 +320,30 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
             batch_add_bad(&b, tenant, source, ln, err);
             continue;
         }
+        if (b.npts + ln->nfields > INGEST_MAX_POINTS) {
+            snprintf(res->first_errors, sizeof(res->first_errors),
+                     "more than %d values in one request; send smaller batches",
+                     INGEST_MAX_POINTS);
+            rc = VG_ETOOBIG;
+            goto out;
+        }
         int64_t ts = ln->has_ts ? lp_ts_to_ms(ln->ts, prec) : now_ms;
         if (map_line(ig, tenant, ln, ts, &b, err, sizeof(err)))
             batch_add_bad(&b, tenant, source, ln, err);
     }
-    /* Bad lines first: once the batch is acknowledged, its rejects must already be kept. */
-    if (b.nbad) {
-        rc = meta_quarantine_add(ig->meta, b.bad, b.nbad);
-        if (rc)
-            goto out;
-    }
+    /* Good points first, then the rejects: the batch is acknowledged only once both are
+    ** durable, and a batch refused by the store (disk full) leaves no quarantine rows behind
+    ** to be duplicated when the client retries it. */
     if (b.npts) {
         rc = catalog_sync(ig->cat);
         if (rc)
             goto out;
         rc = store_write(ig->st, b.pts, b.npts);
+        if (rc)
+            goto out;
+    }
+    if (b.nbad) {
+        rc = meta_quarantine_add(ig->meta, b.bad, b.nbad);
         if (rc)
             goto out;
     }

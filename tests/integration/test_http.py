@@ -128,6 +128,12 @@ def t_bad_lines(s):
     check(raws == sorted(["air,id=a1 pm25=oops %d" % (T0 + 1000), "air,id=a1",
                           "air,id=a1 pm25=\"text\" %d" % (T0 + 4000)]), "raw %r" % raws)
     check(all(i["reason"] and i["source"].startswith("http:") for i in qu["items"]), "reasons")
+    # bytes that are not UTF-8: the string value is refused, every answer stays valid JSON
+    st, h, raw = s.write(b"air,id=a2 s=\"caf\xe9\" %d\nair,id=a2 v=\xff\xfe %d" % (T0, T0))
+    doc = is_problem(st, h, raw, 400)
+    check(doc["rejected"] == 2 and "UTF-8" in doc["detail"], doc["detail"])
+    st, h, qu = s.json("GET", "/api/v1/quarantine")
+    check(qu["total"] == 5 and "\ufffd" in qu["items"][0]["raw"] + qu["items"][1]["raw"], "%r" % qu)
 
 
 def t_gzip_v2_precision(s):
