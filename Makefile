@@ -23,7 +23,7 @@ FUZZ_C  := $(wildcard fuzz/fuzz_*.c)
 all: vigie
 
 vigie: $(BUILD)/vigie
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/vigie: $(LIB_O) $(BUILD)/src/app/main.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
