@@ -2,7 +2,7 @@
 ** store/block.h: immutable block files. PRIVATE to src/store/ (db.c and store tests only).
 ** A block holds, for one (retention group, partition), per series the merged de-duplicated points
 ** of that partition as one or more chunks (chunk.h), then an index sorted by (sid, min_ts) and a
-** footer with a CRC-32C of everything before it. Since format version 2, each numeric chunk
+** footer with a CRC-32C of everything before it. Since format version 2 (3 now), each numeric chunk
 ** (F64, I64, BOOL) may be followed by its hour summaries: per UTC hour holding points, the
 ** count, sum, sum of squares, min, max, first and last of the chunk's points in that hour, so an
 ** aggregation over whole hours need not decode the chunk. Format: docs/format/block.md.
@@ -33,7 +33,7 @@ struct block_entry {
     uint64_t off;     /* offset of the chunk in the file */
     uint32_t len;     /* encoded length */
     uint32_t slen;    /* length of the hour-summary record, 0 if the chunk has none */
-    uint64_t soff;    /* offset of the hour-summary record (0 if none) */
+    uint64_t soff;    /* offset of the hour-summary record: off + len (0 if none) */
 };
 
 /* Summary of the points of one series in one UTC hour (a subset of them for a partial fold).

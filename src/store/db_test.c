@@ -1423,7 +1423,7 @@ static void test_block_v1(void)
         CHECK(b[k].first == 120.0 * k && b[k].last == 120.0 * k + 119);
     }
     CHECK_EQ_INT(b[5].count, 0);
-    /* A new write + compaction rewrites it as a version 2 block with summaries. */
+    /* A new write + compaction rewrites it as a version 3 block with summaries. */
     struct store_point p = pf(1, T0 + 20 * HOUR, 1);
     REQUIRE(store_write(s, &p, 1) == 0);
     REQUIRE(store_checkpoint(s) == 0);
