@@ -63,6 +63,9 @@
 #include <string.h>
 #include <time.h>
 
+#define CKPT_IDLE_NS (10ll * 1000000000)      /* no write for 10 s: checkpoint */
+#define CKPT_INTERVAL_NS (900ll * 1000000000) /* at least every 15 min when there is data */
+
 #define REC_BATCH 1
 #define MAX_STR_LEN (1u << 20)
 #define PATH_CAP 1024
@@ -103,6 +106,8 @@ struct store {
 
     uint64_t next_seq;
     uint64_t wal_since_ckpt;
+    int64_t last_write_ns;  /* monotonic time of the last store_write (under lock) */
+    int64_t last_ckpt_ns;   /* monotonic time of the last checkpoint attempt */
     int recovered, closed;
 
     uint64_t points_written, write_batches, checkpoints, compactions, partitions_dropped;
@@ -574,6 +579,7 @@ int store_open(const char *dir, const struct store_opts *opts, struct store **ou
     if (!dir || !*dir || strlen(dir) > PATH_CAP - 64 || !out)
         return VG_EINVAL;
     s = vg_calloc(1, sizeof(*s));
+    s->last_ckpt_ns = s->last_write_ns = clock_mono_ns();
     if (opts)
         s->o = *opts;
     if (!s->o.vfs)
@@ -1003,6 +1009,7 @@ int store_write(struct store *s, const struct store_point *p, size_t n)
     s->points_written += n;
     s->write_batches++;
     s->wal_since_ckpt += s->rec.len;
+    s->last_write_ns = clock_mono_ns();
     wake = s->thread_on && s->wal_since_ckpt >= s->o.checkpoint_wal_bytes;
 unlock:
     pthread_rwlock_unlock(&s->lock);
@@ -1861,11 +1868,19 @@ int store_maintain(struct store *s, int64_t now_ms)
         rc = VG_EPERM;
         goto out;
     }
+    /* A checkpoint is due when the WAL is large, when writes have paused for a while (the
+    ** head then goes to blocks, where hour summaries serve aggregates and recovery is short),
+    ** or when the last checkpoint is old (bounds recovery time under constant load). */
+    int64_t mono = clock_mono_ns();
     pthread_rwlock_rdlock(&s->lock);
-    int due = s->wal_since_ckpt >= s->o.checkpoint_wal_bytes;
+    int due = s->wal_since_ckpt >= s->o.checkpoint_wal_bytes ||
+              (s->wal_since_ckpt > 0 && (mono - s->last_write_ns > CKPT_IDLE_NS ||
+                                         mono - s->last_ckpt_ns > CKPT_INTERVAL_NS));
     pthread_rwlock_unlock(&s->lock);
-    if (due)
+    if (due) {
+        s->last_ckpt_ns = mono;
         rc = checkpoint_locked(s);
+    }
     r2 = compact_locked(s);
     if (!rc)
         rc = r2;
