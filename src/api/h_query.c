@@ -318,7 +318,9 @@ static int parse_params(struct api *a, struct http_req *req, struct http_resp *r
         return VG_EINVAL;
     }
     int64_t now = clock_now_ms();
-    q->to = now + 86400000;
+    /* Defaults: raw reads everything up to a day ahead (clock skew of senders); an aggregate
+    ** covers the last day up to now. */
+    q->to = q->agg >= 0 ? now + 1 : now + 86400000;
     q->from = q->agg >= 0 ? q->to - 2 * 86400000 : -((int64_t)1 << 60);
     if ((s = http_arg(req, "to")) && clock_parse_time(s, strlen(s), &q->to)) {
         problem(resp, 400, "bad-query", "Bad query", "to '%s' is neither RFC 3339 nor epoch ms", s);

@@ -261,8 +261,10 @@ static int cmd_query(int argc, char **argv)
             rc = 2;
             goto out;
         }
+        if (!to)
+            q.to = clock_now_ms() + 1;
         if (!from)
-            q.from = q.to - 86400000; /* as the server: one day with agg */
+            q.from = q.to - 86400000; /* as the server: the last day with agg */
     }
     if (limit)
         q.limit = (uint32_t)strtoul(limit, NULL, 10);

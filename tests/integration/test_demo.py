@@ -42,6 +42,11 @@ def t_demo():
                             "&every=1h&from=%d&to=%d" % (sid, now - 7 * 86400000, now))
         pts = doc["series"][0]["points"]
         check(len(pts) >= 7 * 24 - 8, "hourly points over 7 days: %d" % len(pts))
+        # the README's example: without from/to an aggregate covers the last day
+        st, _, doc = s.json("GET", "/api/v1/query?type=NoiseLevelObserved&attr=LAeq&agg=avg&every=1h")
+        nat = [x for x in doc["series"] if ":nation-" in x["id"]]
+        check(len(nat) == 20 and all(len(x["points"]) >= 23 for x in nat),
+              "default range: %r" % [len(x["points"]) for x in nat])
         # trucks are geo points that move
         st, _, doc = s.json("GET", "/api/v1/query?type=Vehicle&attr=location&where=vehicleType:lorry"
                             "&from=%d&to=%d&limit=50" % (now - 7 * 86400000, now))
