@@ -2,6 +2,7 @@
 ** core/buf.c: bounded growable buffer.
 */
 #include "core/buf.h"
+#include "core/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -99,36 +100,6 @@ static int needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
-/* Length of the valid UTF-8 sequence at p[0..n) (2..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t k;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-        k = 2;
-        cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        k = 3;
-        cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        k = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < k)
-        return 0;
-    for (size_t j = 1; j < k; j++) {
-        if ((p[j] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[j] & 0x3f);
-    }
-    if ((k == 2 && cp < 0x80) || (k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return k;
-}
 
 /* Always emits valid JSON and valid UTF-8: bytes that are not UTF-8 become U+FFFD. */
 int buf_json_str(struct buf *b, const char *p, size_t n)
@@ -152,7 +123,7 @@ int buf_json_str(struct buf *b, const char *p, size_t n)
                 j++;
                 continue;
             }
-            size_t k = utf8_seq((const unsigned char *)p + j, n - j);
+            size_t k = utf8_seq_len((const unsigned char *)p + j, n - j);
             if (!k)
                 break;
             j += k;

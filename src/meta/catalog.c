@@ -21,6 +21,8 @@
 ** Thread: every function is thread-safe.
 */
 #include "meta/catalog.h"
+
+#include "core/utf8.h"
 #include "core/clock.h"
 
 #include <pthread.h>
@@ -384,42 +386,6 @@ static void sorted_insert(struct cat_series ***vp, uint32_t *n, uint32_t *cap, s
 
 /* ---- validation and tags ------------------------------------------------------------------ */
 
-static int utf8_valid(const unsigned char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char b = p[i];
-        uint32_t cp;
-        size_t k;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xe0) == 0xc0) {
-            k = 1;
-            cp = b & 0x1f;
-        } else if ((b & 0xf0) == 0xe0) {
-            k = 2;
-            cp = b & 0x0f;
-        } else if ((b & 0xf8) == 0xf0) {
-            k = 3;
-            cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + k >= n) /* truncated sequence */
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
 
 /* A name: 1..256 bytes of UTF-8 without control characters (so no NUL). A tag value may be
 ** empty. */
