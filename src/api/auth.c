@@ -59,8 +59,10 @@ static int presented_key(struct http_req *req, char *out, size_t cap)
                 return 0;
             dec[dl] = '\0';
             char *colon = memchr(dec, ':', dl);
-            if (!colon)
+            if (!colon) {
+                sodium_memzero(dec, sizeof(dec));
                 return 0;
+            }
             snprintf(out, cap, "%s", colon + 1);
             sodium_memzero(dec, sizeof(dec));
             return out[0] != '\0';
