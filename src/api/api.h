@@ -47,6 +47,17 @@ struct query_params {
     int64_t every;     /* bucket width ms (agg only) */
     uint32_t limit;    /* raw points per series, 0 = max_points */
 };
+/* Where query parameters come from: the HTTP query string, or `vigie query` flags. */
+struct query_source {
+    const char *(*get)(void *ctx, const char *name); /* the value, or NULL if absent */
+    void (*each)(void *ctx, const char *name, void (*fn)(void *arg, const char *v), void *arg);
+    void *ctx;
+};
+/* The one parser of query parameters (type, id, attr, where, from, to, agg, every, limit) and
+** of their defaults. where[] keys are copied into keys[16][128]; q points into src's strings.
+** Returns 0, or VG_EINVAL with the reason in err. */
+int query_params_parse(const struct query_source *src, const char *tenant, int64_t now,
+                       struct query_params *q, char keys[][128], char *err, size_t cap);
 /* Parse "1h", "15m", "30s", "500ms", "2d", "1w" into ms. Returns 0 or VG_EINVAL. */
 int query_parse_duration(const char *s, int64_t *ms);
 /* Run the query, appending the JSON answer to out. On error, err names the problem (for a 400). */

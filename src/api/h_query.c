@@ -272,26 +272,25 @@ static void add_where(void *arg, const char *value)
     t->vlen = (uint32_t)strlen(colon + 1);
 }
 
-/* Parse the common parameters; on error fills resp with a 400 problem and returns VG_EINVAL. */
-static int parse_params(struct api *a, struct http_req *req, struct http_resp *resp,
-                        const struct principal *p, struct query_params *q, char keys[][128])
+int query_params_parse(const struct query_source *src, const char *tenant, int64_t now,
+                       struct query_params *q, char keys[][128], char *err, size_t cap)
 {
     memset(q, 0, sizeof(*q));
-    q->tenant = p->tenant;
-    q->type = http_arg(req, "type");
-    q->id = http_arg(req, "id");
-    q->attr = http_arg(req, "attr");
+    q->tenant = tenant;
+    q->type = src->get(src->ctx, "type");
+    q->id = src->get(src->ctx, "id");
+    q->attr = src->get(src->ctx, "attr");
     q->agg = -1;
-    http_args(req, "where", add_where, q);
+    src->each(src->ctx, "where", add_where, q);
     if (q->nwhere == UINT32_MAX) {
-        problem(resp, 400, "bad-query", "Bad query", "at most %zu where= filters",
+        snprintf(err, cap, "at most %zu where= filters",
                 VG_ARRAY_LEN(q->where));
         return VG_EINVAL;
     }
     for (uint32_t i = 0; i < q->nwhere; i++) {
         struct vg_tag *t = &q->where[i];
         if (!t->key || t->klen == 0 || t->klen >= 128) {
-            problem(resp, 400, "bad-query", "Bad query", "where= takes TAG:VALUE");
+            snprintf(err, cap, "where= takes TAG:VALUE");
             return VG_EINVAL;
         }
         /* The catalogue compares NUL-terminated keys: copy the key part. */
@@ -300,40 +299,36 @@ static int parse_params(struct api *a, struct http_req *req, struct http_resp *r
         t->key = keys[i];
     }
     const char *s;
-    if ((s = http_arg(req, "agg"))) {
+    if ((s = src->get(src->ctx, "agg"))) {
         q->agg = store_agg_parse(s);
         if (q->agg < 0) {
-            problem(resp, 400, "bad-query", "Bad query",
-                    "agg '%s' is not one of avg, min, max, sum, count, first, last, stddev", s);
+            snprintf(err, cap, "agg '%s' is not one of avg, min, max, sum, count, first, last, stddev", s);
             return VG_EINVAL;
         }
-        s = http_arg(req, "every");
+        s = src->get(src->ctx, "every");
         if (!s || query_parse_duration(s, &q->every)) {
-            problem(resp, 400, "bad-query", "Bad query",
-                    "agg needs every=<duration> such as 1h, 15m, 1d (got '%s')", s ? s : "");
+            snprintf(err, cap, "agg needs every=<duration> such as 1h, 15m, 1d (got '%s')", s ? s : "");
             return VG_EINVAL;
         }
-    } else if ((s = http_arg(req, "every"))) {
-        problem(resp, 400, "bad-query", "Bad query", "every needs agg");
+    } else if ((s = src->get(src->ctx, "every"))) {
+        snprintf(err, cap, "every needs agg");
         return VG_EINVAL;
     }
-    int64_t now = clock_now_ms();
     /* Defaults: raw reads everything up to a day ahead (clock skew of senders); an aggregate
     ** covers the last day up to now. */
     q->to = q->agg >= 0 ? now + 1 : now + 86400000;
-    q->from = q->agg >= 0 ? q->to - 2 * 86400000 : -((int64_t)1 << 60);
-    if ((s = http_arg(req, "to")) && clock_parse_time(s, strlen(s), &q->to)) {
-        problem(resp, 400, "bad-query", "Bad query", "to '%s' is neither RFC 3339 nor epoch ms", s);
+    q->from = -((int64_t)1 << 60); /* with agg and no from: to - 1 day, below */
+    if ((s = src->get(src->ctx, "to")) && clock_parse_time(s, strlen(s), &q->to)) {
+        snprintf(err, cap, "to '%s' is neither RFC 3339 nor epoch ms", s);
         return VG_EINVAL;
     }
     if (q->to > ((int64_t)1 << 60) || q->to < -((int64_t)1 << 60)) {
-        problem(resp, 400, "bad-query", "Bad query", "to is out of range");
+        snprintf(err, cap, "to is out of range");
         return VG_EINVAL;
     }
-    if ((s = http_arg(req, "from"))) {
+    if ((s = src->get(src->ctx, "from"))) {
         if (clock_parse_time(s, strlen(s), &q->from)) {
-            problem(resp, 400, "bad-query", "Bad query",
-                    "from '%s' is neither RFC 3339 nor epoch ms", s);
+            snprintf(err, cap, "from '%s' is neither RFC 3339 nor epoch ms", s);
             return VG_EINVAL;
         }
     } else if (q->agg >= 0) {
@@ -345,17 +340,41 @@ static int parse_params(struct api *a, struct http_req *req, struct http_resp *r
     if (q->to > lim)
         q->to = lim;
     if (q->from >= q->to) {
-        problem(resp, 400, "bad-query", "Bad query", "from must be before to");
+        snprintf(err, cap, "from must be before to");
         return VG_EINVAL;
     }
-    if ((s = http_arg(req, "limit"))) {
+    if ((s = src->get(src->ctx, "limit"))) {
         char *end;
         long long l = strtoll(s, &end, 10);
         if (*end || l <= 0 || l > 100000000) {
-            problem(resp, 400, "bad-query", "Bad query", "limit must be a positive integer");
+            snprintf(err, cap, "limit must be a positive integer");
             return VG_EINVAL;
         }
         q->limit = (uint32_t)l;
+    }
+    return VG_OK;
+}
+
+/* Query parameters of an HTTP request. */
+static const char *req_get(void *ctx, const char *name)
+{
+    return http_arg(ctx, name);
+}
+
+static void req_each(void *ctx, const char *name, void (*fn)(void *arg, const char *v), void *arg)
+{
+    http_args(ctx, name, fn, arg);
+}
+
+/* Parse the parameters; on error fills resp with a 400 problem and returns VG_EINVAL. */
+static int parse_params(struct http_req *req, struct http_resp *resp, const struct principal *p,
+                        struct query_params *q, char keys[][128])
+{
+    struct query_source src = {req_get, req_each, req};
+    char err[256];
+    if (query_params_parse(&src, p->tenant, clock_now_ms(), q, keys, err, sizeof(err))) {
+        problem(resp, 400, "bad-query", "Bad query", "%s", err);
+        return VG_EINVAL;
     }
     return VG_OK;
 }
@@ -365,7 +384,7 @@ void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const 
     struct query_params q;
     char keys[16][128];
     char err[256] = "";
-    if (parse_params(a, req, resp, p, &q, keys))
+    if (parse_params(req, resp, p, &q, keys))
         return;
     if (!q.type && !q.id) {
         problem(resp, 400, "bad-query", "Bad query", "query needs type= or id=");
@@ -388,7 +407,7 @@ void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const
     struct query_params q;
     char keys[16][128];
     char err[256] = "";
-    if (parse_params(a, req, resp, p, &q, keys))
+    if (parse_params(req, resp, p, &q, keys))
         return;
     int rc = query_latest(a->st, a->cat, &q, a->o.max_series, &resp->body, err, sizeof(err));
     if (rc) {

@@ -143,6 +143,31 @@ static void qs_add(struct buf *qs, const char *k, const char *v)
     }
 }
 
+/* `vigie query` flags as a query_source (see api.h). */
+struct cli_args {
+    const char *const *names, *const *vals;
+    size_t n;
+    const char *const *wheres;
+    int nwhere;
+};
+
+static const char *cli_get(void *ctx, const char *name)
+{
+    struct cli_args *c = ctx;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->vals[i] && strcmp(c->names[i], name) == 0)
+            return c->vals[i];
+    return NULL;
+}
+
+static void cli_each(void *ctx, const char *name, void (*fn)(void *arg, const char *v), void *arg)
+{
+    struct cli_args *c = ctx;
+    if (strcmp(name, "where") == 0)
+        for (int i = 0; i < c->nwhere; i++)
+            fn(arg, c->wheres[i]);
+}
+
 struct opt {
     const char *name;
     const char **val;
@@ -225,49 +250,17 @@ static int cmd_query(int argc, char **argv)
     log_set_level(LOG_WARN);
     if (server_open(&s, &cfg, 0))
         return 1;
+    /* The same parser and defaults as GET /api/v1/query. */
+    struct cli_args ca = {names, vals, VG_ARRAY_LEN(names), wheres, nwhere};
+    struct query_source src = {cli_get, cli_each, &ca};
     struct query_params q;
-    memset(&q, 0, sizeof(q));
-    q.tenant = tenant;
-    q.type = type;
-    q.id = id;
-    q.attr = attr;
-    q.agg = -1;
-    q.to = clock_now_ms() + 86400000;
-    q.from = INT64_MIN / 2;
+    char keys[16][128];
     char err[256] = "";
-    for (int k = 0; k < nwhere; k++) {
-        const char *c = strchr(wheres[k], ':');
-        if (!c) {
-            fprintf(stderr, "vigie query: --where takes TAG:VALUE\n");
-            rc = 2;
-            goto out;
-        }
-        q.where[q.nwhere].key = vg_strndup(wheres[k], (size_t)(c - wheres[k]));
-        q.where[q.nwhere].klen = (uint32_t)(c - wheres[k]);
-        q.where[q.nwhere].val = c + 1;
-        q.where[q.nwhere].vlen = (uint32_t)strlen(c + 1);
-        q.nwhere++;
-    }
-    if ((to && clock_parse_time(to, strlen(to), &q.to)) ||
-        (from && clock_parse_time(from, strlen(from), &q.from))) {
-        fprintf(stderr, "vigie query: --from/--to take RFC 3339 or epoch ms\n");
+    if (query_params_parse(&src, tenant, clock_now_ms(), &q, keys, err, sizeof(err))) {
+        fprintf(stderr, "vigie query: %s\n", err);
         rc = 2;
         goto out;
     }
-    if (agg) {
-        q.agg = store_agg_parse(agg);
-        if (q.agg < 0 || !every || query_parse_duration(every, &q.every)) {
-            fprintf(stderr, "vigie query: --agg needs a known aggregate and --every DURATION\n");
-            rc = 2;
-            goto out;
-        }
-        if (!to)
-            q.to = clock_now_ms() + 1;
-        if (!from)
-            q.from = q.to - 86400000; /* as the server: the last day with agg */
-    }
-    if (limit)
-        q.limit = (uint32_t)strtoul(limit, NULL, 10);
     struct buf out;
     buf_init(&out, 0);
     int qrc = latest ? query_latest(s.store, s.cat, &q, 1000000, &out, err, sizeof(err))
@@ -280,8 +273,6 @@ static int cmd_query(int argc, char **argv)
     }
     buf_release(&out);
 out:
-    for (uint32_t k = 0; k < q.nwhere; k++)
-        free((char *)q.where[k].key);
     server_close(&s);
     return rc;
 }
