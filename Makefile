@@ -8,7 +8,7 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc -pthread -MMD -MP
-LIBS    := -lmicrohttpd -ljansson -lsqlite3 -lsodium -lzstd -lz -lmosquitto -lpthread -lm
+LIBS    := -lmicrohttpd -ljansson -lsqlite3 -lsodium -lzstd -lz -lmosquitto -lcurl -lpthread -lm
 
 ALL_C   := $(sort $(wildcard src/*/*.c))
 TEST_C  := $(filter %_test.c,$(ALL_C))

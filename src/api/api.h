@@ -31,6 +31,13 @@ void api_free(struct api *a);
 /* Give the API the running server (for /metrics); may be NULL. */
 void api_set_http(struct api *a, struct http_server *h);
 
+/* Give the API the NGSI-LD context registry and entity store (both borrowed). */
+struct ldctx_reg;
+struct entstore;
+void api_set_ngsild(struct api *a, struct ldctx_reg *reg, struct entstore *es);
+struct subs;
+void api_set_subs(struct api *a, struct subs *subs);
+
 /* The net/http early function (headers only): routing and the one authorisation call. */
 int api_early(void *arg, struct http_req *req, struct http_resp *resp);
 /* The net/http handler (body complete). */

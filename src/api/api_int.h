@@ -16,6 +16,9 @@ struct api {
     struct meta *meta;
     struct ingest *ig;
     struct http_server *http;
+    struct ldctx_reg *ldreg;  /* NGSI-LD: contexts and entities (NULL until api_set_ngsild) */
+    struct entstore *es;
+    struct subs *subs;        /* NGSI-LD subscriptions (NULL until api_set_subs) */
     int64_t started_ms;
     atomic_uint_fast64_t auth_failures;
 };
@@ -54,6 +57,7 @@ void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const 
 void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
 void h_influxql(struct api *a, struct http_req *req, struct http_resp *resp,
                 const struct principal *p);
+void h_ngsild(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
 void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
                   const struct principal *p);
 

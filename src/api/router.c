@@ -33,6 +33,11 @@ static const struct route routes[] = {
     {"GET", "/api/v1/quarantine", SCOPE_READ, h_quarantine},
 };
 
+/* Every path under /ngsi-ld/v1/ goes to h_ngsild(), which dispatches by resource; reads need
+** the read scope, every other method the write scope. */
+static const struct route ngsild_read = {"GET", "/ngsi-ld/v1/", SCOPE_READ, h_ngsild};
+static const struct route ngsild_write = {"*", "/ngsi-ld/v1/", SCOPE_WRITE, h_ngsild};
+
 struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *cat,
                     struct meta *m, struct ingest *ig)
 {
@@ -59,6 +64,17 @@ void api_free(struct api *a)
     free(a);
 }
 
+void api_set_ngsild(struct api *a, struct ldctx_reg *reg, struct entstore *es)
+{
+    a->ldreg = reg;
+    a->es = es;
+}
+
+void api_set_subs(struct api *a, struct subs *subs)
+{
+    a->subs = subs;
+}
+
 void api_set_http(struct api *a, struct http_server *h)
 {
     __atomic_store_n(&a->http, h, __ATOMIC_RELEASE); /* read by h_metrics in HTTP threads */
@@ -73,7 +89,12 @@ int api_early(void *arg, struct http_req *req, struct http_resp *resp)
     const struct route *r = NULL;
     int path_known = 0;
     char allow[64] = "";
-    for (size_t i = 0; i < VG_ARRAY_LEN(routes); i++) {
+    if (strncmp(req->url, "/ngsi-ld/v1/", 12) == 0 && a->es) {
+        int read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+        r = read ? &ngsild_read : &ngsild_write;
+        path_known = 1;
+    }
+    for (size_t i = 0; !r && i < VG_ARRAY_LEN(routes); i++) {
         if (strcmp(routes[i].path, req->url) != 0)
             continue;
         path_known = 1;

@@ -26,6 +26,7 @@ void config_defaults(struct config *c, int demo)
     snprintf(c->samples, sizeof(c->samples), "../shared/data");
     c->realtime = 1;
     c->quarantine_days = 30;
+    snprintf(c->sdm_contexts, sizeof(c->sdm_contexts), "../shared/datamodels/_shared/contexts");
 }
 
 static int parse_u64(const char *v, uint64_t *out)
@@ -69,6 +70,10 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         COPY(listen);
     if (strcmp(key, "samples") == 0)
         COPY(samples);
+    if (strcmp(key, "contexts") == 0)
+        COPY(contexts);
+    if (strcmp(key, "sdm-contexts") == 0)
+        COPY(sdm_contexts);
     if (strcmp(key, "error-log") == 0)
         COPY(error_log);
     if (strcmp(key, "access-log") == 0)

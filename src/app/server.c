@@ -2,9 +2,11 @@
 ** app/server.c: start-up, signal handling and clean shutdown of the daemon.
 **
 **   start:  lock DIR/LOCK -> meta_open(DIR/meta.db) -> store_open(DIR/store) -> catalog_open
-**           (declares every series) -> store_recover (WAL replay) -> ingest -> api -> http
+**           (declares every series) -> store_recover (WAL replay) -> ingest -> NGSI-LD (@context
+**           registry, entity store: loads every entity document) -> api -> http
 **   stop (SIGTERM/SIGINT): http_quiesce (no new connections) -> demo_stop -> http_stop (in-flight
-**           requests finish) -> store_close (final checkpoint: head -> blocks, WAL emptied)
+**           requests finish) -> entstore_free (commits what is queued) -> store_close (final
+**           checkpoint: head -> blocks, WAL emptied)
 **           -> catalog_free -> meta_close -> unlock -> exit 0
 */
 #include "app/server.h"
@@ -114,6 +116,62 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
+static int load_user_context(void *arg, const struct meta_doc_row *row)
+{
+    struct vg_server *s = arg;
+    json_t *doc = json_loadb(row->doc, row->len, 0, NULL);
+    char id[128];
+    if (!doc || ldctx_reg_add(s->ldreg, row->tenant, doc, id, sizeof(id)))
+        log_error("NGSI-LD: stored @context %s of tenant %s cannot be loaded", row->id,
+                  row->tenant);
+    json_decref(doc);
+    return 0;
+}
+
+/* NGSI-LD: the @context registry (built-in core, preloaded directories, the tenants' stored
+** contexts) and the entity store. */
+static int ngsild_open(struct vg_server *s)
+{
+    char err[512];
+    int rc = ldctx_reg_new(&s->ldreg);
+    if (rc) {
+        log_error("cannot create the @context registry: %s", vg_strerror(rc));
+        return -1;
+    }
+    if (s->cfg.sdm_contexts[0]) {
+        uint32_t n = 0;
+        if (access(s->cfg.sdm_contexts, R_OK) != 0)
+            log_warn("NGSI-LD: no Smart Data Models contexts at '%s' (--sdm-contexts)",
+                     s->cfg.sdm_contexts);
+        else if (ldctx_reg_load_sdm(s->ldreg, s->cfg.sdm_contexts, &n, err, sizeof(err)))
+            log_warn("NGSI-LD: Smart Data Models contexts: %s", err);
+        else
+            log_info("NGSI-LD: preloaded %u Smart Data Models contexts from '%s'", n,
+                     s->cfg.sdm_contexts);
+    }
+    if (s->cfg.contexts[0]) {
+        if (ldctx_reg_load_manifest(s->ldreg, s->cfg.contexts, err, sizeof(err))) {
+            log_error("NGSI-LD: --contexts %s: %s", s->cfg.contexts, err);
+            return -1;
+        }
+        log_info("NGSI-LD: preloaded the @contexts of '%s/manifest.tsv'", s->cfg.contexts);
+    }
+    if ((rc = meta_docs_load(s->meta, "context", load_user_context, s))) {
+        log_error("NGSI-LD: cannot load the stored @contexts: %s", vg_strerror(rc));
+        return -1;
+    }
+    int64_t t0 = clock_mono_ns();
+    if ((rc = entstore_open(s->meta, s->store, s->cat, &s->es))) {
+        log_error("NGSI-LD: cannot load the entities: %s", vg_strerror(rc));
+        return -1;
+    }
+    struct entstore_stats st;
+    entstore_get_stats(s->es, &st);
+    log_info("NGSI-LD: loaded %llu entities in %.1f ms", (unsigned long long)st.entities,
+             (double)(clock_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
 int server_open(struct vg_server *s, const struct config *cfg, int background)
 {
     char path[600];
@@ -169,6 +227,8 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
         log_error("cannot start ingest: %s", vg_strerror(rc));
         goto fail;
     }
+    if ((rc = ngsild_open(s)))
+        goto fail;
     if (cfg->nretention)
         apply_retention(s);
     return 0;
@@ -184,6 +244,7 @@ int server_start(struct vg_server *s, int demo)
     ao.auth = s->cfg.auth;
     ao.default_tenant = "default";
     s->api = api_new(&ao, s->store, s->cat, s->meta, s->ig);
+    api_set_ngsild(s->api, s->ldreg, s->es);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;
@@ -259,6 +320,10 @@ void server_close(struct vg_server *s)
     s->api = NULL;
     ingest_free(s->ig);
     s->ig = NULL;
+    entstore_free(s->es); /* commits what is queued */
+    s->es = NULL;
+    ldctx_reg_free(s->ldreg);
+    s->ldreg = NULL;
     store_close(s->store); /* final checkpoint */
     s->store = NULL;
     catalog_free(s->cat);

@@ -10,6 +10,8 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/demo.h"
+#include "ngsild/entstore.h"
+#include "ngsild/ldctx.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +23,8 @@ struct vg_server {
     struct store *store;
     struct catalog *cat;
     struct ingest *ig;
+    struct ldctx_reg *ldreg; /* NGSI-LD @contexts */
+    struct entstore *es;     /* NGSI-LD entities */
     struct api *api;
     struct http_server *http;
     struct demo *demo;

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_SCHEMA_VERSION 1
+#define META_SCHEMA_VERSION 2
 #define META_BUSY_TIMEOUT_MS 5000
 #define META_NAME_MAX 256            /* tenant, label, source: longer is refused */
 #define META_REASON_MAX 4096
@@ -52,6 +52,9 @@ enum meta_stmt {
     ST_Q_COUNT,
     ST_Q_PURGE,
     ST_DATA_VERSION,
+    ST_DOC_PUT,
+    ST_DOC_DEL,
+    ST_DOC_LOAD,
     ST__COUNT
 };
 
@@ -77,6 +80,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_KEY_INS] = "INSERT INTO api_keys(hash, tenant, scope, label, created_ms, revoked) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, 0)",
     [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_DOC_PUT] = "INSERT INTO docs(kind, tenant, id, doc) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT(kind, tenant, id) DO UPDATE SET doc = excluded.doc",
+    [ST_DOC_DEL] = "DELETE FROM docs WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
+    [ST_DOC_LOAD] = "SELECT tenant, id, doc FROM docs WHERE kind = ?1 ORDER BY tenant, id",
     [ST_KEY_FIND] = "SELECT id, tenant, scope FROM api_keys WHERE hash = ?1 AND revoked = 0",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
     [ST_KEY_LIST] = "SELECT id, tenant, label, scope, created_ms, revoked FROM api_keys "
@@ -132,6 +139,13 @@ static const char *const migrations[META_SCHEMA_VERSION] = {
     "  raw BLOB NOT NULL);"
     "CREATE INDEX quarantine_tenant_time ON quarantine(tenant, received_ms);"
     "CREATE INDEX quarantine_time ON quarantine(received_ms);",
+    /* v1 -> v2: NGSI-LD documents (entities, subscriptions, user @contexts), JSON text */
+    "CREATE TABLE docs("
+    "  kind TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  doc BLOB NOT NULL,"
+    "  PRIMARY KEY(kind, tenant, id)) WITHOUT ROWID;",
 };
 
 struct apikey_slot {
@@ -937,6 +951,62 @@ int meta_kv_set(struct meta *m, const char *key, const char *val)
     bind_text(s, 1, key);
     bind_text(s, 2, val);
     rc = step_done(s);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* ---- documents ---------------------------------------------------------------------------- */
+
+int meta_docs_commit(struct meta *m, const struct meta_doc_op *ops, uint32_t n)
+{
+    int rc;
+    pthread_mutex_lock(&m->mu);
+    rc = tx_begin(m);
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        const struct meta_doc_op *o = &ops[i];
+        if (!name_ok(o->kind, META_NAME_MAX) || !name_ok(o->tenant, META_NAME_MAX) || !o->id ||
+            !o->id[0] || o->len > META_RAW_MAX) {
+            rc = VG_EINVAL;
+            break;
+        }
+        sqlite3_stmt *s = stmt(m, o->doc ? ST_DOC_PUT : ST_DOC_DEL);
+        bind_text(s, 1, o->kind);
+        bind_text(s, 2, o->tenant);
+        bind_text(s, 3, o->id);
+        if (o->doc)
+            sqlite3_bind_blob64(s, 4, o->doc, o->len, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    if (!rc)
+        rc = tx_commit(m);
+    if (rc)
+        tx_rollback(m);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int meta_docs_load(struct meta *m, const char *kind, meta_doc_fn *fn, void *arg)
+{
+    int rc = VG_OK;
+    pthread_mutex_lock(&m->mu);
+    sqlite3_stmt *s = stmt(m, ST_DOC_LOAD);
+    bind_text(s, 1, kind);
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct meta_doc_row r = {
+            (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+            (const char *)sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2)};
+        if (!r.tenant || !r.id)
+            continue;
+        if (!r.doc)
+            r.doc = "";
+        rc = fn(arg, &r);
+        if (rc)
+            break;
+    }
+    if (!rc && src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = map_rc(src);
+    sqlite3_reset(s);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

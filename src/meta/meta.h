@@ -1,6 +1,6 @@
 /*
 ** meta/meta.h: Vigie's metadata store on SQLite (meta/db.c is the only file that includes
-** sqlite3.h). Tables: entities, series, groups (retention), api_keys, quarantine.
+** sqlite3.h). Tables: entities, series, groups (retention), api_keys, quarantine, docs (NGSI-LD).
 ** Owns: the SQLite connection of <data>/meta.db and its lock.
 ** Durability: WAL journal with synchronous=FULL, so a committed row survives power loss.
 ** Thread: every function may be called from any thread (one connection behind a mutex).
@@ -103,6 +103,24 @@ int meta_quarantine_list(struct meta *m, const char *tenant, const char *source,
 int meta_quarantine_count(struct meta *m, const char *tenant, uint64_t *n);
 /* Delete rows received before before_ms; *deleted receives the count (may be NULL). */
 int meta_quarantine_purge(struct meta *m, int64_t before_ms, uint64_t *deleted);
+
+/* ---- documents: NGSI-LD entities, subscriptions, user @contexts (JSON text) -------------- */
+/* kind is "entity", "subscription", "context"... doc NULL deletes (kind, tenant, id). */
+struct meta_doc_op {
+    const char *kind, *tenant, *id;
+    const char *doc;
+    size_t len;
+};
+/* Apply ops in ONE durable transaction (all or nothing). */
+int meta_docs_commit(struct meta *m, const struct meta_doc_op *ops, uint32_t n);
+struct meta_doc_row {
+    const char *tenant, *id;
+    const char *doc;
+    size_t len;
+};
+/* Every document of kind, ordered by (tenant, id). Rows valid during the callback only. */
+typedef int meta_doc_fn(void *arg, const struct meta_doc_row *row);
+int meta_docs_load(struct meta *m, const char *kind, meta_doc_fn *fn, void *arg);
 
 /* ---- key/value settings (server id, schema version, ...) ---------------------------------- */
 int meta_kv_get(struct meta *m, const char *key, char *val, size_t cap);

@@ -336,6 +336,27 @@ void http_args(struct http_req *r, const char *name, http_arg_fn *fn, void *arg)
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, args_iter, &a);
 }
 
+struct args_all_ctx {
+    http_kv_fn *fn;
+    void *arg;
+};
+
+static enum MHD_Result args_all_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct args_all_ctx *a = cls;
+    (void)kind;
+    if (key)
+        a->fn(a->arg, key, value ? value : "");
+    return MHD_YES;
+}
+
+void http_args_all(struct http_req *r, http_kv_fn *fn, void *arg)
+{
+    struct args_all_ctx a = {fn, arg};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, args_all_iter, &a);
+}
+
 void http_get_stats(struct http_server *s, struct http_stats *st)
 {
     st->requests = atomic_load(&s->requests);

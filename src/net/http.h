@@ -82,6 +82,10 @@ const char *http_arg(struct http_req *r, const char *name);
 typedef void http_arg_fn(void *arg, const char *value);
 void http_args(struct http_req *r, const char *name, http_arg_fn *fn, void *arg);
 
+/* Call fn for every query argument, in request order (values percent-decoded; "" if absent). */
+typedef void http_kv_fn(void *arg, const char *name, const char *value);
+void http_args_all(struct http_req *r, http_kv_fn *fn, void *arg);
+
 /* Response helpers. */
 void http_resp_header(struct http_resp *resp, const char *name, const char *val);
 

@@ -1,0 +1,903 @@
+/*
+** api/h_temporal.c: the NGSI-LD temporal API (ETSI GS CIM 009 cl. 5.6.11-5.6.12, 5.7.3-5.7.4,
+** 6.18-6.22) on Vigie's time-series engine:
+**   GET  /temporal/entities                   query (entity filters on the current state, then
+**                                             the history of each match)
+**   POST /temporal/entities                   create or append a temporal entity
+**   GET  /temporal/entities/{id}              retrieve
+**   POST /temporal/entities/{id}/attrs        append instances
+**   PATCH /temporal/entities/{id}/attrs/{attr}/{instanceId}   modify one instance
+**   POST /temporal/entityOperations/query     query with a Query body
+** Parameters: timerel (before|after|between), timeAt, endTimeAt, timeproperty (observedAt; the
+** engine keeps one time per instance), lastN, attrs, options/format temporalValues or
+** aggregatedValues, aggrMethods (totalCount, distinctCount, sum, avg, min, max, stddev, sumsq),
+** aggrPeriodDuration (ISO 8601, P..D T..H..M..S; a month is 30 days, a year 365; default PT0S:
+** one period for the whole range).
+** Instances: instanceId "urn:ngsi-ld:Instance:<series>:<epoch ms>" (a series keeps one value
+** per instant, the last written). More than TEMPORAL_MAX_INSTANCES instances of an attribute
+** answer 206 Partial Content with the first ones and a Content-Range naming the instants sent.
+** Deleting history (entity, attribute or instance) is not supported by the engine yet: 501.
+*/
+#include "api/ngsild_int.h"
+
+#include "core/clock.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEMPORAL_MAX_INSTANCES 10000
+#define TEMPORAL_MAX_BUCKETS 100000
+
+enum { AG_TOTALCOUNT = 1, AG_DISTINCT = 2, AG_SUM = 4, AG_AVG = 8, AG_MIN = 16, AG_MAX = 32,
+       AG_STDDEV = 64, AG_SUMSQ = 128 };
+static const char *const ag_names[] = {"totalCount", "distinctCount", "sum", "avg",
+                                       "min", "max", "stddev", "sumsq"};
+
+struct tq {
+    int64_t from, to;     /* [from, to) ms */
+    uint32_t last_n;      /* 0 = all */
+    int mode;             /* 0 normalized, LD_OPT_TEMPORAL, LD_OPT_AGGREGATED */
+    int sys_attrs;
+    unsigned aggr;        /* AG_* */
+    int64_t period;       /* ms, 0 = whole range */
+    json_t *attrs;        /* expanded names to include, or NULL */
+    int partial;          /* some attribute was truncated */
+    int64_t range_lo, range_hi;
+};
+
+/* ISO 8601 duration: PnYnMnWnDTnHnMnS (fractions of seconds allowed). */
+static int parse_duration(const char *s, int64_t *ms)
+{
+    if (!s || *s != 'P')
+        return -1;
+    s++;
+    int in_time = 0, any = 0;
+    double total = 0;
+    while (*s) {
+        if (*s == 'T') {
+            if (in_time)
+                return -1;
+            in_time = 1;
+            s++;
+            continue;
+        }
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v < 0 || !isfinite(v))
+            return -1;
+        double unit;
+        switch (*end) {
+        case 'Y': unit = in_time ? -1 : 365 * 86400e3; break;
+        case 'M': unit = in_time ? 60e3 : 30 * 86400e3; break;
+        case 'W': unit = in_time ? -1 : 7 * 86400e3; break;
+        case 'D': unit = in_time ? -1 : 86400e3; break;
+        case 'H': unit = in_time ? 3600e3 : -1; break;
+        case 'S': unit = in_time ? 1e3 : -1; break;
+        default: return -1;
+        }
+        if (unit < 0)
+            return -1;
+        total += v * unit;
+        any = 1;
+        s = end + 1;
+    }
+    if (!any || total > 1e15)
+        return -1;
+    *ms = (int64_t)total;
+    return 0;
+}
+
+static int parse_time_arg(const char *s, int64_t *ms)
+{
+    return s && clock_parse_time(s, strlen(s), ms) == 0 ? 0 : -1;
+}
+
+/* Temporal parameters from the query string or a Query body ("temporalQ"). */
+static int tq_parse(struct ld_req *r, struct tq *t, const json_t *body)
+{
+    memset(t, 0, sizeof(*t));
+    const json_t *tq = body ? json_object_get(body, "temporalQ") : NULL;
+#define TARG(name) (body ? json_string_value(json_object_get(tq, name)) : ld_arg(r, name))
+    const char *timerel = TARG("timerel"), *time_at = TARG("timeAt"), *end_at = TARG("endTimeAt");
+    const char *tprop = TARG("timeproperty");
+    const char *last_n = body ? NULL : ld_arg(r, "lastN");
+    const char *methods = body ? NULL : ld_arg(r, "aggrMethods");
+    const char *period = body ? NULL : ld_arg(r, "aggrPeriodDuration");
+#undef TARG
+    if (body && json_is_integer(json_object_get(tq, "lastN")))
+        last_n = NULL, t->last_n = (uint32_t)json_integer_value(json_object_get(tq, "lastN"));
+    t->from = INT64_MIN / 4;
+    t->to = INT64_MAX / 4;
+    if (timerel) {
+        int64_t at, end;
+        if (parse_time_arg(time_at, &at)) {
+            ld_error(r, 400, "BadRequestData", "timeAt: a DateTime is required with timerel");
+            return -1;
+        }
+        if (!strcmp(timerel, "before")) {
+            t->to = at;
+        } else if (!strcmp(timerel, "after")) {
+            t->from = at + 1;
+        } else if (!strcmp(timerel, "between")) {
+            if (parse_time_arg(end_at, &end)) {
+                ld_error(r, 400, "BadRequestData", "endTimeAt: a DateTime is required with "
+                                                   "timerel=between");
+                return -1;
+            }
+            if (end <= at) {
+                ld_error(r, 400, "BadRequestData", "endTimeAt must be after timeAt");
+                return -1;
+            }
+            t->from = at;
+            t->to = end;
+        } else {
+            ld_error(r, 400, "BadRequestData", "timerel: expected before, after or between");
+            return -1;
+        }
+    } else if (time_at || end_at) {
+        ld_error(r, 400, "BadRequestData", "timeAt/endTimeAt need timerel");
+        return -1;
+    }
+    if (tprop && strcmp(tprop, "observedAt")) {
+        if (!strcmp(tprop, "createdAt") || !strcmp(tprop, "modifiedAt") ||
+            !strcmp(tprop, "deletedAt"))
+            ld_error(r, 501, "OperationNotSupported",
+                     "timeproperty=%s: Vigie keeps the history by observedAt (or receipt time)",
+                     tprop);
+        else
+            ld_error(r, 400, "BadRequestData", "timeproperty: unknown '%s'", tprop);
+        return -1;
+    }
+    if (last_n) {
+        char *end;
+        long v = strtol(last_n, &end, 10);
+        if (*end || v <= 0 || v > TEMPORAL_MAX_INSTANCES) {
+            ld_error(r, 400, "BadRequestData", "lastN: expected an integer in 1..%d",
+                     TEMPORAL_MAX_INSTANCES);
+            return -1;
+        }
+        t->last_n = (uint32_t)v;
+    }
+    enum entity_format f;
+    int flags;
+    if (ld_options(r, &f, &t->sys_attrs, &flags))
+        return -1;
+    t->mode = flags & (LD_OPT_TEMPORAL | LD_OPT_AGGREGATED);
+    if (t->mode == LD_OPT_AGGREGATED) {
+        if (!methods || !*methods) {
+            ld_error(r, 400, "BadRequestData", "aggrMethods is required with aggregatedValues");
+            return -1;
+        }
+        const char *p = methods;
+        while (*p) {
+            const char *e = strchr(p, ',');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            int found = 0;
+            for (size_t i = 0; i < VG_ARRAY_LEN(ag_names); i++)
+                if (strlen(ag_names[i]) == n && !strncmp(ag_names[i], p, n)) {
+                    t->aggr |= 1u << i;
+                    found = 1;
+                }
+            if (!found) {
+                ld_error(r, 400, "BadRequestData", "aggrMethods: unknown method '%.*s'", (int)n,
+                         p);
+                return -1;
+            }
+            p = e ? e + 1 : p + n;
+        }
+        if (period && parse_duration(period, &t->period)) {
+            ld_error(r, 400, "BadRequestData",
+                     "aggrPeriodDuration: expected an ISO 8601 duration such as PT1H or P1D");
+            return -1;
+        }
+    }
+    const char *attrs = body ? NULL : ld_arg(r, "attrs");
+    if (attrs && *attrs)
+        t->attrs = ld_name_list(r, attrs, 1);
+    return 0;
+}
+
+/* ---- history of one attribute instance --------------------------------------------------------- */
+
+struct sid_find {
+    uint32_t sid;
+    enum vg_vtype vt;
+    int found;
+};
+
+static int sid_cb(void *arg, const struct catalog_series *cs)
+{
+    struct sid_find *f = arg;
+    f->sid = cs->sid;
+    f->vt = cs->vt;
+    f->found = 1;
+    return 1;
+}
+
+static int find_sid(struct ld_req *r, const char *id, const char *series_attr, uint32_t *sid,
+                    enum vg_vtype *vt)
+{
+    struct sid_find f = {0, VT_NONE, 0};
+    struct catalog_sel sel = {r->tenant, NULL, id, series_attr, NULL, 0};
+    catalog_select(r->a->cat, &sel, sid_cb, &f);
+    *sid = f.sid;
+    if (vt)
+        *vt = f.vt;
+    return f.found ? 0 : -1;
+}
+
+static json_t *point_json(enum vg_vtype vt, const union vg_val *v)
+{
+    switch (vt) {
+    case VT_F64: return isfinite(v->f) ? json_real(v->f) : json_null();
+    case VT_I64: return json_integer(v->i);
+    case VT_BOOL: return json_boolean(v->i);
+    case VT_STR:
+        if (v->s.len && v->s.p[0] == ENTSTORE_JSON_MARK) {
+            json_t *j = json_loadb(v->s.p + 1, v->s.len - 1, JSON_DECODE_ANY, NULL);
+            return j ? j : json_null();
+        }
+        return json_stringn(v->s.p, v->s.len);
+    case VT_GEO:
+        return json_pack("{s:s, s:[f,f]}", "type", "Point", "coordinates", v->geo.lon, v->geo.lat);
+    default: return json_null();
+    }
+}
+
+static const char *value_member(const char *kind)
+{
+    if (!strcmp(kind, "Relationship")) return "object";
+    if (!strcmp(kind, "LanguageProperty")) return "languageMap";
+    if (!strcmp(kind, "ListProperty")) return "valueList";
+    if (!strcmp(kind, "JsonProperty")) return "json";
+    if (!strcmp(kind, "VocabProperty")) return "vocab";
+    if (!strcmp(kind, "ListRelationship")) return "objectList";
+    return "value";
+}
+
+static const char *values_member(const char *kind)
+{
+    if (!strcmp(kind, "Relationship")) return "objects";
+    if (!strcmp(kind, "LanguageProperty")) return "languageMaps";
+    if (!strcmp(kind, "ListProperty")) return "valueLists";
+    if (!strcmp(kind, "JsonProperty")) return "jsons";
+    if (!strcmp(kind, "VocabProperty")) return "vocabs";
+    if (!strcmp(kind, "ListRelationship")) return "objectLists";
+    return "values";
+}
+
+static void fmt_time(int64_t ms, char *out, size_t cap)
+{
+    clock_format_rfc3339(ms, out, cap);
+}
+
+/* Aggregated values of one series over [from, to). */
+static json_t *aggregate(struct ld_req *r, struct tq *t, uint32_t sid, enum vg_vtype vt,
+                         const char *kind)
+{
+    int numeric = vt == VT_F64 || vt == VT_I64 || vt == VT_BOOL;
+    int64_t from = t->from, to = t->to;
+    int64_t lts;
+    union vg_val lv;
+    if (from < 0 || to > (int64_t)4e15) { /* open range: bound it by the data */
+        if (store_latest(r->a->st, sid, &lts, &lv))
+            return json_pack("{s:s}", "type", kind);
+        if (to > lts + 1)
+            to = lts + 1;
+        if (from < 0) {
+            struct store_points pts;
+            store_points_init(&pts);
+            if (store_read(r->a->st, sid, 0, to, 1, &pts) == 0 && pts.n)
+                from = pts.ts[0];
+            else
+                from = to - 1;
+            store_points_release(&pts);
+        }
+    }
+    if (to <= from)
+        return json_pack("{s:s}", "type", kind);
+    int64_t every = t->period ? t->period : to - from;
+    uint32_t nb = store_bucket_count(from, to, every);
+    if (nb > TEMPORAL_MAX_BUCKETS) {
+        ld_error(r, 403, "TooManyResults", "aggrPeriodDuration gives %u periods (at most %d)", nb,
+                 TEMPORAL_MAX_BUCKETS);
+        return NULL;
+    }
+    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
+    if (store_aggregate(r->a->st, sid, from, to, every, b, nb)) {
+        free(b);
+        return json_pack("{s:s}", "type", kind);
+    }
+    if (!t->period && nb > 1) { /* PT0S: one period for the whole range */
+        for (uint32_t i = 1; i < nb; i++)
+            store_bucket_merge(&b[0], &b[i]);
+        b[0].start = from;
+        nb = 1;
+    }
+    json_t *out = json_pack("{s:s}", "type", kind);
+    for (size_t m = 0; m < VG_ARRAY_LEN(ag_names); m++) {
+        if (!(t->aggr & (1u << m)))
+            continue;
+        if (!numeric && (1u << m) != AG_TOTALCOUNT && (1u << m) != AG_DISTINCT)
+            continue; /* sum, avg, min... of strings or places mean nothing */
+        json_t *arr = json_array();
+        for (uint32_t i = 0; i < nb; i++) {
+            if (!b[i].count && (1u << m) != AG_TOTALCOUNT)
+                continue;
+            int64_t s = t->period ? b[i].start : from;
+            int64_t e = t->period ? b[i].start + every : to;
+            if (s < from)
+                s = from;
+            if (e > to)
+                e = to;
+            json_t *v;
+            switch (1u << m) {
+            case AG_TOTALCOUNT: v = json_integer((json_int_t)b[i].count); break;
+            case AG_DISTINCT: {
+                struct store_points pts;
+                store_points_init(&pts);
+                json_t *seen = json_object();
+                if (store_read(r->a->st, sid, s, e, 0, &pts) == 0)
+                    for (uint32_t k = 0; k < pts.n; k++) {
+                        json_t *pv = point_json(pts.vt, &pts.v[k]);
+                        char *key = json_dumps(pv, JSON_COMPACT | JSON_ENCODE_ANY);
+                        if (key)
+                            json_object_set_new(seen, key, json_true());
+                        free(key);
+                        json_decref(pv);
+                    }
+                v = json_integer((json_int_t)json_object_size(seen));
+                json_decref(seen);
+                store_points_release(&pts);
+                break;
+            }
+            case AG_SUM: v = json_real(b[i].sum); break;
+            case AG_AVG: v = json_real(store_bucket_value(&b[i], AGG_AVG)); break;
+            case AG_MIN: v = json_real(b[i].min); break;
+            case AG_MAX: v = json_real(b[i].max); break;
+            case AG_STDDEV: v = json_real(store_bucket_value(&b[i], AGG_STDDEV)); break;
+            default: v = json_real(b[i].sumsq); break;
+            }
+            char st[32], en[32];
+            fmt_time(s, st, sizeof(st));
+            fmt_time(e, en, sizeof(en));
+            json_array_append_new(arr, json_pack("[o,s,s]", v, st, en));
+        }
+        json_object_set_new(out, ag_names[m], arr);
+    }
+    free(b);
+    return out;
+}
+
+/* The history of one attribute instance in the requested representation: appended to dst
+** (normalized: instances; temporalValues: one object with "values"). */
+static int attr_history(struct ld_req *r, struct tq *t, const char *id, const char *attr_iri,
+                        const json_t *cur_inst, json_t *dst)
+{
+    const char *kind = json_string_value(json_object_get(cur_inst, "type"));
+    const char *ds = json_string_value(json_object_get(cur_inst, "datasetId"));
+    if (!kind)
+        kind = "Property";
+    char name[600];
+    if (ds)
+        snprintf(name, sizeof(name), "%s#%s", entstore_local_name(attr_iri), ds);
+    else
+        snprintf(name, sizeof(name), "%s", entstore_local_name(attr_iri));
+    uint32_t sid;
+    enum vg_vtype vt;
+    if (find_sid(r, id, name, &sid, &vt))
+        return 0; /* no history */
+    if (t->mode == LD_OPT_AGGREGATED) {
+        json_t *a = aggregate(r, t, sid, vt, kind);
+        if (!a)
+            return -1;
+        if (ds)
+            json_object_set_new(a, "datasetId", json_string(ds));
+        json_array_append_new(dst, a);
+        return 0;
+    }
+    struct store_points pts;
+    store_points_init(&pts);
+    int64_t from = t->from < 0 ? 0 : t->from;
+    if (store_read(r->a->st, sid, from, t->to, 0, &pts)) {
+        store_points_release(&pts);
+        return 0;
+    }
+    uint32_t first = 0, n = pts.n;
+    if (t->last_n && n > t->last_n) {
+        first = n - t->last_n;
+        n = t->last_n;
+    }
+    if (n > TEMPORAL_MAX_INSTANCES) {
+        n = TEMPORAL_MAX_INSTANCES;
+        t->partial = 1;
+        if (!t->range_lo || pts.ts[first] < t->range_lo)
+            t->range_lo = pts.ts[first];
+        if (pts.ts[first + n - 1] > t->range_hi)
+            t->range_hi = pts.ts[first + n - 1];
+    }
+    const char *unit = json_string_value(json_object_get(cur_inst, "unitCode"));
+    json_t *values = t->mode == LD_OPT_TEMPORAL ? json_array() : NULL;
+    for (uint32_t i = first; i < first + n; i++) {
+        char at[32];
+        fmt_time(pts.ts[i], at, sizeof(at));
+        json_t *v = point_json(pts.vt, &pts.v[i]);
+        if (values) {
+            json_array_append_new(values, json_pack("[o,s]", v, at));
+            continue;
+        }
+        char iid[96];
+        snprintf(iid, sizeof(iid), "urn:ngsi-ld:Instance:%u:%lld", sid, (long long)pts.ts[i]);
+        json_t *inst = json_pack("{s:s, s:o, s:s, s:s}", "type", kind, value_member(kind), v,
+                                 "observedAt", at, "instanceId", iid);
+        if (unit)
+            json_object_set_new(inst, "unitCode", json_string(unit));
+        if (ds)
+            json_object_set_new(inst, "datasetId", json_string(ds));
+        json_array_append_new(dst, inst);
+    }
+    if (values) {
+        json_t *o = json_pack("{s:s, s:o}", "type", kind, values_member(kind), values);
+        if (ds)
+            json_object_set_new(o, "datasetId", json_string(ds));
+        json_array_append_new(dst, o);
+    }
+    store_points_release(&pts);
+    return 0;
+}
+
+/* The temporal representation of one entity (current state e). */
+static json_t *temporal_entity(struct ld_req *r, struct tq *t, const json_t *e)
+{
+    const char *id = json_string_value(json_object_get(e, "id"));
+    json_t *types = json_array();
+    size_t i;
+    json_t *ty;
+    json_array_foreach(json_object_get(e, "type"), i, ty) json_array_append_new(
+        types, json_string(ldctx_compact(r->ctx, json_string_value(ty))));
+    json_t *out = json_pack("{s:s, s:o}", "id", id, "type",
+                            json_array_size(types) == 1 ? json_incref(json_array_get(types, 0))
+                                                        : json_incref(types));
+    json_decref(types);
+    const char *iri;
+    json_t *arr;
+    json_object_foreach(json_object_get(e, "attrs"), iri, arr) {
+        if (t->attrs) {
+            int want = 0;
+            size_t k;
+            json_t *a;
+            json_array_foreach(t->attrs, k, a) want |= !strcmp(json_string_value(a), iri);
+            if (!want)
+                continue;
+        }
+        json_t *dst = json_array();
+        json_t *inst;
+        json_array_foreach(arr, i, inst) {
+            if (attr_history(r, t, id, iri, inst, dst)) {
+                json_decref(dst);
+                json_decref(out);
+                return NULL;
+            }
+        }
+        if (json_array_size(dst) == 0) {
+            json_decref(dst);
+            continue;
+        }
+        const char *name = ldctx_compact(r->ctx, iri);
+        if (json_array_size(dst) == 1 && t->mode)
+            json_object_set(out, name, json_array_get(dst, 0));
+        else
+            json_object_set(out, name, dst);
+        json_decref(dst);
+    }
+    return out;
+}
+
+static void send_temporal(struct ld_req *r, struct tq *t, json_t *body)
+{
+    int status = 200;
+    if (t->partial) {
+        char lo[32], hi[32], cr[128];
+        fmt_time(t->range_lo, lo, sizeof(lo));
+        fmt_time(t->range_hi, hi, sizeof(hi));
+        snprintf(cr, sizeof(cr), "date-time %s-%s/*", lo, hi);
+        http_resp_header(r->resp, "Content-Range", cr);
+        status = 206;
+    }
+    ld_send_json(r, status, body, 1);
+}
+
+static void temporal_retrieve(struct ld_req *r, const char *id)
+{
+    struct tq t;
+    if (!ld_tenant_check(r) || tq_parse(r, &t, NULL))
+        return;
+    json_t *e = NULL;
+    if (!entity_uri_valid(id)) {
+        ld_error(r, 400, "BadRequestData", "'%s' is not a valid entity id (a URI)", id);
+    } else if (entstore_get(r->a->es, r->tenant, id, &e)) {
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
+    } else {
+        json_t *out = temporal_entity(r, &t, e);
+        if (out)
+            send_temporal(r, &t, out);
+    }
+    json_decref(e);
+    json_decref(t.attrs);
+}
+
+struct tquery_ctx {
+    struct ld_req *r;
+    struct tq *t;
+    json_t *out;
+    int failed;
+};
+
+static int tquery_row(void *arg, const json_t *e)
+{
+    struct tquery_ctx *c = arg;
+    json_t *x = temporal_entity(c->r, c->t, e);
+    if (!x) {
+        c->failed = 1;
+        return 1;
+    }
+    json_array_append_new(c->out, x);
+    return 0;
+}
+
+static void temporal_query(struct ld_req *r, const json_t *body)
+{
+    struct tq t;
+    struct ld_query q;
+    if (!ld_tenant_check(r) || tq_parse(r, &t, body))
+        return;
+    if (ld_query_parse(r, &q, body)) {
+        json_decref(t.attrs);
+        return;
+    }
+    if (body && json_object_get(body, "attrs") && !t.attrs) {
+        t.attrs = json_array();
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(body, "attrs"), i, a) if (json_is_string(a))
+            json_array_append_new(t.attrs, json_string(ldctx_expand(r->ctx, json_string_value(a))));
+    }
+    if (!q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom) {
+        ld_error(r, 400, "BadRequestData",
+                 "a temporal query needs at least one of id, idPattern, type, attrs, q or a "
+                 "geo-query");
+        goto out;
+    }
+    const char *l = ld_arg(r, "limit"), *o = ld_arg(r, "offset");
+    uint64_t limit = l ? strtoull(l, NULL, 10) : LD_DEFAULT_LIMIT;
+    uint64_t offset = o ? strtoull(o, NULL, 10) : 0;
+    if (limit > LD_MAX_LIMIT) {
+        ld_error(r, 403, "TooManyResults", "limit: at most %d entities per page", LD_MAX_LIMIT);
+        goto out;
+    }
+    struct ld_scan_hints h;
+    struct entstore_scan s;
+    ld_query_hints(&q, &h, &s);
+    s.offset = offset;
+    s.limit = limit;
+    struct tquery_ctx c = {r, &t, json_array(), 0};
+    uint64_t total = 0;
+    const char *count = ld_arg(r, "count");
+    int rc = entstore_scan(r->a->es, r->tenant, &s, tquery_row, &c, &total);
+    if (c.failed) {
+        json_decref(c.out);
+        goto out; /* the error is already in resp */
+    }
+    if (rc) {
+        json_decref(c.out);
+        ld_error_store(r, rc);
+        goto out;
+    }
+    if (count && !strcmp(count, "true")) {
+        char n[32];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)total);
+        http_resp_header(r->resp, "NGSILD-Results-Count", n);
+    }
+    send_temporal(r, &t, c.out);
+out:
+    ld_query_release(&q);
+    json_decref(t.attrs);
+}
+
+/* ---- writes ----------------------------------------------------------------------------------- */
+
+/* Keep, per attribute instance (datasetId), the instance with the latest observedAt: the state
+** a temporal create leaves as the entity's current value. */
+static json_t *latest_instances(const json_t *attrs)
+{
+    json_t *out = json_object();
+    const char *iri;
+    json_t *arr;
+    json_object_foreach((json_t *)attrs, iri, arr) {
+        json_t *keep = json_array();
+        size_t i;
+        json_t *inst;
+        json_array_foreach(arr, i, inst) {
+            const char *ds = json_string_value(json_object_get(inst, "datasetId"));
+            const char *at = json_string_value(json_object_get(inst, "observedAt"));
+            size_t j;
+            json_t *k;
+            int placed = 0;
+            json_array_foreach(keep, j, k) {
+                const char *kds = json_string_value(json_object_get(k, "datasetId"));
+                if ((ds == NULL) != (kds == NULL) || (ds && strcmp(ds, kds)))
+                    continue;
+                const char *kat = json_string_value(json_object_get(k, "observedAt"));
+                if (at && (!kat || strcmp(at, kat) > 0))
+                    json_array_set(keep, j, inst);
+                placed = 1;
+                break;
+            }
+            if (!placed)
+                json_array_append(keep, inst);
+        }
+        json_object_set_new(out, iri, keep);
+    }
+    return out;
+}
+
+struct tcreate_arg {
+    json_t *frag; /* stored form with every instance (several per datasetId) */
+    const char *now;
+    int created;
+};
+
+static int tcreate_fn(void *arg, const json_t *cur, int synth, json_t **next)
+{
+    struct tcreate_arg *a = arg;
+    json_t *state = json_deep_copy(a->frag);
+    json_object_set_new(state, "attrs", latest_instances(json_object_get(a->frag, "attrs")));
+    if (!cur || synth) {
+        *next = state;
+        a->created = !cur;
+        return 0;
+    }
+    int rc = entity_apply(cur, state, ENTITY_APPEND, a->now, NULL, NULL, next);
+    json_decref(state);
+    return rc;
+}
+
+/* Temporal payloads carry several instances per attribute and datasetId: the entity module
+** validates attribute by attribute, so parse each instance as its own fragment. */
+static json_t *parse_temporal(struct ld_req *r, const json_t *body, enum entity_parse_mode mode,
+                              struct entity_err *e)
+{
+    json_t *skeleton = json_object();
+    json_t *attrs = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v) {
+        if (!strcmp(k, "id") || !strcmp(k, "@id") || !strcmp(k, "type") || !strcmp(k, "@type") ||
+            !strcmp(k, "scope") || !strcmp(k, "@context"))
+            json_object_set(skeleton, k, v);
+    }
+    json_t *base = NULL;
+    if (entity_parse(skeleton, mode, r->ctx, NULL, 0, r->now, &base, e)) {
+        json_decref(skeleton);
+        json_decref(attrs);
+        return NULL;
+    }
+    json_decref(skeleton);
+    json_object_foreach((json_t *)body, k, v) {
+        if (!strcmp(k, "id") || !strcmp(k, "@id") || !strcmp(k, "type") || !strcmp(k, "@type") ||
+            !strcmp(k, "scope") || !strcmp(k, "@context"))
+            continue;
+        json_t *insts = json_is_array(v) ? json_incref(v) : json_pack("[O]", v);
+        size_t i;
+        json_t *inst;
+        const char *iri = ldctx_expand(r->ctx, k);
+        json_t *dst = json_array();
+        json_array_foreach(insts, i, inst) {
+            json_t *one = NULL;
+            if (entity_parse(inst, ENTITY_ATTR, r->ctx, iri, 0, r->now, &one, e)) {
+                snprintf(e->member, sizeof(e->member), "%s[%zu]", k, i);
+                json_decref(insts);
+                json_decref(dst);
+                json_decref(attrs);
+                json_decref(base);
+                return NULL;
+            }
+            json_t *parsed = json_object_get(json_object_get(one, "attrs"), iri);
+            size_t j;
+            json_t *x;
+            json_array_foreach(parsed, j, x) json_array_append(dst, x);
+            json_decref(one);
+        }
+        json_decref(insts);
+        json_object_set_new(attrs, iri, dst);
+    }
+    json_object_set_new(base, "attrs", attrs);
+    return base;
+}
+
+static void temporal_create(struct ld_req *r)
+{
+    struct entity_err e = {{0}, {0}};
+    if (!json_is_object(r->body)) {
+        ld_error(r, 400, "BadRequestData", "the body must be a temporal entity (a JSON object)");
+        return;
+    }
+    json_t *frag = parse_temporal(r, r->body, ENTITY_FULL, &e);
+    if (!frag) {
+        ld_error_entity(r, &e);
+        return;
+    }
+    const char *id = json_string_value(json_object_get(frag, "id"));
+    struct tcreate_arg a = {frag, r->now, 0};
+    struct entstore_batch *b = entstore_batch_new(r->a->es, r->tenant);
+    int rc = entstore_change(b, id, tcreate_fn, &a);
+    int rc2 = entstore_batch_finish(b);
+    if (!rc)
+        rc = rc2;
+    if (!rc) {
+        const char *type = json_string_value(json_array_get(json_object_get(frag, "type"), 0));
+        rc = entstore_history_append(r->a->es, r->tenant, id, type, json_object_get(frag, "attrs"),
+                                     NULL);
+    }
+    if (rc) {
+        ld_error_store(r, rc);
+    } else if (a.created) {
+        char loc[1200];
+        snprintf(loc, sizeof(loc), LD_ROOT "temporal/entities/%s", id);
+        http_resp_header(r->resp, "Location", loc);
+        ld_send_status(r, 201);
+    } else {
+        ld_send_status(r, 204);
+    }
+    json_decref(frag);
+}
+
+static void temporal_append(struct ld_req *r, const char *id)
+{
+    struct entity_err e = {{0}, {0}};
+    json_t *cur = NULL;
+    if (!json_is_object(r->body)) {
+        ld_error(r, 400, "BadRequestData", "the body must be a JSON object of attributes");
+        return;
+    }
+    if (entstore_get(r->a->es, r->tenant, id, &cur)) {
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
+        return;
+    }
+    json_t *frag = parse_temporal(r, r->body, ENTITY_FRAGMENT, &e);
+    if (!frag) {
+        json_decref(cur);
+        ld_error_entity(r, &e);
+        return;
+    }
+    json_object_set(frag, "id", json_object_get(cur, "id"));
+    if (!json_object_get(frag, "type"))
+        json_object_set(frag, "type", json_object_get(cur, "type"));
+    struct tcreate_arg a = {frag, r->now, 0};
+    struct entstore_batch *b = entstore_batch_new(r->a->es, r->tenant);
+    int rc = entstore_change(b, id, tcreate_fn, &a);
+    int rc2 = entstore_batch_finish(b);
+    if (!rc)
+        rc = rc2;
+    if (!rc) {
+        const char *type = json_string_value(json_array_get(json_object_get(cur, "type"), 0));
+        rc = entstore_history_append(r->a->es, r->tenant, id, type, json_object_get(frag, "attrs"),
+                                     NULL);
+    }
+    if (rc)
+        ld_error_store(r, rc);
+    else
+        ld_send_status(r, 204);
+    json_decref(frag);
+    json_decref(cur);
+}
+
+/* PATCH /temporal/entities/{id}/attrs/{attrId}/{instanceId}: a new value for that instant. */
+static void temporal_instance_patch(struct ld_req *r, const char *id, const char *attr,
+                                    const char *iid)
+{
+    unsigned sid;
+    long long ts;
+    char tail;
+    if (sscanf(iid, "urn:ngsi-ld:Instance:%u:%lld%c", &sid, &ts, &tail) != 2) {
+        ld_error(r, 400, "BadRequestData", "'%s' is not an instance id of this broker", iid);
+        return;
+    }
+    json_t *cur = NULL;
+    if (entstore_get(r->a->es, r->tenant, id, &cur)) {
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
+        return;
+    }
+    const char *iri = ldctx_expand(r->ctx, attr);
+    uint32_t want;
+    if (find_sid(r, id, entstore_local_name(iri), &want, NULL) || want != sid) {
+        json_decref(cur);
+        ld_error(r, 404, "ResourceNotFound", "no instance '%s' of attribute '%s'", iid, attr);
+        return;
+    }
+    struct entity_err e = {{0}, {0}};
+    json_t *frag = NULL;
+    if (entity_parse(r->body, ENTITY_ATTR, r->ctx, iri, 0, r->now, &frag, &e)) {
+        json_decref(cur);
+        ld_error_entity(r, &e);
+        return;
+    }
+    char at[32];
+    fmt_time(ts, at, sizeof(at));
+    json_t *insts = json_object_get(json_object_get(frag, "attrs"), iri);
+    json_t *inst = json_array_get(insts, 0);
+    if (inst)
+        json_object_set_new(inst, "observedAt", json_string(at));
+    int rc = entstore_history_append(
+        r->a->es, r->tenant, id,
+        json_string_value(json_array_get(json_object_get(cur, "type"), 0)),
+        json_object_get(frag, "attrs"), NULL);
+    if (rc)
+        ld_error_store(r, rc);
+    else
+        ld_send_status(r, 204);
+    json_decref(frag);
+    json_decref(cur);
+}
+
+void ld_temporal(struct ld_req *r)
+{
+    const char *m = r->req->method;
+    if (r->nseg >= 2 && !strcmp(r->seg[1], "entityOperations")) {
+        if (r->nseg == 3 && !strcmp(r->seg[2], "query") && !strcmp(m, "POST")) {
+            if (!json_is_object(r->body)) {
+                ld_error(r, 400, "BadRequestData", "the body must be a Query object");
+                return;
+            }
+            temporal_query(r, r->body);
+            return;
+        }
+        ld_error(r, 404, "ResourceNotFound", "no NGSI-LD resource at '%s'", r->req->url);
+        return;
+    }
+    if (r->nseg < 2 || strcmp(r->seg[1], "entities")) {
+        ld_error(r, 404, "ResourceNotFound", "no NGSI-LD resource at '%s'", r->req->url);
+        return;
+    }
+    if (r->nseg == 2) {
+        if (!strcmp(m, "GET"))
+            temporal_query(r, NULL);
+        else if (!strcmp(m, "POST"))
+            temporal_create(r);
+        else
+            ld_method_not_allowed(r, "GET, POST");
+        return;
+    }
+    const char *id = r->seg[2];
+    if (r->nseg == 3) {
+        if (!strcmp(m, "GET"))
+            temporal_retrieve(r, id);
+        else if (!strcmp(m, "DELETE"))
+            ld_error(r, 501, "OperationNotSupported",
+                     "deleting history is not supported yet; DELETE /ngsi-ld/v1/entities/%s "
+                     "removes the current state",
+                     id);
+        else
+            ld_method_not_allowed(r, "GET, DELETE");
+        return;
+    }
+    if (strcmp(r->seg[3], "attrs")) {
+        ld_error(r, 404, "ResourceNotFound", "no NGSI-LD resource at '%s'", r->req->url);
+        return;
+    }
+    if (r->nseg == 4 && !strcmp(m, "POST")) {
+        temporal_append(r, id);
+        return;
+    }
+    if (r->nseg == 6 && !strcmp(m, "PATCH")) {
+        temporal_instance_patch(r, id, r->seg[4], r->seg[5]);
+        return;
+    }
+    if ((r->nseg == 5 || r->nseg == 6) && !strcmp(m, "DELETE")) {
+        ld_error(r, 501, "OperationNotSupported", "deleting history is not supported yet");
+        return;
+    }
+    ld_method_not_allowed(r, r->nseg == 4 ? "POST" : r->nseg == 6 ? "PATCH, DELETE" : "DELETE");
+}
