@@ -717,6 +717,26 @@ static json_t *parse_temporal(struct ld_req *r, const json_t *body, enum entity_
     return base;
 }
 
+/* Store a parsed temporal payload: the latest instance of each attribute becomes the current
+** state (the entity is created if needed), every instance goes to the history. */
+static int temporal_store(struct ld_req *r, const char *id, const json_t *frag, int *created)
+{
+    struct tcreate_arg a = {(json_t *)frag, r->now, 0};
+    struct entstore_batch *b = entstore_batch_new(r->a->es, r->tenant);
+    int rc = entstore_change(b, id, tcreate_fn, &a);
+    int rc2 = entstore_batch_finish(b);
+    if (!rc)
+        rc = rc2;
+    if (!rc) {
+        const char *type = json_string_value(json_array_get(json_object_get(frag, "type"), 0));
+        rc = entstore_history_append(r->a->es, r->tenant, id, type, json_object_get(frag, "attrs"),
+                                     NULL);
+    }
+    if (created)
+        *created = a.created;
+    return rc;
+}
+
 static void temporal_create(struct ld_req *r)
 {
     struct entity_err e = {{0}, {0}};
@@ -730,20 +750,11 @@ static void temporal_create(struct ld_req *r)
         return;
     }
     const char *id = json_string_value(json_object_get(frag, "id"));
-    struct tcreate_arg a = {frag, r->now, 0};
-    struct entstore_batch *b = entstore_batch_new(r->a->es, r->tenant);
-    int rc = entstore_change(b, id, tcreate_fn, &a);
-    int rc2 = entstore_batch_finish(b);
-    if (!rc)
-        rc = rc2;
-    if (!rc) {
-        const char *type = json_string_value(json_array_get(json_object_get(frag, "type"), 0));
-        rc = entstore_history_append(r->a->es, r->tenant, id, type, json_object_get(frag, "attrs"),
-                                     NULL);
-    }
+    int created = 0;
+    int rc = temporal_store(r, id, frag, &created);
     if (rc) {
         ld_error_store(r, rc);
-    } else if (a.created) {
+    } else if (created) {
         char loc[1200];
         snprintf(loc, sizeof(loc), LD_ROOT "temporal/entities/%s", id);
         http_resp_header(r->resp, "Location", loc);
@@ -775,17 +786,7 @@ static void temporal_append(struct ld_req *r, const char *id)
     json_object_set(frag, "id", json_object_get(cur, "id"));
     if (!json_object_get(frag, "type"))
         json_object_set(frag, "type", json_object_get(cur, "type"));
-    struct tcreate_arg a = {frag, r->now, 0};
-    struct entstore_batch *b = entstore_batch_new(r->a->es, r->tenant);
-    int rc = entstore_change(b, id, tcreate_fn, &a);
-    int rc2 = entstore_batch_finish(b);
-    if (!rc)
-        rc = rc2;
-    if (!rc) {
-        const char *type = json_string_value(json_array_get(json_object_get(cur, "type"), 0));
-        rc = entstore_history_append(r->a->es, r->tenant, id, type, json_object_get(frag, "attrs"),
-                                     NULL);
-    }
+    int rc = temporal_store(r, id, frag, NULL);
     if (rc)
         ld_error_store(r, rc);
     else

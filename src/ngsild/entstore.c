@@ -766,20 +766,21 @@ static const json_t *find_instance(const json_t *cur, const char *iri, const jso
 }
 
 /* History points for every instance of next that is new or differs from cur. */
-static void history_diff(struct entstore_batch *b, const char *id, const json_t *cur,
-                         const json_t *next, int64_t now)
+/* History points for every instance of attrs (the "attrs" member of a stored form) that is new
+** or differs from cur (NULL: every instance). */
+static void history_add(struct entstore_batch *b, const char *id, const char *type_iri,
+                        const json_t *cur, const json_t *attrs, int64_t now)
 {
-    const char *type = json_string_value(json_array_get(json_object_get(next, "type"), 0));
-    if (!type)
+    if (!type_iri)
         return;
-    const char *type_local = entstore_local_name(type);
+    const char *type_local = entstore_local_name(type_iri);
     const char *iri;
     json_t *arr;
-    json_object_foreach(json_object_get(next, "attrs"), iri, arr) {
+    json_object_foreach((json_t *)attrs, iri, arr) {
         size_t i;
         json_t *inst;
         json_array_foreach(arr, i, inst) {
-            const json_t *old = find_instance(cur, iri, inst);
+            const json_t *old = cur ? find_instance(cur, iri, inst) : NULL;
             if (old && json_equal((json_t *)old, inst))
                 continue;
             enum vg_vtype vt;
@@ -832,7 +833,8 @@ int entstore_change(struct entstore_batch *b, const char *id, entstore_change_fn
         return VG_ENOMEM;
     }
     if (next)
-        history_diff(b, id, synth_ ? NULL : cur, next, clock_now_ms());
+        history_add(b, id, json_string_value(json_array_get(json_object_get(next, "type"), 0)),
+                    synth_ ? NULL : cur, json_object_get(next, "attrs"), clock_now_ms());
     json_t *prev = install(es, t, id, next ? json_incref(next) : NULL);
     json_decref(prev);
     if (b->nch == b->capch) {
@@ -893,9 +895,10 @@ static int history_write(struct entstore_batch *b)
 int entstore_batch_finish(struct entstore_batch *b)
 {
     struct entstore *es = b->es;
-    int rc = history_write(b);
+    /* the documents' commit (SQLite fsync) and the history's (WAL fsync) run in parallel */
     for (uint32_t i = 0; i < b->nch; i++)
         enqueue(es, &b->ch[i].p);
+    int rc = history_write(b);
     pthread_mutex_lock(&es->qmu);
     for (uint32_t i = 0; i < b->nch; i++)
         while (!b->ch[i].p.done)
@@ -946,25 +949,7 @@ int entstore_history_append(struct entstore *es, const char *tenant, const char 
                             const char *type_iri, const json_t *attrs, uint64_t *points)
 {
     struct entstore_batch *b = entstore_batch_new(es, tenant);
-    const char *type_local = entstore_local_name(type_iri);
-    int64_t now = clock_now_ms();
-    const char *iri;
-    json_t *arr;
-    json_object_foreach((json_t *)attrs, iri, arr) {
-        size_t i;
-        json_t *inst;
-        json_array_foreach(arr, i, inst) {
-            enum vg_vtype vt;
-            union vg_val v;
-            char *tmp;
-            if (!instance_point(inst, &vt, &v, &tmp))
-                continue;
-            char name[600];
-            series_attr_name(iri, inst, name, sizeof(name));
-            hist_add(b, id, type_local, name, vt, instance_time(inst, now), &v);
-            free(tmp);
-        }
-    }
+    history_add(b, id, type_iri, NULL, attrs, clock_now_ms());
     uint64_t n = b->nhp;
     int rc = entstore_batch_finish(b);
     if (!rc && points)

@@ -25,7 +25,8 @@
 **               are ignored. MultiPoint order matters (NEEDSWORK: set semantics).
 ** Boundary tests use a tolerance of 1e-9 degree (~0.1 mm); the "interior side" probes used for
 ** holes and shared edges step 1e-8 to 1e-7 degree off an edge, so features finer than ~1 cm may
-** be judged loosely. Segment/segment intersection uses orientation signs (no tolerance).
+** be judged loosely. Segment/segment intersection uses orientation signs, plus the same
+** tolerance for an endpoint touching the other segment.
 ** Cost is O(n*m) in the numbers of positions, pruned by per-ring bounding boxes.
 **
 ** Distances (near): great-circle metres on a sphere of radius 6,371,008.8 m. Point to point is
@@ -94,7 +95,8 @@ static const char *const type_names[] = {
     NULL, "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
 };
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *err, size_t cap, const char *fmt, ...)
 {
@@ -177,15 +179,13 @@ static int parse_position(struct pctx *p, const json_t *v)
     for (i = 0; i < n; i++) {
         const json_t *e = json_array_get(v, i);
         double d;
-        if (!json_is_number(e)) {
-            snprintf(buf, sizeof(buf), "%s is not a number",
-                     i == 0 ? "longitude" : i == 1 ? "latitude" : "altitude");
-            return perr(p, VG_EINVAL, buf);
-        }
-        d = json_number_value(e);
+        d = json_is_number(e) ? json_number_value(e) : NAN;
         if (!isfinite(d)) {
-            snprintf(buf, sizeof(buf), "%s is not a finite number",
-                     i == 0 ? "longitude" : i == 1 ? "latitude" : "altitude");
+            snprintf(buf, sizeof(buf), "%s is not a %snumber",
+                     i == 0 ? "longitude" : i == 1 ? "latitude" : "altitude",
+                     json_is_number(e) ? "finite " : "");
+            if (p->depth < 4)
+                p->path[p->depth++] = (int)i; /* name the element */
             return perr(p, VG_EINVAL, buf);
         }
         if (i < 2)
@@ -737,6 +737,14 @@ static int near_seg(const double *a, const double *b, const double *p)
     return seg_dist2(a, b, p) <= TOL * TOL;
 }
 
+/* Segments cross, or an endpoint of one lies within the boundary tolerance of the other: the
+** same tolerance as the point tests, so "within" always implies "intersects". */
+static int seg_touch(const double *a, const double *b, const double *c, const double *d)
+{
+    return seg_intersect(a, b, c, d) || near_seg(a, b, c) || near_seg(a, b, d) ||
+           near_seg(c, d, a) || near_seg(c, d, b);
+}
+
 static int same_pt(const double *a, const double *b)
 {
     return fabs(a[0] - b[0]) <= TOL && fabs(a[1] - b[1]) <= TOL;
@@ -936,6 +944,8 @@ static int cb_cover(void *ctx, const double m[2], const double dir[2], double le
     struct pcx *c = ctx;
     int rel = shape_rel(c->b, m);
 
+    VG_UNUSED(dir);
+    VG_UNUSED(len);
     if (rel == REL_OUT)
         return 1;
     if (rel == REL_IN)
@@ -982,6 +992,8 @@ static int cb_online(void *ctx, const double m[2], const double dir[2], double l
 {
     struct pcx *c = ctx;
 
+    VG_UNUSED(dir);
+    VG_UNUSED(len);
     return shape_rel(c->b, m) != REL_OUT;
 }
 
@@ -1015,7 +1027,7 @@ static int part_intersects(const struct geo_shape *a, const struct geo_part *pa,
                 if (!bb_meet(sb, rb->bb, TOL))
                     continue;
                 for (j = 1; j < rb->n; j++)
-                    if (seg_intersect(p, q, PT(b, rb->off + j - 1), PT(b, rb->off + j)))
+                    if (seg_touch(p, q, PT(b, rb->off + j - 1), PT(b, rb->off + j)))
                         return 1;
             }
         }
