@@ -86,6 +86,16 @@ int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, stru
     memset(p, 0, sizeof(*p));
     const char *want = requested_tenant(req);
     if (want && !auth_tenant_valid(want)) {
+        if (strncmp(req->url, "/ngsi-ld/", 9) == 0) { /* NGSI-LD clients read its error types */
+            buf_reset(&resp->body);
+            resp->status = 400;
+            resp->ctype = "application/json";
+            buf_puts(&resp->body, "{\"type\":\"https://uri.etsi.org/ngsi-ld/errors/BadRequestData\","
+                                  "\"title\":\"Bad request data\",\"status\":400,\"detail\":"
+                                  "\"NGSILD-Tenant: tenant names are 1 to 63 characters among "
+                                  "A-Z a-z 0-9 _ -\"}\n");
+            return VG_EPERM;
+        }
         problem(resp, 400, "bad-tenant", "Invalid tenant",
                 "tenant names are 1 to 63 characters among A-Z a-z 0-9 _ -");
         return VG_EPERM;

@@ -141,31 +141,44 @@ int ld_query_parse(struct ld_req *r, struct ld_query *q, const json_t *body_quer
             ld_error(r, 400, "BadRequestData", "entities: expected an array of EntitySelector");
             return -1;
         }
-        /* several selectors: the union of their ids and types; the last idPattern */
+        /* several selectors: an entity matching any of them is selected */
         size_t i;
-        json_t *sel;
-        json_t *idl = json_array();
-        char typebuf[2048] = "";
-        size_t tn = 0;
-        json_array_foreach(ents, i, sel) {
-            const char *id = json_string_value(json_object_get(sel, "id"));
-            const char *ip = json_string_value(json_object_get(sel, "idPattern"));
-            const char *ty = json_string_value(json_object_get(sel, "type"));
-            if (id)
-                json_array_append_new(idl, json_string(id));
-            if (ip)
-                idp = ip;
-            if (ty && tn < sizeof(typebuf))
-                tn += (size_t)snprintf(typebuf + tn, sizeof(typebuf) - tn, "%s%s", tn ? "," : "",
-                                       ty);
+        json_t *js;
+        if (json_array_size(ents) > LD_MAX_SELECTORS) {
+            ld_error(r, 400, "BadRequestData", "entities: at most %d selectors",
+                     LD_MAX_SELECTORS);
+            return -1;
         }
-        if (json_array_size(idl))
-            q->ids = idl;
-        else
-            json_decref(idl);
-        if (tn) {
-            snprintf(src.tmp[7], sizeof(src.tmp[7]), "%s", typebuf);
-            type = src.tmp[7];
+        json_array_foreach(ents, i, js) {
+            struct ld_selector *sl = &q->sel[q->nsel++];
+            const char *ip = json_string_value(json_object_get(js, "idPattern"));
+            const char *ty = json_string_value(json_object_get(js, "type"));
+            sl->id = json_string_value(json_object_get(js, "id"));
+            if (!json_is_object(js) || (!sl->id && !ip && !ty)) {
+                ld_error(r, 400, "BadRequestData",
+                         "entities[%zu]: an EntitySelector needs id, idPattern or type", i);
+                goto fail;
+            }
+            if (sl->id && !entity_uri_valid(sl->id)) {
+                ld_error(r, 400, "BadRequestData", "entities[%zu].id: '%s' is not a valid URI", i,
+                         sl->id);
+                goto fail;
+            }
+            if (ip) {
+                sl->id_pattern = vg_calloc(1, sizeof(*sl->id_pattern));
+                if (strlen(ip) > 1024 || regcomp(sl->id_pattern, ip, REG_EXTENDED | REG_NOSUB)) {
+                    free(sl->id_pattern);
+                    sl->id_pattern = NULL;
+                    ld_error(r, 400, "BadRequestData",
+                             "entities[%zu].idPattern: '%s' is not a valid regular expression", i,
+                             ip);
+                    goto fail;
+                }
+            }
+            if (ty && !(sl->types = parse_types(r, ty, err, sizeof(err)))) {
+                ld_error(r, 400, "BadRequestData", "entities[%zu].%s", i, err);
+                goto fail;
+            }
         }
         const json_t *gq = json_object_get(body_query, "geoQ");
         if (gq) {
@@ -263,6 +276,13 @@ fail:
 
 void ld_query_release(struct ld_query *q)
 {
+    for (int i = 0; i < q->nsel; i++) {
+        if (q->sel[i].id_pattern) {
+            regfree(q->sel[i].id_pattern);
+            free(q->sel[i].id_pattern);
+        }
+        json_decref(q->sel[i].types);
+    }
     json_decref(q->ids);
     if (q->id_pattern) {
         regfree(q->id_pattern);
@@ -276,9 +296,26 @@ void ld_query_release(struct ld_query *q)
     memset(q, 0, sizeof(*q));
 }
 
+static int selector_match(const struct ld_selector *sl, const json_t *e)
+{
+    const char *id = json_string_value(json_object_get(e, "id"));
+    if (sl->id && strcmp(sl->id, id))
+        return 0;
+    if (sl->id_pattern && regexec(sl->id_pattern, id, 0, NULL, 0))
+        return 0;
+    return !sl->types || types_match(sl->types, e);
+}
+
 int ld_query_match(void *arg, const json_t *e)
 {
     const struct ld_query *q = arg;
+    if (q->nsel) {
+        int any = 0;
+        for (int i = 0; i < q->nsel && !any; i++)
+            any = selector_match(&q->sel[i], e);
+        if (!any)
+            return 0;
+    }
     if (q->id_pattern &&
         regexec(q->id_pattern, json_string_value(json_object_get(e, "id")), 0, NULL, 0))
         return 0;
@@ -299,7 +336,10 @@ int ld_query_match(void *arg, const json_t *e)
         return 0;
     if (q->geom) {
         const json_t *inst = entity_attr_default(e, q->geoprop);
-        const json_t *g = inst ? json_object_get(inst, "value") : NULL;
+        const char *kind = inst ? json_string_value(json_object_get(inst, "type")) : NULL;
+        /* only a GeoProperty is a geometry (cl. 4.10): a Property holding GeoJSON is not */
+        const json_t *g = kind && !strcmp(kind, "GeoProperty") ? json_object_get(inst, "value")
+                                                               : NULL;
         struct geo_shape *shape = NULL;
         char err[64];
         if (!g || geo_parse_json(g, &shape, err, sizeof(err)))
@@ -344,6 +384,28 @@ void ld_query_hints(const struct ld_query *q, struct ld_scan_hints *h, struct en
         geo_search_bbox(&q->georel, q->geom, h->bbox);
         s->bbox = h->bbox;
     }
+    if (q->nsel) { /* candidates: every selector names an id, or every one a type */
+        int all_ids = 1, all_types = 1;
+        for (int i = 0; i < q->nsel; i++) {
+            all_ids &= q->sel[i].id != NULL;
+            all_types &= q->sel[i].types != NULL;
+        }
+        if (all_ids) {
+            for (int i = 0; i < q->nsel; i++)
+                h->ids[s->nids++] = q->sel[i].id;
+            s->ids = h->ids;
+        } else if (all_types) {
+            size_t i, n = 0;
+            json_t *conj;
+            for (int k = 0; k < q->nsel; k++)
+                n += json_array_size(q->sel[k].types);
+            for (int k = 0; k < q->nsel && n <= VG_ARRAY_LEN(h->types); k++)
+                json_array_foreach(q->sel[k].types, i, conj)
+                    h->types[s->ntypes++] = json_string_value(json_array_get(conj, 0));
+            if (s->ntypes)
+                s->types = h->types; /* else too many types for hints: scan everything */
+        }
+    }
     s->match = ld_query_match;
     s->arg = (void *)q;
 }
@@ -356,10 +418,11 @@ struct render_ctx {
     json_t *pick, *omit;
     const char *geoprop;
     json_t *out; /* array */
+    uint64_t rows, page; /* rows offered, rows to render */
     json_t *attrs_proj; /* deprecated attrs= projection */
 };
 
-static int render_setup(struct ld_req *r, struct render_ctx *rc)
+static int render_setup(struct ld_req *r, struct render_ctx *rc, const json_t *body_query)
 {
     memset(rc, 0, sizeof(*rc));
     rc->r = r;
@@ -375,6 +438,19 @@ static int render_setup(struct ld_req *r, struct render_ctx *rc)
         rc->pick = ld_name_list(r, pick, 1);
     if (omit)
         rc->omit = ld_name_list(r, omit, 1);
+    const json_t *battrs = body_query ? json_object_get(body_query, "attrs") : NULL;
+    if (json_is_array(battrs) && !pick) { /* a Query body's attrs: same as attrs= */
+        rc->pick = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(battrs, i, x) if (json_is_string(x))
+            json_array_append_new(rc->pick,
+                                  json_string(ldctx_expand(r->ctx, json_string_value(x))));
+        attrs = NULL;
+        json_array_append_new(rc->pick, json_string("id"));
+        json_array_append_new(rc->pick, json_string("type"));
+        json_array_append_new(rc->pick, json_string("scope"));
+    }
     if (attrs && !pick) { /* attrs = the attributes to return, plus id and type */
         rc->pick = ld_name_list(r, attrs, 1);
         json_array_append_new(rc->pick, json_string("id"));
@@ -408,6 +484,8 @@ static json_t *render_one(struct render_ctx *rc, const json_t *e)
 static int render_row(void *arg, const json_t *e)
 {
     struct render_ctx *rc = arg;
+    if (rc->rows++ >= rc->page) /* the look-ahead row: there is a next page */
+        return 0;
     json_t *x = render_one(rc, e);
     if (x)
         json_array_append_new(rc->out, x);
@@ -522,7 +600,8 @@ void ld_query_answer(struct ld_req *r, const json_t *body_query)
     if (ld_query_parse(r, &q, body_query))
         return;
     const char *local = ld_arg(r, "local");
-    if (!q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom && !q.scopeq &&
+    if (!q.nsel && !q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom &&
+        !q.scopeq &&
         !(local && !strcmp(local, "true")) && !(ld_arg(r, "type") && !strcmp(ld_arg(r, "type"), "*"))) {
         ld_error(r, 400, "BadRequestData",
                  "a query needs at least one of id, idPattern, type, attrs, q or a geo-query "
@@ -530,7 +609,7 @@ void ld_query_answer(struct ld_req *r, const json_t *body_query)
         ld_query_release(&q);
         return;
     }
-    if (render_setup(r, &rc)) {
+    if (render_setup(r, &rc, body_query)) {
         ld_query_release(&q);
         return;
     }
@@ -539,9 +618,10 @@ void ld_query_answer(struct ld_req *r, const json_t *body_query)
     ld_query_hints(&q, &h, &s);
     s.offset = offset;
     /* one more than the page tells whether a next page exists without counting everything */
-    s.limit = limit;
+    s.limit = limit + 1;
+    rc.page = limit;
     uint64_t total = 0;
-    int rc_ = entstore_scan(r->a->es, r->tenant, &s, render_row, &rc, &total);
+    int rc_ = entstore_scan(r->a->es, r->tenant, &s, render_row, &rc, count ? &total : NULL);
     if (rc_) {
         ld_error_store(r, rc_);
         goto out;
@@ -553,7 +633,7 @@ void ld_query_answer(struct ld_req *r, const json_t *body_query)
     }
     if (offset > 0 && limit > 0)
         page_link(r, "prev", limit, offset > limit ? offset - limit : 0);
-    if (limit > 0 && offset + limit < total)
+    if (limit > 0 && (count ? offset + limit < total : rc.rows > limit))
         page_link(r, "next", limit, offset + limit);
     if (r->accept == LD_ACCEPT_GEO) {
         json_t *fc = json_pack("{s:s, s:O}", "type", "FeatureCollection", "features", rc.out);
@@ -668,7 +748,7 @@ static void entity_retrieve(struct ld_req *r, const char *id)
         return;
     }
     struct render_ctx rc;
-    if (render_setup(r, &rc))
+    if (render_setup(r, &rc, NULL))
         return;
     json_t *e = NULL;
     int rc_ = entstore_get(r->a->es, r->tenant, id, &e);

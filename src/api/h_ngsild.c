@@ -111,65 +111,10 @@ static void link_header(struct ld_req *r)
     http_resp_header(r->resp, "Link", link);
 }
 
-/* Compact JSON of a jansson value with the shortest round-trip numbers (json_dumps prints
-** 17 significant digits: 2.39 would come out as 2.3900000000000001). Depth-bounded by the
-** parser that built v. */
-void ld_json_write(struct buf *b, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *x;
-        int first = 1;
-        buf_putc(b, '{');
-        json_object_foreach((json_t *)v, k, x) {
-            if (!first)
-                buf_putc(b, ',');
-            first = 0;
-            buf_json_str(b, k, strlen(k));
-            buf_putc(b, ':');
-            ld_json_write(b, x);
-        }
-        buf_putc(b, '}');
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *x;
-        buf_putc(b, '[');
-        json_array_foreach(v, i, x) {
-            if (i)
-                buf_putc(b, ',');
-            ld_json_write(b, x);
-        }
-        buf_putc(b, ']');
-        break;
-    }
-    case JSON_STRING:
-        buf_json_str(b, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        buf_i64(b, (int64_t)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        buf_json_double(b, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        buf_puts(b, "true");
-        break;
-    case JSON_FALSE:
-        buf_puts(b, "false");
-        break;
-    default:
-        buf_puts(b, "null");
-        break;
-    }
-}
-
 static void json_to_resp(struct http_resp *resp, json_t *body)
 {
     buf_reset(&resp->body);
-    ld_json_write(&resp->body, body);
+    entity_json_write(&resp->body, body);
 }
 
 void ld_send_json(struct ld_req *r, int status, json_t *body, int add_context)
@@ -494,7 +439,7 @@ void h_ngsild(struct api *a, struct http_req *req, struct http_resp *resp,
         }
         if (inline_ctx)
             r.ctx_value = json_incref(inline_ctx);
-    } else if (has_body_method && strcmp(req->method, "POST") != 0) {
+    } else if (has_body_method) {
         ld_error(&r, 400, "InvalidRequest", "this request needs a body");
         return;
     }

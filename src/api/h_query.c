@@ -12,6 +12,9 @@
 #include "api/api_int.h"
 
 #include "core/clock.h"
+#include "ngsild/entstore.h"
+
+#include <jansson.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -48,13 +51,27 @@ int query_parse_duration(const char *s, int64_t *ms)
     return VG_OK;
 }
 
+static int json_text_valid(const char *p, size_t n)
+{
+    json_t *j = json_loadb(p, n, JSON_DECODE_ANY, NULL);
+    json_decref(j);
+    return j != NULL;
+}
+
 static void json_value(struct buf *b, enum vg_vtype vt, const union vg_val *v)
 {
     switch (vt) {
     case VT_F64: buf_json_double(b, v->f); break;
     case VT_I64: buf_i64(b, v->i); break;
     case VT_BOOL: buf_puts(b, v->i ? "true" : "false"); break;
-    case VT_STR: buf_json_str(b, v->s.p, v->s.len); break;
+    case VT_STR:
+        /* a compound NGSI-LD value is stored as a marked JSON text: answer the JSON itself */
+        if (v->s.len > 1 && v->s.p[0] == ENTSTORE_JSON_MARK && json_text_valid(v->s.p + 1,
+                                                                                v->s.len - 1))
+            buf_append(b, v->s.p + 1, v->s.len - 1);
+        else /* (a line-protocol string may start with the same byte: it stays a string) */
+            buf_json_str(b, v->s.p, v->s.len);
+        break;
     case VT_GEO:
         buf_puts(b, "{\"lat\":");
         buf_json_double(b, v->geo.lat);

@@ -98,16 +98,36 @@ static int parse_time_arg(const char *s, int64_t *ms)
 static int tq_parse(struct ld_req *r, struct tq *t, const json_t *body)
 {
     memset(t, 0, sizeof(*t));
+    /* From a Query body: "temporalQ" {timerel, timeAt, endTimeAt, timeproperty, lastN} and
+    ** the members aggrMethods / aggrPeriodDuration; the query string may give any of them. */
     const json_t *tq = body ? json_object_get(body, "temporalQ") : NULL;
-#define TARG(name) (body ? json_string_value(json_object_get(tq, name)) : ld_arg(r, name))
-    const char *timerel = TARG("timerel"), *time_at = TARG("timeAt"), *end_at = TARG("endTimeAt");
-    const char *tprop = TARG("timeproperty");
-    const char *last_n = body ? NULL : ld_arg(r, "lastN");
-    const char *methods = body ? NULL : ld_arg(r, "aggrMethods");
-    const char *period = body ? NULL : ld_arg(r, "aggrPeriodDuration");
+#define TARG(obj, name)                                                                          \
+    (ld_arg(r, name) ? ld_arg(r, name) : json_string_value(json_object_get(obj, name)))
+    const char *timerel = TARG(tq, "timerel"), *time_at = TARG(tq, "timeAt");
+    const char *end_at = TARG(tq, "endTimeAt"), *tprop = TARG(tq, "timeproperty");
+    const char *last_n = ld_arg(r, "lastN");
+    const char *methods = TARG(body, "aggrMethods");
+    const char *period = TARG(body, "aggrPeriodDuration");
 #undef TARG
-    if (body && json_is_integer(json_object_get(tq, "lastN")))
-        last_n = NULL, t->last_n = (uint32_t)json_integer_value(json_object_get(tq, "lastN"));
+    char mbuf[256] = "";
+    const json_t *jm = body ? json_object_get(body, "aggrMethods") : NULL;
+    if (!methods && json_is_array(jm)) { /* ["avg","max"] -> "avg,max" */
+        size_t i, n = 0;
+        json_t *x;
+        json_array_foreach(jm, i, x) if (json_is_string(x) && n < sizeof(mbuf))
+            n += (size_t)snprintf(mbuf + n, sizeof(mbuf) - n, "%s%s", n ? "," : "",
+                                  json_string_value(x));
+        methods = mbuf;
+    }
+    if (!last_n && json_is_integer(json_object_get(tq, "lastN"))) {
+        json_int_t n = json_integer_value(json_object_get(tq, "lastN"));
+        if (n <= 0 || n > TEMPORAL_MAX_INSTANCES) {
+            ld_error(r, 400, "BadRequestData", "temporalQ.lastN: expected an integer in 1..%d",
+                     TEMPORAL_MAX_INSTANCES);
+            return -1;
+        }
+        t->last_n = (uint32_t)n;
+    }
     t->from = INT64_MIN / 4;
     t->to = INT64_MAX / 4;
     if (timerel) {
@@ -237,7 +257,8 @@ static json_t *point_json(enum vg_vtype vt, const union vg_val *v)
     case VT_STR:
         if (v->s.len && v->s.p[0] == ENTSTORE_JSON_MARK) {
             json_t *j = json_loadb(v->s.p + 1, v->s.len - 1, JSON_DECODE_ANY, NULL);
-            return j ? j : json_null();
+            if (j)
+                return j;
         }
         return json_stringn(v->s.p, v->s.len);
     case VT_GEO:
@@ -418,7 +439,16 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
         if (pts.ts[first + n - 1] > t->range_hi)
             t->range_hi = pts.ts[first + n - 1];
     }
-    const char *unit = json_string_value(json_object_get(cur_inst, "unitCode"));
+    /* unit codes are a string series of their own, one point per instance that had one */
+    struct store_points units;
+    store_points_init(&units);
+    char uname[640];
+    uint32_t usid;
+    snprintf(uname, sizeof(uname), "%s" ENTSTORE_UNIT_SUFFIX, name);
+    if (find_sid(r, id, uname, &usid, NULL) == 0)
+        store_read(r->a->st, usid, pts.n ? pts.ts[first] : 0,
+                   pts.n ? pts.ts[first + n - 1] + 1 : 0, 0, &units);
+    uint32_t ui = 0;
     json_t *values = t->mode == LD_OPT_TEMPORAL ? json_array() : NULL;
     for (uint32_t i = first; i < first + n; i++) {
         char at[32];
@@ -432,8 +462,11 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
         snprintf(iid, sizeof(iid), "urn:ngsi-ld:Instance:%u:%lld", sid, (long long)pts.ts[i]);
         json_t *inst = json_pack("{s:s, s:o, s:s, s:s}", "type", kind, value_member(kind), v,
                                  "observedAt", at, "instanceId", iid);
-        if (unit)
-            json_object_set_new(inst, "unitCode", json_string(unit));
+        while (ui < units.n && units.ts[ui] < pts.ts[i])
+            ui++;
+        if (ui < units.n && units.ts[ui] == pts.ts[i] && units.vt == VT_STR)
+            json_object_set_new(inst, "unitCode",
+                                json_stringn(units.v[ui].s.p, units.v[ui].s.len));
         if (ds)
             json_object_set_new(inst, "datasetId", json_string(ds));
         json_array_append_new(dst, inst);
@@ -444,6 +477,7 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
             json_object_set_new(o, "datasetId", json_string(ds));
         json_array_append_new(dst, o);
     }
+    store_points_release(&units);
     store_points_release(&pts);
     return 0;
 }
@@ -564,7 +598,7 @@ static void temporal_query(struct ld_req *r, const json_t *body)
         json_array_foreach(json_object_get(body, "attrs"), i, a) if (json_is_string(a))
             json_array_append_new(t.attrs, json_string(ldctx_expand(r->ctx, json_string_value(a))));
     }
-    if (!q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom) {
+    if (!q.nsel && !q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom) {
         ld_error(r, 400, "BadRequestData",
                  "a temporal query needs at least one of id, idPattern, type, attrs, q or a "
                  "geo-query");

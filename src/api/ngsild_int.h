@@ -57,8 +57,6 @@ void ld_error_store(struct ld_req *r, int rc);
 /* A JSON body: Content-Type from the negotiation; adds the Link header or "@context". */
 void ld_send_json(struct ld_req *r, int status, json_t *body /* reference taken */,
                   int add_context);
-/* Compact JSON with shortest round-trip numbers. */
-void ld_json_write(struct buf *b, const json_t *v);
 /* Response without body. */
 void ld_send_status(struct ld_req *r, int status);
 /* The JSON @context value to echo (ctx_value, or the core URL string). New reference. */
@@ -89,7 +87,16 @@ void ld_subscriptions(struct ld_req *r);
 
 /* Entity query shared by GET /entities, POST /entityOperations/query and the temporal query:
 ** parameters from the query string or from a Query body. */
+#define LD_MAX_SELECTORS 64
+/* One EntitySelector of a Query body: the members given must all match. */
+struct ld_selector {
+    const char *id;          /* borrowed from the body, or NULL */
+    regex_t *id_pattern;
+    json_t *types;           /* DNF as below, or NULL */
+};
 struct ld_query {
+    struct ld_selector sel[LD_MAX_SELECTORS]; /* Query body "entities": any selector matches */
+    int nsel;
     json_t *ids;             /* array of strings or NULL */
     regex_t *id_pattern;
     int has_id_pattern;

@@ -3,10 +3,10 @@
 **
 **   start:  lock DIR/LOCK -> meta_open(DIR/meta.db) -> store_open(DIR/store) -> catalog_open
 **           (declares every series) -> store_recover (WAL replay) -> ingest -> NGSI-LD (@context
-**           registry, entity store: loads every entity document) -> api -> http
+**           registry, entity store: loads every entity document, subscriptions) -> api -> http
 **   stop (SIGTERM/SIGINT): http_quiesce (no new connections) -> demo_stop -> http_stop (in-flight
-**           requests finish) -> entstore_free (commits what is queued) -> store_close (final
-**           checkpoint: head -> blocks, WAL emptied)
+**           requests finish) -> subs_free -> entstore_free (commits what is queued)
+**           -> store_close (final checkpoint: head -> blocks, WAL emptied)
 **           -> catalog_free -> meta_close -> unlock -> exit 0
 */
 #include "app/server.h"
@@ -169,6 +169,13 @@ static int ngsild_open(struct vg_server *s)
     entstore_get_stats(s->es, &st);
     log_info("NGSI-LD: loaded %llu entities in %.1f ms", (unsigned long long)st.entities,
              (double)(clock_mono_ns() - t0) / 1e6);
+    /* subs_open initialises libcurl and libmosquitto: before any other thread uses them */
+    if ((rc = subs_open(s->meta, s->ldreg, &s->subs))) {
+        log_error("NGSI-LD: cannot load the subscriptions: %s", vg_strerror(rc));
+        return -1;
+    }
+    subs_set_entstore(s->subs, s->es); /* periodic (timeInterval) notifications read entities */
+    entstore_set_observer(s->es, subs_on_change, s->subs);
     return 0;
 }
 
@@ -245,6 +252,7 @@ int server_start(struct vg_server *s, int demo)
     ao.default_tenant = "default";
     s->api = api_new(&ao, s->store, s->cat, s->meta, s->ig);
     api_set_ngsild(s->api, s->ldreg, s->es);
+    api_set_subs(s->api, s->subs);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;
@@ -320,6 +328,10 @@ void server_close(struct vg_server *s)
     s->api = NULL;
     ingest_free(s->ig);
     s->ig = NULL;
+    if (s->es)
+        entstore_set_observer(s->es, NULL, NULL); /* no notification once subs is freed */
+    subs_free(s->subs); /* undelivered notifications stay durable */
+    s->subs = NULL;
     entstore_free(s->es); /* commits what is queued */
     s->es = NULL;
     ldctx_reg_free(s->ldreg);

@@ -12,6 +12,7 @@
 #include "app/demo.h"
 #include "ngsild/entstore.h"
 #include "ngsild/ldctx.h"
+#include "ngsild/subs.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@ struct vg_server {
     struct ingest *ig;
     struct ldctx_reg *ldreg; /* NGSI-LD @contexts */
     struct entstore *es;     /* NGSI-LD entities */
+    struct subs *subs;       /* NGSI-LD subscriptions and notifications */
     struct api *api;
     struct http_server *http;
     struct demo *demo;

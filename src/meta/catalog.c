@@ -126,8 +126,9 @@ struct cat_group {
     const char *type; /* interned */
     uint32_t typelen;
     int pending;
-    struct cat_series **v; /* this type's series, sorted by (entity, attr) */
-    uint32_t n, cap;
+    struct cat_series **v; /* this type's series: v[0..sorted) sorted by (entity, attr),
+                              v[sorted..n) appended since (see vec_settle) */
+    uint32_t n, cap, sorted;
 };
 
 struct cat_entity {
@@ -173,8 +174,8 @@ struct cat_tenant {
     uint32_t len;
     struct smap entities; /* id -> struct cat_entity */
     struct smap groups;   /* type -> struct cat_group */
-    struct cat_series **v; /* every series of the tenant, sorted by (entity, attr) */
-    uint32_t n, cap;
+    struct cat_series **v; /* every series of the tenant, same layout as cat_group.v */
+    uint32_t n, cap, sorted;
 };
 
 struct ser_slot {
@@ -365,23 +366,57 @@ static uint32_t sorted_lower(struct cat_series *const *v, uint32_t n, const char
     return lo;
 }
 
-/* Insert s keeping the order. Loading appends (rows come sorted), run-time creation moves the
-** tail: O(n) per new series, a few microseconds for tens of thousands of series. */
-static void sorted_insert(struct cat_series ***vp, uint32_t *n, uint32_t *cap, struct cat_series *s)
+/* Append s. While everything arrives in order (loading: rows come sorted) the vector stays
+** sorted; otherwise s joins the unsorted tail, sorted and merged by vec_settle() before the next
+** ordered read: inserting in the middle at once would move O(n) pointers per new series, which
+** dominates when an NGSI-LD batch creates thousands of series among hundreds of thousands. */
+static void sorted_insert(struct cat_series ***vp, uint32_t *n, uint32_t *cap, uint32_t *sorted,
+                          struct cat_series *s)
 {
-    uint32_t pos;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
         *vp = vg_realloc(*vp, *cap * sizeof(**vp));
     }
     struct cat_series **v = *vp;
-    if (*n == 0 || series_cmp(v[*n - 1], s->en, s->el, s->an, s->al) < 0)
-        pos = *n;
-    else
-        pos = sorted_lower(v, *n, s->en, s->el, s->an, s->al);
-    memmove(v + pos + 1, v + pos, (*n - pos) * sizeof(*v));
-    v[pos] = s;
-    (*n)++;
+    int in_order = *n == 0 || series_cmp(v[*n - 1], s->en, s->el, s->an, s->al) < 0;
+    v[(*n)++] = s;
+    if (in_order && *sorted == *n - 1)
+        *sorted = *n;
+}
+
+static int series_qcmp(const void *a, const void *b)
+{
+    const struct cat_series *x = *(struct cat_series *const *)a;
+    const struct cat_series *y = *(struct cat_series *const *)b;
+    return series_cmp(x, y->en, y->el, y->an, y->al);
+}
+
+/* Sort the tail v[sorted..n) and merge it into the sorted prefix (write lock held). */
+static void vec_settle(struct cat_series **v, uint32_t n, uint32_t *sorted)
+{
+    uint32_t k = *sorted;
+    if (k == n)
+        return;
+    qsort(v + k, n - k, sizeof(*v), series_qcmp);
+    if (k > 0 && series_qcmp(&v[k - 1], &v[k]) > 0) {
+        struct cat_series **tmp = vg_malloc((size_t)n * sizeof(*tmp));
+        uint32_t i = 0, j = k, o = 0;
+        while (i < k && j < n)
+            tmp[o++] = series_qcmp(&v[i], &v[j]) <= 0 ? v[i++] : v[j++];
+        while (i < k)
+            tmp[o++] = v[i++];
+        while (j < n)
+            tmp[o++] = v[j++];
+        memcpy(v, tmp, (size_t)n * sizeof(*v));
+        free(tmp);
+    }
+    *sorted = n;
+}
+
+/* Is the tenant's vector (and the group's, if any) fully sorted? */
+static int settled(const struct cat_tenant *t, const struct cat_group *g)
+{
+    return t->sorted == t->n && (!g || g->sorted == g->n);
 }
 
 /* ---- validation and tags ------------------------------------------------------------------ */
@@ -599,8 +634,8 @@ static struct cat_series *series_add(struct catalog *c, uint64_t h, struct cat_e
     s->an = intern(c, attr, alen);
     s->al = (uint16_t)alen;
     series_table_put(c, h, s);
-    sorted_insert(&e->t->v, &e->t->n, &e->t->cap, s);
-    sorted_insert(&e->group->v, &e->group->n, &e->group->cap, s);
+    sorted_insert(&e->t->v, &e->t->n, &e->t->cap, &e->t->sorted, s);
+    sorted_insert(&e->group->v, &e->group->n, &e->group->cap, &e->group->sorted, s);
     if (sid > c->max_sid)
         c->max_sid = sid;
     return s;
@@ -611,6 +646,7 @@ static void entity_retag(struct cat_entity *e, const struct vg_tag *t, uint32_t 
 {
     struct cat_tenant *tn = e->t;
     entity_set_tags(e, t, n);
+    vec_settle(tn->v, tn->n, &tn->sorted);
     for (uint32_t i = sorted_lower(tn->v, tn->n, e->id, e->idlen, NULL, 0);
          i < tn->n && tn->v[i]->e == e; i++) {
         tn->v[i]->tags = e->tags;
@@ -1013,20 +1049,28 @@ int catalog_select(struct catalog *c, const struct catalog_sel *sel, catalog_ser
         return VG_EINVAL;
     size_t el = sel->entity ? strlen(sel->entity) : 0;
     size_t al = sel->attr ? strlen(sel->attr) : 0;
+    size_t yl = sel->type ? strlen(sel->type) : 0;
     pthread_rwlock_rdlock(&c->lock);
     struct cat_tenant *t = tenant_get(c, sel->tenant, strlen(sel->tenant));
     if (!t)
         goto out;
-    struct cat_series **v = t->v;
-    uint32_t n = t->n, i = 0;
+    struct cat_group *g = NULL;
     if (sel->type) {
-        size_t yl = strlen(sel->type);
-        struct cat_group *g = smap_get(&t->groups, shash(c, sel->type, yl), sel->type, yl);
+        g = smap_get(&t->groups, shash(c, sel->type, yl), sel->type, yl);
         if (!g)
             goto out;
-        v = g->v;
-        n = g->n;
     }
+    if (!settled(t, g)) {
+        /* series were created out of order since the last read: sort them in, then select
+        ** under the write lock (tenants and groups are never freed while the catalogue is) */
+        pthread_rwlock_unlock(&c->lock);
+        pthread_rwlock_wrlock(&c->lock);
+        vec_settle(t->v, t->n, &t->sorted);
+        if (g)
+            vec_settle(g->v, g->n, &g->sorted);
+    }
+    struct cat_series **v = g ? g->v : t->v;
+    uint32_t n = g ? g->n : t->n, i = 0;
     if (sel->entity)
         i = sorted_lower(v, n, sel->entity, el, NULL, 0);
     const struct cat_entity *last = NULL;
@@ -1064,6 +1108,34 @@ out:
 }
 
 /* ---- small queries ------------------------------------------------------------------------ */
+
+int catalog_entities(struct catalog *c, const char *tenant, catalog_entity_fn *fn, void *arg)
+{
+    int rc = VG_OK;
+    if (!tenant || !fn)
+        return VG_EINVAL;
+    pthread_rwlock_rdlock(&c->lock);
+    struct cat_tenant *t = tenant_get(c, tenant, strlen(tenant));
+    for (uint32_t i = 0; t && i <= t->entities.mask; i++) {
+        const struct smap_slot *sl = &t->entities.slots[i];
+        if (!sl->k)
+            continue;
+        const struct cat_entity *e = sl->v;
+        rc = fn(arg, e->id, e->group->type);
+        if (rc)
+            break;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
+
+uint64_t catalog_entity_generation(struct catalog *c)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t n = c->nentities;
+    pthread_rwlock_unlock(&c->lock);
+    return n;
+}
 
 int catalog_group(struct catalog *c, const char *tenant, const char *type, uint32_t *group)
 {

@@ -65,6 +65,14 @@ typedef int catalog_series_fn(void *arg, const struct catalog_series *cs);
 int catalog_select(struct catalog *c, const struct catalog_sel *sel, catalog_series_fn *fn,
                    void *arg);
 
+/* Calls fn for every entity of tenant with its type, in no particular order (under the read
+** lock: do not call back into the catalogue). Non-zero return stops and is returned. */
+typedef int catalog_entity_fn(void *arg, const char *entity, const char *type);
+int catalog_entities(struct catalog *c, const char *tenant, catalog_entity_fn *fn, void *arg);
+/* Grows by one with every entity added to the catalogue (entities are never removed): a cheap
+** "has anything changed" check for caches of the entity list. */
+uint64_t catalog_entity_generation(struct catalog *c);
+
 /* Group of (tenant, type) or VG_ENOENT. */
 int catalog_group(struct catalog *c, const char *tenant, const char *type, uint32_t *group);
 /* Does this tenant own any series? (NGSI-LD NonexistentTenant later) */

@@ -30,6 +30,8 @@
 */
 #include "ngsild/entity.h"
 
+#include "core/buf.h"
+
 #include "core/clock.h"
 #include "core/vg.h"
 
@@ -1520,4 +1522,61 @@ const json_t *entity_attr_default(const json_t *stored, const char *attr_iri)
 int entity_has_type(const json_t *stored, const char *type_iri)
 {
     return type_iri && array_has_string(json_object_get(stored, "type"), type_iri);
+}
+
+/* ---- JSON text ---------------------------------------------------------------------------- */
+
+/* Compact JSON of a jansson value with the shortest round-trip numbers (json_dumps prints
+** 17 significant digits: 2.39 would come out as 2.3900000000000001). Depth-bounded by the
+** parser that built v. */
+void entity_json_write(struct buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        buf_putc(b, '{');
+        json_object_foreach((json_t *)v, k, x) {
+            if (!first)
+                buf_putc(b, ',');
+            first = 0;
+            buf_json_str(b, k, strlen(k));
+            buf_putc(b, ':');
+            entity_json_write(b, x);
+        }
+        buf_putc(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        buf_putc(b, '[');
+        json_array_foreach(v, i, x) {
+            if (i)
+                buf_putc(b, ',');
+            entity_json_write(b, x);
+        }
+        buf_putc(b, ']');
+        break;
+    }
+    case JSON_STRING:
+        buf_json_str(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        buf_i64(b, (int64_t)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        buf_json_double(b, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        buf_puts(b, "true");
+        break;
+    case JSON_FALSE:
+        buf_puts(b, "false");
+        break;
+    default:
+        buf_puts(b, "null");
+        break;
+    }
 }

@@ -114,6 +114,12 @@ json_t *entity_render(const json_t *stored, struct ldctx *ctx, const struct enti
 json_t *entity_render_feature(const json_t *stored, struct ldctx *ctx,
                               const struct entity_render_opts *o, const char *geoprop_iri);
 
+/* Compact JSON text of v appended to b, numbers in their shortest round-trip form (json_dumps
+** prints 17 significant digits: 2.39 would become 2.3900000000000001). Nesting is bounded by
+** the parser that built v. */
+struct buf;
+void entity_json_write(struct buf *b, const json_t *v);
+
 /* Helpers for the store and the API. */
 /* The first (default) instance of an attribute, or NULL. Borrowed. */
 const json_t *entity_attr_default(const json_t *stored, const char *attr_iri);

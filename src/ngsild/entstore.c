@@ -45,6 +45,7 @@ struct slot {
     struct tlist **tl;  /* the lists this slot is in */
     uint32_t *tpos;
     int in_geo;
+    int dead;           /* doc is a tombstone (see is_tomb) */
 };
 
 struct tlist {
@@ -57,12 +58,18 @@ struct tenant {
     char *name;
     pthread_rwlock_t lock;
     struct slot **buckets;
-    uint32_t nbuckets, count;
+    uint32_t nbuckets, count, dead; /* slots, and tombstones among them */
     struct slot **all;
     uint32_t nall, capall;
     struct tlist **tls;
     uint32_t ntls, captls;
     struct geo_index *geo;
+    /* line-protocol entities (see lp_list) */
+    pthread_mutex_t lp_mu;
+    struct lp_ent *lp;
+    uint32_t nlp;
+    uint64_t lp_gen;
+    int lp_valid;
 };
 
 struct pending {
@@ -119,7 +126,38 @@ struct entstore {
     uint64_t changes, commits, history_points, history_skipped;
 };
 
+struct lp_ent {
+    char *id;
+    char *type; /* catalogue type (a local name) */
+};
+
+
+static void lp_free(struct lp_ent *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].type);
+    }
+    free(v);
+}
+
+/* Forget the cached list (an id became a document or a tombstone). */
+static void lp_invalidate(struct tenant *t)
+{
+    pthread_mutex_lock(&t->lp_mu);
+    t->lp_valid = 0;
+    pthread_mutex_unlock(&t->lp_mu);
+}
+
 /* ---- small helpers ---------------------------------------------------------------------------- */
+
+/* A deleted entity keeps a tombstone document {"id", "@deleted": time}: it hides what the
+** catalogue still holds of the entity (its history), so that a deleted entity is not
+** synthesised again from its series. Re-creating the entity replaces the tombstone. */
+static int is_tomb(const json_t *d)
+{
+    return d && json_object_get(d, "@deleted") != NULL;
+}
 
 static uint32_t hash_str(const char *s)
 {
@@ -167,6 +205,7 @@ static struct tenant *tenant_get(struct entstore *es, const char *name)
     t = vg_calloc(1, sizeof(*t));
     t->name = vg_strdup(name);
     pthread_rwlock_init(&t->lock, NULL);
+    pthread_mutex_init(&t->lp_mu, NULL);
     t->nbuckets = 1024;
     t->buckets = vg_calloc(t->nbuckets, sizeof(*t->buckets));
     t->geo = geo_index_new();
@@ -199,6 +238,8 @@ static void tenant_free(struct tenant *t)
     free(t->all);
     free(t->buckets);
     geo_index_free(t->geo);
+    lp_free(t->lp, t->nlp);
+    pthread_mutex_destroy(&t->lp_mu);
     pthread_rwlock_destroy(&t->lock);
     free(t->name);
     free(t);
@@ -251,6 +292,10 @@ static struct tlist *tlist_get(struct tenant *t, const char *type, int create)
 
 static void index_remove(struct tenant *t, struct slot *s)
 {
+    if (s->dead) {
+        t->dead--;
+        s->dead = 0;
+    }
     for (uint32_t i = 0; i < s->ntypes; i++) {
         struct tlist *l = s->tl[i];
         uint32_t pos = s->tpos[i];
@@ -273,6 +318,11 @@ static void index_remove(struct tenant *t, struct slot *s)
 
 static void index_add(struct tenant *t, struct slot *s)
 {
+    s->dead = is_tomb(s->doc);
+    if (s->dead) {
+        t->dead++;
+        return;
+    }
     json_t *types = json_object_get(s->doc, "type");
     size_t n = json_is_array(types) ? json_array_size(types) : 0;
     free(s->tl);
@@ -300,7 +350,8 @@ static void index_add(struct tenant *t, struct slot *s)
         l->v[l->n++] = s;
     }
     const json_t *loc = entity_attr_default(s->doc, ENTSTORE_LOCATION_IRI);
-    const json_t *g = loc ? json_object_get(loc, "value") : NULL;
+    const char *kind = loc ? json_string_value(json_object_get(loc, "type")) : NULL;
+    const json_t *g = kind && !strcmp(kind, "GeoProperty") ? json_object_get(loc, "value") : NULL;
     if (g && json_is_object(g)) {
         struct geo_shape *shape = NULL;
         char err[128];
@@ -359,6 +410,7 @@ static json_t *install(struct entstore *es, struct tenant *t, const char *id, js
         }
         s->all_pos = t->nall;
         t->all[t->nall++] = s;
+        lp_invalidate(t); /* the id may have been a line-protocol entity */
         t->count++;
         if (t->count > t->nbuckets)
             map_grow(t);
@@ -534,8 +586,11 @@ static json_t *synth_value(enum vg_vtype vt, const union vg_val *v, const char *
     case VT_BOOL:
         return json_boolean(v->i);
     case VT_STR:
-        if (v->s.len && v->s.p[0] == ENTSTORE_JSON_MARK)
-            return json_loadb(v->s.p + 1, v->s.len - 1, JSON_DECODE_ANY, NULL);
+        if (v->s.len && v->s.p[0] == ENTSTORE_JSON_MARK) {
+            json_t *j = json_loadb(v->s.p + 1, v->s.len - 1, JSON_DECODE_ANY, NULL);
+            if (j)
+                return j;
+        }
         return json_stringn(v->s.p, v->s.len);
     case VT_GEO:
         *kind = "GeoProperty";
@@ -561,6 +616,10 @@ static json_t *synth(struct entstore *es, const char *tenant, const char *id)
     int64_t newest = 0;
     json_t *attrs = json_object();
     for (uint32_t i = 0; i < c.n; i++) {
+        const char *name = c.v[i].attr;
+        if (strchr(name, '#') || strchr(name, '@')) /* datasetId instances and unit codes of
+                                                       NGSI-LD entities */
+            continue;
         int64_t ts;
         union vg_val v;
         if (store_latest(es->st, c.v[i].sid, &ts, &v))
@@ -574,11 +633,8 @@ static json_t *synth(struct entstore *es, const char *tenant, const char *id)
         if (ts > newest)
             newest = ts;
         char airi[600];
-        const char *name = c.v[i].attr;
         if (strcmp(name, "location") == 0 && c.v[i].vt == VT_GEO)
             snprintf(airi, sizeof(airi), "%s", ENTSTORE_LOCATION_IRI);
-        else if (strchr(name, '#')) /* a datasetId instance of an NGSI-LD entity: skip here */
-            continue;
         else
             snprintf(airi, sizeof(airi), "%s%s", LDCTX_DEFAULT_VOCAB, name);
         json_t *inst = json_pack("{s:s, s:o, s:s}", "type", kind, "value", val, "observedAt", at);
@@ -609,6 +665,10 @@ int entstore_get(struct entstore *es, const char *tenant, const char *id, json_t
 {
     struct tenant *t = tenant_find(es, tenant);
     json_t *d = t ? doc_get(t, id) : NULL;
+    if (is_tomb(d)) {
+        json_decref(d);
+        return VG_ENOENT;
+    }
     if (!d)
         d = synth(es, tenant, id);
     if (!d)
@@ -621,8 +681,9 @@ int entstore_has_doc(struct entstore *es, const char *tenant, const char *id)
 {
     struct tenant *t = tenant_find(es, tenant);
     json_t *d = t ? doc_get(t, id) : NULL;
+    int live = d && !is_tomb(d);
     json_decref(d);
-    return d != NULL;
+    return live;
 }
 
 int entstore_tenant_exists(struct entstore *es, const char *tenant)
@@ -790,8 +851,17 @@ static void history_add(struct entstore_batch *b, const char *id, const char *ty
                 continue;
             char name[600];
             series_attr_name(iri, inst, name, sizeof(name));
-            hist_add(b, id, type_local, name, vt, instance_time(inst, now), &v);
+            int64_t at = instance_time(inst, now);
+            hist_add(b, id, type_local, name, vt, at, &v);
             free(tmp);
+            const char *unit = json_string_value(json_object_get(inst, "unitCode"));
+            if (unit) {
+                union vg_val u;
+                u.s.p = unit;
+                u.s.len = (uint32_t)strlen(unit);
+                strncat(name, ENTSTORE_UNIT_SUFFIX, sizeof(name) - strlen(name) - 1);
+                hist_add(b, id, type_local, name, VT_STR, at, &u);
+            }
         }
     }
 }
@@ -810,32 +880,39 @@ int entstore_change(struct entstore_batch *b, const char *id, entstore_change_fn
     json_t *cur = doc_get(t, id);
     int synth_ = 0;
     json_t *next = NULL;
-    if (!cur) {
+    if (is_tomb(cur)) {
+        json_decref(cur);
+        cur = NULL;
+    } else if (!cur) {
         cur = synth(es, b->tenant, id);
         synth_ = cur != NULL;
     }
-    int rc = fn(arg, synth_ ? cur : cur, synth_, &next);
+    int rc = fn(arg, cur, synth_, &next);
     if (rc) {
         pthread_mutex_unlock(mu);
         json_decref(cur);
         return rc;
     }
-    if (synth_ && !next) { /* deleting a line-protocol entity: nothing to store */
+    if (!next && !cur) { /* deleting what does not exist */
         pthread_mutex_unlock(mu);
-        json_decref(cur);
         return 0;
     }
-    char *text = next ? json_dumps(next, JSON_COMPACT) : NULL;
-    if (next && !text) {
+    if (!next) { /* delete: a tombstone hides the series the entity leaves behind */
+        char at[32];
+        clock_format_rfc3339(clock_now_ms(), at, sizeof(at));
+        next = json_pack("{s:s, s:s}", "id", id, "@deleted", at);
+    }
+    char *text = json_dumps(next, JSON_COMPACT);
+    if (!text) {
         pthread_mutex_unlock(mu);
         json_decref(cur);
         json_decref(next);
         return VG_ENOMEM;
     }
-    if (next)
+    if (!is_tomb(next))
         history_add(b, id, json_string_value(json_array_get(json_object_get(next, "type"), 0)),
                     synth_ ? NULL : cur, json_object_get(next, "attrs"), clock_now_ms());
-    json_t *prev = install(es, t, id, next ? json_incref(next) : NULL);
+    json_t *prev = install(es, t, id, json_incref(next));
     json_decref(prev);
     if (b->nch == b->capch) {
         b->capch = b->capch ? b->capch * 2 : 8;
@@ -852,7 +929,7 @@ int entstore_change(struct entstore_batch *b, const char *id, entstore_change_fn
     c->p.tenant = t->name;
     c->p.id = c->id;
     c->p.text = text;
-    c->p.len = text ? strlen(text) : 0;
+    c->p.len = strlen(text);
     pthread_mutex_unlock(mu);
     __atomic_add_fetch(&es->changes, 1, __ATOMIC_RELAXED);
     return 0;
@@ -907,7 +984,8 @@ int entstore_batch_finish(struct entstore_batch *b)
     for (uint32_t i = 0; i < b->nch; i++) {
         struct change_rec *c = &b->ch[i];
         if (!c->p.rc && !rc && es->observer)
-            es->observer(es->observer_arg, b->tenant, c->id, c->old, c->new_);
+            es->observer(es->observer_arg, b->tenant, c->id, is_tomb(c->old) ? NULL : c->old,
+                         is_tomb(c->new_) ? NULL : c->new_);
         if (c->p.rc) {
             if (!rc)
                 rc = c->p.rc;
@@ -1029,7 +1107,7 @@ static void scan_docs(struct tenant *t, const struct entstore_scan *s, struct sc
             for (uint32_t k = 0; k < i && !dup; k++)
                 dup = strcmp(s->ids[k], s->ids[i]) == 0;
             struct slot *sl = dup ? NULL : map_find(t, s->ids[i], hash_str(s->ids[i]));
-            if (!sl)
+            if (!sl || sl->dead)
                 continue;
             if (s->types) {
                 int ok = 0;
@@ -1073,82 +1151,111 @@ static void scan_docs(struct tenant *t, const struct entstore_scan *s, struct sc
         return;
     }
     for (uint32_t i = 0; i < t->nall && !st->stop; i++)
-        offer(st, t->all[i]->doc);
+        if (!t->all[i]->dead)
+            offer(st, t->all[i]->doc);
 }
 
-/* Line-protocol entities: distinct entity ids of the catalogue for the candidate types. */
-struct lp_ids {
-    char **v;
+/* Line-protocol entities: the catalogue's entities that have no document (nor tombstone) here.
+** The list is cached per tenant and rebuilt only when the catalogue gained entities
+** (catalog_entity_generation), so queries do not walk the catalogue each time. */
+
+struct lp_build {
+    struct tenant *t;
+    struct lp_ent *v;
     uint32_t n, cap;
-    const char *last;
 };
 
-static int lp_collect(void *arg, const struct catalog_series *cs)
+static int lp_build_one(void *arg, const char *entity, const char *type)
 {
-    struct lp_ids *l = arg;
-    if (l->last && strcmp(l->last, cs->entity) == 0)
+    struct lp_build *b = arg;
+    if (map_find(b->t, entity, hash_str(entity)))
         return 0;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->v = vg_realloc(l->v, l->cap * sizeof(*l->v));
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 256;
+        b->v = vg_realloc(b->v, b->cap * sizeof(*b->v));
     }
-    l->v[l->n++] = vg_strdup(cs->entity);
-    l->last = l->v[l->n - 1];
+    b->v[b->n].id = vg_strdup(entity);
+    b->v[b->n].type = vg_strdup(type);
+    b->n++;
+    return 0;
+}
+
+static int lp_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct lp_ent *)a)->id, ((const struct lp_ent *)b)->id);
+}
+
+
+/* A snapshot of the tenant's line-protocol entities (the caller frees it with lp_free). */
+static struct lp_ent *lp_list(struct entstore *es, struct tenant *t, uint32_t *n)
+{
+    uint64_t gen = catalog_entity_generation(es->cat);
+    pthread_mutex_lock(&t->lp_mu);
+    if (!t->lp_valid || t->lp_gen != gen) {
+        struct lp_build b = {t, NULL, 0, 0};
+        pthread_rwlock_rdlock(&t->lock);
+        catalog_entities(es->cat, t->name, lp_build_one, &b);
+        pthread_rwlock_unlock(&t->lock);
+        if (b.n > 1)
+            qsort(b.v, b.n, sizeof(*b.v), lp_cmp);
+        lp_free(t->lp, t->nlp);
+        t->lp = b.v;
+        t->nlp = b.n;
+        t->lp_gen = gen;
+        t->lp_valid = 1;
+    }
+    struct lp_ent *copy = t->nlp ? vg_malloc(t->nlp * sizeof(*copy)) : NULL;
+    for (uint32_t i = 0; i < t->nlp; i++) {
+        copy[i].id = vg_strdup(t->lp[i].id);
+        copy[i].type = vg_strdup(t->lp[i].type);
+    }
+    *n = t->nlp;
+    pthread_mutex_unlock(&t->lp_mu);
+    return copy;
+}
+
+
+static int lp_type_wanted(const struct lp_ent *le, const struct entstore_scan *s)
+{
+    if (!s->types)
+        return 1;
+    size_t vl = strlen(LDCTX_DEFAULT_VOCAB); /* line-protocol types live in the default vocab */
+    for (uint32_t k = 0; k < s->ntypes; k++)
+        if (!strncmp(s->types[k], LDCTX_DEFAULT_VOCAB, vl) && !strcmp(s->types[k] + vl, le->type))
+            return 1;
     return 0;
 }
 
 static void scan_lp(struct entstore *es, struct tenant *t, const char *tenant,
                     const struct entstore_scan *s, struct scan_state *st)
 {
-    struct lp_ids ids = {0};
-    if (s->ids) {
-        for (uint32_t i = 0; i < s->nids; i++) {
-            ids.last = NULL;
-            struct catalog_sel sel = {tenant, NULL, s->ids[i], NULL, NULL, 0};
-            catalog_select(es->cat, &sel, lp_collect, &ids);
-        }
-    } else if (s->types) {
-        for (uint32_t ti = 0; ti < s->ntypes; ti++) {
-            /* line-protocol types live in the default vocabulary */
-            size_t vl = strlen(LDCTX_DEFAULT_VOCAB);
-            if (strncmp(s->types[ti], LDCTX_DEFAULT_VOCAB, vl) != 0)
+    uint32_t n = 0;
+    struct lp_ent *v = lp_list(es, t, &n);
+    if (s->ids) { /* in the order of the ids given, each once */
+        for (uint32_t i = 0; i < s->nids && !st->stop; i++) {
+            int dup = 0;
+            for (uint32_t k = 0; k < i && !dup; k++)
+                dup = strcmp(s->ids[k], s->ids[i]) == 0;
+            struct lp_ent key = {(char *)s->ids[i], NULL};
+            struct lp_ent *le = dup || !n ? NULL : bsearch(&key, v, n, sizeof(*v), lp_cmp);
+            if (!le || !lp_type_wanted(le, s))
                 continue;
-            ids.last = NULL;
-            struct catalog_sel sel = {tenant, s->types[ti] + vl, NULL, NULL, NULL, 0};
-            catalog_select(es->cat, &sel, lp_collect, &ids);
+            json_t *e = synth(es, tenant, le->id);
+            if (e)
+                offer(st, e);
+            json_decref(e);
         }
     } else {
-        struct catalog_sel sel = {tenant, NULL, NULL, NULL, NULL, 0};
-        catalog_select(es->cat, &sel, lp_collect, &ids);
-    }
-    for (uint32_t i = 0; i < ids.n; i++) {
-        if (!st->stop) {
-            int is_doc = 0;
-            if (t) {
-                pthread_rwlock_rdlock(&t->lock);
-                is_doc = map_find(t, ids.v[i], hash_str(ids.v[i])) != NULL;
-                pthread_rwlock_unlock(&t->lock);
-            }
-            int dup = 0; /* ids given twice, or an entity listed under two types */
-            for (uint32_t k = 0; k < i && !dup && (s->ids || s->ntypes > 1); k++)
-                dup = strcmp(ids.v[k], ids.v[i]) == 0;
-            json_t *e = (is_doc || dup) ? NULL : synth(es, tenant, ids.v[i]);
-            if (e) {
-                int ok = 1;
-                if (s->types) {
-                    ok = 0;
-                    for (uint32_t k = 0; k < s->ntypes && !ok; k++)
-                        ok = entity_has_type(e, s->types[k]);
-                }
-                if (ok)
-                    offer(st, e);
-                json_decref(e);
-            }
+        for (uint32_t i = 0; i < n && !st->stop; i++) {
+            if (!lp_type_wanted(&v[i], s))
+                continue;
+            json_t *e = synth(es, tenant, v[i].id);
+            if (e)
+                offer(st, e);
+            json_decref(e);
         }
     }
-    for (uint32_t i = 0; i < ids.n; i++)
-        free(ids.v[i]);
-    free(ids.v);
+    lp_free(v, n);
 }
 
 int entstore_scan(struct entstore *es, const char *tenant, const struct entstore_scan *s,
@@ -1163,7 +1270,9 @@ int entstore_scan(struct entstore *es, const char *tenant, const struct entstore
     }
     /* Line-protocol entities have no "location" document in the geo index: a geo query by bbox
     ** alone also scans them (their location is their latest geo point). */
-    if (!st.stop)
+    if (!st.stop && !t && catalog_tenant_exists(es->cat, tenant))
+        t = tenant_get(es, tenant);
+    if (!st.stop && t)
         scan_lp(es, t, tenant, s, &st);
     if (total)
         *total = st.matched;
@@ -1210,6 +1319,8 @@ int entstore_types(struct entstore *es, const char *tenant, entstore_type_fn *fn
     if (t) {
         pthread_rwlock_rdlock(&t->lock);
         for (uint32_t i = 0; i < t->nall; i++) {
+            if (t->all[i]->dead)
+                continue;
             json_t *types = json_object_get(t->all[i]->doc, "type");
             size_t k;
             json_t *ty;
@@ -1218,20 +1329,17 @@ int entstore_types(struct entstore *es, const char *tenant, entstore_type_fn *fn
         }
         pthread_rwlock_unlock(&t->lock);
     }
-    struct lp_ids ids = {0};
-    struct catalog_sel sel = {tenant, NULL, NULL, NULL, NULL, 0};
-    catalog_select(es->cat, &sel, lp_collect, &ids);
-    for (uint32_t i = 0; i < ids.n; i++) {
-        if (!(t && entstore_has_doc(es, tenant, ids.v[i]))) {
-            json_t *e = synth(es, tenant, ids.v[i]);
-            if (e)
-                types_add(acc, json_string_value(json_array_get(json_object_get(e, "type"), 0)),
-                          e);
-            json_decref(e);
-        }
-        free(ids.v[i]);
+    if (!t && catalog_tenant_exists(es->cat, tenant))
+        t = tenant_get(es, tenant);
+    uint32_t n = 0;
+    struct lp_ent *v = t ? lp_list(es, t, &n) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        json_t *e = synth(es, tenant, v[i].id);
+        if (e)
+            types_add(acc, json_string_value(json_array_get(json_object_get(e, "type"), 0)), e);
+        json_decref(e);
     }
-    free(ids.v);
+    lp_free(v, n);
     int rc = 0;
     const char *type;
     json_t *ty;
@@ -1251,7 +1359,7 @@ void entstore_get_stats(struct entstore *es, struct entstore_stats *st)
     pthread_rwlock_rdlock(&es->tlock);
     for (uint32_t i = 0; i < es->ntenants; i++) {
         pthread_rwlock_rdlock(&es->tenants[i]->lock);
-        st->entities += es->tenants[i]->count;
+        st->entities += es->tenants[i]->count - es->tenants[i]->dead;
         pthread_rwlock_unlock(&es->tenants[i]->lock);
     }
     pthread_rwlock_unlock(&es->tlock);

@@ -5,7 +5,8 @@
 **   - every attribute instance a change creates or modifies appends one point to the history of
 **     its series (catalog entity = entity id, type = local name of the first type, attribute =
 **     local name of the attribute IRI, "#<datasetId>" appended for non-default instances;
-**     time = observedAt, else the receipt time);
+**     time = observedAt, else the receipt time; its unitCode, if any, in the series
+**     "<attribute>@unitCode");
 **   - an entity written only through line protocol (it has series in the catalogue but no
 **     document) is visible as an NGSI-LD entity synthesised from the latest value of each series
 **     (type and attributes in the default @vocab, observedAt = time of the latest point).
@@ -29,6 +30,9 @@ struct entstore;
 
 /* IRI of the default geo-property, the one the spatial index covers. */
 #define ENTSTORE_LOCATION_IRI "https://uri.etsi.org/ngsi-ld/location"
+/* The unitCode of each instance that has one is a point of the string series named after the
+** attribute's series with this suffix, at the same instant. */
+#define ENTSTORE_UNIT_SUFFIX "@unitCode"
 /* History values that are JSON (objects, arrays, non-Point geometries) are stored as strings
 ** starting with this byte, then the JSON text. */
 #define ENTSTORE_JSON_MARK '\x1e'

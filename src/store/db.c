@@ -363,6 +363,8 @@ static void gather_raw(struct gather *g, const struct head_series *hs)
         return;
     uint32_t a = lower_ts(hs->rts, hs->rn, g->from);
     uint32_t b = lower_ts(hs->rts, hs->rn, g->to);
+    if (b == a) /* the range falls between two points: nothing (and g->ts may be NULL) */
+        return;
     gather_reserve(g, b - a);
     memcpy(g->ts + g->n, hs->rts + a, (size_t)(b - a) * sizeof(int64_t));
     for (uint32_t i = a; i < b; i++)

@@ -484,6 +484,11 @@ static void test_clip_limit(void)
     REQUIRE(store_read(s, 1, T0 + 5, T0 + 4, 0, &pts) == 0);
     CHECK_EQ_INT(pts.n, 0);
     store_points_release(&pts);
+    /* A range strictly between two raw head points, into a fresh result (no buffer yet). */
+    store_points_init(&pts);
+    REQUIRE(store_read(s, 1, T0 + 299 * MIN - MIN / 2, T0 + 299 * MIN, 0, &pts) == 0);
+    CHECK_EQ_INT(pts.n, 0);
+    store_points_release(&pts);
     store_close(s);
     test_rmrf(dir);
     free(dir);

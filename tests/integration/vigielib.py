@@ -73,7 +73,11 @@ class Server:
             conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()
             data = r.read()
-            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+            h = {}
+            for k, v in r.getheaders():  # repeated headers (Link) are joined as HTTP allows
+                k = k.lower()
+                h[k] = h[k] + ", " + v if k in h else v
+            return r.status, h, data
         finally:
             conn.close()
 
