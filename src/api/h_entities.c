@@ -166,12 +166,10 @@ int ld_query_parse(struct ld_req *r, struct ld_query *q, const json_t *body_quer
             }
             if (ip) {
                 sl->id_pattern = vg_calloc(1, sizeof(*sl->id_pattern));
-                if (strlen(ip) > 1024 || regcomp(sl->id_pattern, ip, REG_EXTENDED | REG_NOSUB)) {
+                if (q_regex_compile(sl->id_pattern, ip, err, sizeof(err))) {
                     free(sl->id_pattern);
                     sl->id_pattern = NULL;
-                    ld_error(r, 400, "BadRequestData",
-                             "entities[%zu].idPattern: '%s' is not a valid regular expression", i,
-                             ip);
+                    ld_error(r, 400, "BadRequestData", "entities[%zu].idPattern: %s", i, err);
                     goto fail;
                 }
             }
@@ -220,11 +218,10 @@ int ld_query_parse(struct ld_req *r, struct ld_query *q, const json_t *body_quer
     }
     if (idp) {
         q->id_pattern = vg_calloc(1, sizeof(*q->id_pattern));
-        if (strlen(idp) > 1024 || regcomp(q->id_pattern, idp, REG_EXTENDED | REG_NOSUB)) {
+        if (q_regex_compile(q->id_pattern, idp, err, sizeof(err))) {
             free(q->id_pattern);
             q->id_pattern = NULL;
-            ld_error(r, 400, "BadRequestData", "idPattern: '%s' is not a valid regular expression",
-                     idp);
+            ld_error(r, 400, "BadRequestData", "idPattern: %s", err);
             goto fail;
         }
         q->has_id_pattern = 1;

@@ -737,6 +737,29 @@ out:
     return rc;
 }
 
+int q_regex_compile(regex_t *re, const char *pattern, char *err, size_t cap)
+{
+    size_t n = strlen(pattern);
+    double budget = Q_RE_NODES;
+    if (n == 0 || n > Q_MAX_RE) {
+        snprintf(err, cap, "a regular expression has 1 to %d bytes", Q_MAX_RE);
+        return VG_EINVAL;
+    }
+    const char *why = re_check(pattern, n, &budget);
+    if (why) {
+        snprintf(err, cap, "regular expression %s", why);
+        return VG_EINVAL;
+    }
+    int rrc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
+    if (rrc != 0) {
+        char msg[128];
+        regerror(rrc, re, msg, sizeof(msg));
+        snprintf(err, cap, "invalid regular expression: %s", msg);
+        return VG_EINVAL;
+    }
+    return 0;
+}
+
 /* ---- q: terms and expressions ---- */
 
 static void qterm_free(struct qterm *t)

@@ -19,6 +19,7 @@
 #include "core/vg.h"
 
 #include <jansson.h>
+#include <regex.h>
 
 struct qexpr;
 struct scopeq;
@@ -44,6 +45,12 @@ void q_free(struct qexpr *e);
 int q_match(const struct qexpr *e, const json_t *entity);
 /* Call fn for each distinct attribute IRI (first path segment) the query mentions. */
 void q_attrs(const struct qexpr *e, void (*fn)(void *arg, const char *iri), void *arg);
+
+/* Compile a POSIX extended regular expression (idPattern, ~=) with the same guards as q: at
+** most 1,024 bytes, no back-references, no stacked repetitions, a bounded compiled size (glibc's
+** regcomp can otherwise take seconds or gigabytes, e.g. "a++++++++"). On success the caller
+** regfree()s re; on error re is untouched and err says why. */
+int q_regex_compile(regex_t *re, const char *pattern, char *err, size_t cap);
 
 /* scopeQ: "/Madrid/Gardens" exact, "/Madrid/#" the scope and all below, "/Madrid/+" direct
 ** children... with ';' (AND), ',' or '|' (OR) and parentheses. */

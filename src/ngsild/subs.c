@@ -543,10 +543,10 @@ static int parse_doc(const json_t *body, struct ldctx *ctx, int64_t now_ms, int 
             }
             if (ip) {
                 regex_t re;
-                if (!json_is_string(ip) || json_string_length(ip) > 1024 ||
-                    regcomp(&re, json_string_value(ip), REG_EXTENDED | REG_NOSUB)) {
-                    errf(err, cap, "entities[%zu].idPattern: expected a valid regular "
-                         "expression", i);
+                char why[160] = "expected a string";
+                if (!json_is_string(ip) ||
+                    q_regex_compile(&re, json_string_value(ip), why, sizeof(why))) {
+                    errf(err, cap, "entities[%zu].idPattern: %s", i, why);
                     goto out;
                 }
                 regfree(&re);
@@ -761,8 +761,9 @@ static int sub_build(json_t *doc, struct ldctx *ctx, const char *tenant, struct 
             sl->id = json_string_value(json_object_get(x, "id"));
             const char *ip = json_string_value(json_object_get(x, "idPattern"));
             if (ip && !sl->id) {
-                if (regcomp(&sl->re, ip, REG_EXTENDED | REG_NOSUB)) {
-                    errf(err, cap, "entities[%zu].idPattern: invalid", i);
+                char why[160];
+                if (q_regex_compile(&sl->re, ip, why, sizeof(why))) {
+                    errf(err, cap, "entities[%zu].idPattern: %s", i, why);
                     goto out;
                 }
                 sl->has_re = 1;

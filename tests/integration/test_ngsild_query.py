@@ -93,6 +93,11 @@ def t_idpattern():
 
 def t_idpattern_bad():
     problem(rq("GET", E + "?idPattern=" + urllib.parse.quote("a(")), 400, "BadRequestData", "idPattern")
+    # glibc's regcomp would take gigabytes for stacked repetitions: refused at once
+    t0 = time.time()
+    problem(rq("GET", E + "?idPattern=" + urllib.parse.quote("^urn:" + "+" * 200)), 400,
+            "BadRequestData", "idPattern")
+    check(time.time() - t0 < 1, "stacked repetitions took %.1f s" % (time.time() - t0))
 
 
 def t_type():
