@@ -91,14 +91,12 @@ void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, cons
     counter(b, "vigie_wal_fsyncs_total", "fdatasync calls on the WAL.", ss.wal.syncs);
     buf_puts(b, "# HELP vigie_wal_fsync_seconds WAL fdatasync latency.\n"
                 "# TYPE vigie_wal_fsync_seconds histogram\n");
-    uint64_t cum = 0;
-    for (int i = 0; i < 11; i++) {
-        cum += ss.wal.sync_hist[i];
+    /* wal_get_stats() gives cumulative counts already, as Prometheus buckets are */
+    for (int i = 0; i < 11; i++)
         buf_printf(b, "vigie_wal_fsync_seconds_bucket{le=\"%g\"} %llu\n",
-                   wal_sync_hist_bounds_us[i] / 1e6, (unsigned long long)cum);
-    }
-    cum += ss.wal.sync_hist[11];
-    buf_printf(b, "vigie_wal_fsync_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+                   wal_sync_hist_bounds_us[i] / 1e6, (unsigned long long)ss.wal.sync_hist[i]);
+    buf_printf(b, "vigie_wal_fsync_seconds_bucket{le=\"+Inf\"} %llu\n",
+               (unsigned long long)ss.wal.sync_hist[11]);
     buf_printf(b, "vigie_wal_fsync_seconds_sum %g\n", ss.wal.sync_total_us / 1e6);
     buf_printf(b, "vigie_wal_fsync_seconds_count %llu\n", (unsigned long long)ss.wal.syncs);
     gauge(b, "vigie_series", "Series in the catalogue.", cs.series);

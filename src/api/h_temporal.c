@@ -45,7 +45,46 @@ struct tq {
     json_t *attrs;        /* expanded names to include, or NULL */
     int partial;          /* some attribute was truncated */
     int64_t range_lo, range_hi;
+    /* RFC 3339 strings of the instants already formatted for this request (aggregation
+    ** periods repeat for every entity): open addressing on the instant, bounded */
+    struct tq_time { int64_t ms; json_t *s; } *times;
+    uint32_t ntimes;
 };
+
+#define TQ_TIMES_CAP 65536 /* power of two */
+
+/* The JSON string of instant ms, shared (a new reference). */
+static json_t *tq_time(struct tq *t, int64_t ms)
+{
+    if (!t->times)
+        t->times = vg_calloc(TQ_TIMES_CAP, sizeof(*t->times));
+    uint32_t i = (uint32_t)(((uint64_t)ms * 0x9E3779B97F4A7C15ull) >> 48) & (TQ_TIMES_CAP - 1);
+    for (uint32_t probes = 0; probes < 16; probes++, i = (i + 1) & (TQ_TIMES_CAP - 1)) {
+        if (t->times[i].s && t->times[i].ms == ms)
+            return json_incref(t->times[i].s);
+        if (!t->times[i].s && t->ntimes < TQ_TIMES_CAP / 2) {
+            char buf[32];
+            clock_format_rfc3339(ms, buf, sizeof(buf));
+            t->times[i].ms = ms;
+            t->times[i].s = json_string(buf);
+            t->ntimes++;
+            return json_incref(t->times[i].s);
+        }
+    }
+    char buf[32];
+    clock_format_rfc3339(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static void tq_release(struct tq *t)
+{
+    for (uint32_t i = 0; t->times && i < TQ_TIMES_CAP; i++)
+        json_decref(t->times[i].s);
+    free(t->times);
+    t->times = NULL;
+    json_decref(t->attrs);
+    t->attrs = NULL;
+}
 
 /* ISO 8601 duration: PnYnMnWnDTnHnMnS (fractions of seconds allowed). */
 static int parse_duration(const char *s, int64_t *ms)
@@ -381,10 +420,11 @@ static json_t *aggregate(struct ld_req *r, struct tq *t, uint32_t sid, enum vg_v
             case AG_STDDEV: v = json_real(store_bucket_value(&b[i], AGG_STDDEV)); break;
             default: v = json_real(b[i].sumsq); break;
             }
-            char st[32], en[32];
-            fmt_time(s, st, sizeof(st));
-            fmt_time(e, en, sizeof(en));
-            json_array_append_new(arr, json_pack("[o,s,s]", v, st, en));
+            json_t *triple = json_array();
+            json_array_append_new(triple, v);
+            json_array_append_new(triple, tq_time(t, s));
+            json_array_append_new(triple, tq_time(t, e));
+            json_array_append_new(arr, triple);
         }
         json_object_set_new(out, ag_names[m], arr);
     }
@@ -559,7 +599,7 @@ static void temporal_retrieve(struct ld_req *r, const char *id)
             send_temporal(r, &t, out);
     }
     json_decref(e);
-    json_decref(t.attrs);
+    tq_release(&t);
 }
 
 struct tquery_ctx {
@@ -588,7 +628,7 @@ static void temporal_query(struct ld_req *r, const json_t *body)
     if (!ld_tenant_check(r) || tq_parse(r, &t, body))
         return;
     if (ld_query_parse(r, &q, body)) {
-        json_decref(t.attrs);
+        tq_release(&t);
         return;
     }
     if (body && json_object_get(body, "attrs") && !t.attrs) {
@@ -637,7 +677,7 @@ static void temporal_query(struct ld_req *r, const json_t *body)
     send_temporal(r, &t, c.out);
 out:
     ld_query_release(&q);
-    json_decref(t.attrs);
+    tq_release(&t);
 }
 
 /* ---- writes ----------------------------------------------------------------------------------- */

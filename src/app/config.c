@@ -19,7 +19,7 @@ void config_defaults(struct config *c, int demo)
     c->auth = demo ? 0 : 1;
     c->batch_ms = 200;
     snprintf(c->log_level, sizeof(c->log_level), "info");
-    c->threads = 8;
+    c->threads = 32; /* handlers block on fsync: more threads, larger group commits */
     c->max_connections = 512;
     c->timeout_s = 30;
     c->max_body = 64u << 20;

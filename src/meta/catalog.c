@@ -1129,6 +1129,18 @@ int catalog_entities(struct catalog *c, const char *tenant, catalog_entity_fn *f
     return rc;
 }
 
+int catalog_entity_exists(struct catalog *c, const char *tenant, const char *entity)
+{
+    if (!tenant || !entity)
+        return 0;
+    size_t el = strlen(entity);
+    pthread_rwlock_rdlock(&c->lock);
+    struct cat_tenant *t = tenant_get(c, tenant, strlen(tenant));
+    int yes = t && smap_get(&t->entities, shash(c, entity, el), entity, el) != NULL;
+    pthread_rwlock_unlock(&c->lock);
+    return yes;
+}
+
 uint64_t catalog_entity_generation(struct catalog *c)
 {
     pthread_rwlock_rdlock(&c->lock);

@@ -69,6 +69,8 @@ int catalog_select(struct catalog *c, const struct catalog_sel *sel, catalog_ser
 ** lock: do not call back into the catalogue). Non-zero return stops and is returned. */
 typedef int catalog_entity_fn(void *arg, const char *entity, const char *type);
 int catalog_entities(struct catalog *c, const char *tenant, catalog_entity_fn *fn, void *arg);
+/* Does the catalogue know (tenant, entity)? A hash lookup (no ordered scan). */
+int catalog_entity_exists(struct catalog *c, const char *tenant, const char *entity);
 /* Grows by one with every entity added to the catalogue (entities are never removed): a cheap
 ** "has anything changed" check for caches of the entity list. */
 uint64_t catalog_entity_generation(struct catalog *c);

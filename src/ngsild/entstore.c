@@ -604,6 +604,9 @@ static json_t *synth_value(enum vg_vtype vt, const union vg_val *v, const char *
 ** NULL if the catalogue has no series for it. */
 static json_t *synth(struct entstore *es, const char *tenant, const char *id)
 {
+    if (!catalog_entity_exists(es->cat, tenant, id)) /* the common case of a new entity: a hash
+                                                        lookup, no ordered selection */
+        return NULL;
     struct synth_ctx c = {0};
     struct catalog_sel sel = {tenant, NULL, id, NULL, NULL, 0};
     catalog_select(es->cat, &sel, synth_collect, &c);

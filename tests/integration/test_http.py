@@ -52,6 +52,16 @@ def t_health_metrics(s):
                  "vigie_wal_bytes_written_total", "vigie_chunks", "vigie_resident_memory_bytes",
                  "vigie_wal_fsync_seconds_count"):
         check(name in text, "metrics lacks %r" % name)
+    # Prometheus histogram: cumulative buckets, non-decreasing, +Inf equals _count
+    vals = {}
+    for line in text.splitlines():
+        if line.startswith("vigie_wal_fsync_seconds_bucket"):
+            vals[line.split('le="')[1].split('"')[0]] = int(line.rsplit(" ", 1)[1])
+    count = int([l for l in text.splitlines() if l.startswith("vigie_wal_fsync_seconds_count")][0]
+                .rsplit(" ", 1)[1])
+    series = list(vals.values())
+    check(count >= 1 and vals.get("+Inf") == count, "+Inf bucket %r, count %d" % (vals, count))
+    check(all(a <= b for a, b in zip(series, series[1:])), "buckets not cumulative %r" % vals)
 
 
 def t_problems(s):
