@@ -72,12 +72,20 @@ struct tenant {
     int lp_valid;
 };
 
+/* The waiter of a batch: woken once, when its last document is committed (a broadcast to
+** every waiting request at every commit would wake dozens of threads for nothing). */
+struct waiter {
+    pthread_cond_t cv;
+    uint32_t left; /* documents not committed yet (under qmu) */
+};
+
 struct pending {
     struct pending *next;
     const char *tenant, *id;
     char *text;        /* JSON, or NULL for a delete */
     size_t len;
     int done, rc;
+    struct waiter *w;
 };
 
 struct hist_point {
@@ -115,7 +123,7 @@ struct entstore {
     uint64_t seq;
     /* commit queue */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv, donecv;
+    pthread_cond_t qcv;
     struct pending *qhead, **qtail;
     int stopping;
     pthread_t thread;
@@ -452,27 +460,17 @@ static void *commit_main(void *arg)
         pthread_mutex_lock(&es->qmu);
         es->commits++;
         for (uint32_t i = 0; i < n; i++) {
+            struct waiter *w = ps[i]->w;
             ps[i]->rc = rc;
-            ps[i]->done = 1;
+            ps[i]->done = 1; /* ps[i] may be freed as soon as its waiter runs: read w first */
+            if (--w->left == 0)
+                pthread_cond_signal(&w->cv);
         }
-        pthread_cond_broadcast(&es->donecv);
     }
     pthread_mutex_unlock(&es->qmu);
     free(ops);
     free(ps);
     return NULL;
-}
-
-static void enqueue(struct entstore *es, struct pending *p)
-{
-    p->next = NULL;
-    p->done = 0;
-    p->rc = 0;
-    pthread_mutex_lock(&es->qmu);
-    *es->qtail = p;
-    es->qtail = &p->next;
-    pthread_cond_signal(&es->qcv);
-    pthread_mutex_unlock(&es->qmu);
 }
 
 /* ---- open / free ----------------------------------------------------------------------------- */
@@ -504,7 +502,6 @@ int entstore_open(struct meta *m, struct store *st, struct catalog *cat, struct 
         pthread_mutex_init(&es->stripes[i], NULL);
     pthread_mutex_init(&es->qmu, NULL);
     pthread_cond_init(&es->qcv, NULL);
-    pthread_cond_init(&es->donecv, NULL);
     es->qtail = &es->qhead;
     int rc = meta_docs_load(m, DOC_KIND, load_one, es);
     if (rc)
@@ -539,7 +536,6 @@ void entstore_free(struct entstore *es)
         pthread_mutex_destroy(&es->stripes[i]);
     pthread_mutex_destroy(&es->qmu);
     pthread_cond_destroy(&es->qcv);
-    pthread_cond_destroy(&es->donecv);
     pthread_rwlock_destroy(&es->tlock);
     free(es);
 }
@@ -976,14 +972,28 @@ int entstore_batch_finish(struct entstore_batch *b)
 {
     struct entstore *es = b->es;
     /* the documents' commit (SQLite fsync) and the history's (WAL fsync) run in parallel */
-    for (uint32_t i = 0; i < b->nch; i++)
-        enqueue(es, &b->ch[i].p);
+    struct waiter w;
+    pthread_cond_init(&w.cv, NULL);
+    w.left = b->nch;
+    pthread_mutex_lock(&es->qmu); /* one lock and one wake-up for the whole batch */
+    for (uint32_t i = 0; i < b->nch; i++) {
+        struct pending *p = &b->ch[i].p;
+        p->w = &w;
+        p->next = NULL;
+        p->done = 0;
+        p->rc = 0;
+        *es->qtail = p;
+        es->qtail = &p->next;
+    }
+    if (b->nch)
+        pthread_cond_signal(&es->qcv);
+    pthread_mutex_unlock(&es->qmu);
     int rc = history_write(b);
     pthread_mutex_lock(&es->qmu);
-    for (uint32_t i = 0; i < b->nch; i++)
-        while (!b->ch[i].p.done)
-            pthread_cond_wait(&es->donecv, &es->qmu);
+    while (w.left)
+        pthread_cond_wait(&w.cv, &es->qmu);
     pthread_mutex_unlock(&es->qmu);
+    pthread_cond_destroy(&w.cv);
     for (uint32_t i = 0; i < b->nch; i++) {
         struct change_rec *c = &b->ch[i];
         if (!c->p.rc && !rc && es->observer)
