@@ -117,6 +117,19 @@ static void json_to_resp(struct http_resp *resp, json_t *body)
     entity_json_write(&resp->body, body);
 }
 
+void ld_send_prepared(struct ld_req *r, int status, int add_context)
+{
+    struct http_resp *resp = r->resp;
+    resp->status = status;
+    if (r->accept == LD_ACCEPT_LD) {
+        resp->ctype = "application/ld+json";
+    } else {
+        resp->ctype = r->accept == LD_ACCEPT_GEO ? "application/geo+json" : "application/json";
+        if (add_context)
+            link_header(r);
+    }
+}
+
 void ld_send_json(struct ld_req *r, int status, json_t *body, int add_context)
 {
     struct http_resp *resp = r->resp;

@@ -47,39 +47,36 @@ struct tq {
     int64_t range_lo, range_hi;
     /* RFC 3339 strings of the instants already formatted for this request (aggregation
     ** periods repeat for every entity): open addressing on the instant, bounded */
-    struct tq_time { int64_t ms; json_t *s; } *times;
+    struct tq_time { int64_t ms; char s[32]; } *times;
     uint32_t ntimes;
+    char tmp_time[32];
 };
 
 #define TQ_TIMES_CAP 65536 /* power of two */
 
-/* The JSON string of instant ms, shared (a new reference). */
-static json_t *tq_time(struct tq *t, int64_t ms)
+/* The RFC 3339 text of instant ms, cached for the request (valid until the next call for an
+** instant not in the cache, or tq_release). */
+static const char *tq_time(struct tq *t, int64_t ms)
 {
     if (!t->times)
         t->times = vg_calloc(TQ_TIMES_CAP, sizeof(*t->times));
     uint32_t i = (uint32_t)(((uint64_t)ms * 0x9E3779B97F4A7C15ull) >> 48) & (TQ_TIMES_CAP - 1);
     for (uint32_t probes = 0; probes < 16; probes++, i = (i + 1) & (TQ_TIMES_CAP - 1)) {
-        if (t->times[i].s && t->times[i].ms == ms)
-            return json_incref(t->times[i].s);
-        if (!t->times[i].s && t->ntimes < TQ_TIMES_CAP / 2) {
-            char buf[32];
-            clock_format_rfc3339(ms, buf, sizeof(buf));
+        if (t->times[i].s[0] && t->times[i].ms == ms)
+            return t->times[i].s;
+        if (!t->times[i].s[0] && t->ntimes < TQ_TIMES_CAP / 2) {
+            clock_format_rfc3339(ms, t->times[i].s, sizeof(t->times[i].s));
             t->times[i].ms = ms;
-            t->times[i].s = json_string(buf);
             t->ntimes++;
-            return json_incref(t->times[i].s);
+            return t->times[i].s;
         }
     }
-    char buf[32];
-    clock_format_rfc3339(ms, buf, sizeof(buf));
-    return json_string(buf);
+    clock_format_rfc3339(ms, t->tmp_time, sizeof(t->tmp_time));
+    return t->tmp_time;
 }
 
 static void tq_release(struct tq *t)
 {
-    for (uint32_t i = 0; t->times && i < TQ_TIMES_CAP; i++)
-        json_decref(t->times[i].s);
     free(t->times);
     t->times = NULL;
     json_decref(t->attrs);
@@ -333,56 +330,66 @@ static void fmt_time(int64_t ms, char *out, size_t cap)
     clock_format_rfc3339(ms, out, cap);
 }
 
-/* Aggregated values of one series over [from, to). */
-static json_t *aggregate(struct ld_req *r, struct tq *t, uint32_t sid, enum vg_vtype vt,
-                         const char *kind)
+/* Aggregated values of one series over [from, to), written to out as the JSON object
+** {"type": kind, "<method>": [[value, start, end], ...], ..., "datasetId": ds}: directly as
+** text, since a query over many entities produces hundreds of thousands of periods.
+** Returns 0, or -1 after answering 403 (too many periods). */
+static int aggregate(struct ld_req *r, struct tq *t, uint32_t sid, enum vg_vtype vt,
+                     const char *kind, const char *ds, struct buf *out)
 {
     int numeric = vt == VT_F64 || vt == VT_I64 || vt == VT_BOOL;
     int64_t from = t->from, to = t->to;
     int64_t lts;
     union vg_val lv;
+    struct store_bucket *b = NULL;
+    uint32_t nb = 0;
+    int64_t every = 0;
     if (from < 0 || to > (int64_t)4e15) { /* open range: bound it by the data */
-        if (store_latest(r->a->st, sid, &lts, &lv))
-            return json_pack("{s:s}", "type", kind);
-        if (to > lts + 1)
-            to = lts + 1;
-        if (from < 0) {
-            struct store_points pts;
-            store_points_init(&pts);
-            if (store_read(r->a->st, sid, 0, to, 1, &pts) == 0 && pts.n)
-                from = pts.ts[0];
-            else
-                from = to - 1;
-            store_points_release(&pts);
+        if (store_latest(r->a->st, sid, &lts, &lv)) {
+            to = from; /* no data: no period */
+        } else {
+            if (to > lts + 1)
+                to = lts + 1;
+            if (from < 0) {
+                struct store_points pts;
+                store_points_init(&pts);
+                if (store_read(r->a->st, sid, 0, to, 1, &pts) == 0 && pts.n)
+                    from = pts.ts[0];
+                else
+                    from = to - 1;
+                store_points_release(&pts);
+            }
         }
     }
-    if (to <= from)
-        return json_pack("{s:s}", "type", kind);
-    int64_t every = t->period ? t->period : to - from;
-    uint32_t nb = store_bucket_count(from, to, every);
-    if (nb > TEMPORAL_MAX_BUCKETS) {
-        ld_error(r, 403, "TooManyResults", "aggrPeriodDuration gives %u periods (at most %d)", nb,
-                 TEMPORAL_MAX_BUCKETS);
-        return NULL;
+    if (to > from) {
+        every = t->period ? t->period : to - from;
+        nb = store_bucket_count(from, to, every);
+        if (nb > TEMPORAL_MAX_BUCKETS) {
+            ld_error(r, 403, "TooManyResults", "aggrPeriodDuration gives %u periods (at most %d)",
+                     nb, TEMPORAL_MAX_BUCKETS);
+            return -1;
+        }
+        b = vg_calloc(nb, sizeof(*b));
+        if (store_aggregate(r->a->st, sid, from, to, every, b, nb))
+            nb = 0;
+        if (!t->period && nb > 1) { /* PT0S: one period for the whole range */
+            for (uint32_t i = 1; i < nb; i++)
+                store_bucket_merge(&b[0], &b[i]);
+            b[0].start = from;
+            nb = 1;
+        }
     }
-    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
-    if (store_aggregate(r->a->st, sid, from, to, every, b, nb)) {
-        free(b);
-        return json_pack("{s:s}", "type", kind);
-    }
-    if (!t->period && nb > 1) { /* PT0S: one period for the whole range */
-        for (uint32_t i = 1; i < nb; i++)
-            store_bucket_merge(&b[0], &b[i]);
-        b[0].start = from;
-        nb = 1;
-    }
-    json_t *out = json_pack("{s:s}", "type", kind);
+    buf_puts(out, "{\"type\":");
+    buf_json_str(out, kind, strlen(kind));
     for (size_t m = 0; m < VG_ARRAY_LEN(ag_names); m++) {
         if (!(t->aggr & (1u << m)))
             continue;
         if (!numeric && (1u << m) != AG_TOTALCOUNT && (1u << m) != AG_DISTINCT)
             continue; /* sum, avg, min... of strings or places mean nothing */
-        json_t *arr = json_array();
+        if (!nb && !b)
+            continue;
+        buf_printf(out, ",\"%s\":[", ag_names[m]);
+        int first = 1;
         for (uint32_t i = 0; i < nb; i++) {
             if (!b[i].count && (1u << m) != AG_TOTALCOUNT)
                 continue;
@@ -392,9 +399,10 @@ static json_t *aggregate(struct ld_req *r, struct tq *t, uint32_t sid, enum vg_v
                 s = from;
             if (e > to)
                 e = to;
-            json_t *v;
+            buf_puts(out, first ? "[" : ",[");
+            first = 0;
             switch (1u << m) {
-            case AG_TOTALCOUNT: v = json_integer((json_int_t)b[i].count); break;
+            case AG_TOTALCOUNT: buf_u64(out, b[i].count); break;
             case AG_DISTINCT: {
                 struct store_points pts;
                 store_points_init(&pts);
@@ -408,28 +416,35 @@ static json_t *aggregate(struct ld_req *r, struct tq *t, uint32_t sid, enum vg_v
                         free(key);
                         json_decref(pv);
                     }
-                v = json_integer((json_int_t)json_object_size(seen));
+                buf_u64(out, json_object_size(seen));
                 json_decref(seen);
                 store_points_release(&pts);
                 break;
             }
-            case AG_SUM: v = json_real(b[i].sum); break;
-            case AG_AVG: v = json_real(store_bucket_value(&b[i], AGG_AVG)); break;
-            case AG_MIN: v = json_real(b[i].min); break;
-            case AG_MAX: v = json_real(b[i].max); break;
-            case AG_STDDEV: v = json_real(store_bucket_value(&b[i], AGG_STDDEV)); break;
-            default: v = json_real(b[i].sumsq); break;
+            case AG_SUM: buf_json_double(out, b[i].sum); break;
+            case AG_AVG: buf_json_double(out, store_bucket_value(&b[i], AGG_AVG)); break;
+            case AG_MIN: buf_json_double(out, b[i].min); break;
+            case AG_MAX: buf_json_double(out, b[i].max); break;
+            case AG_STDDEV: buf_json_double(out, store_bucket_value(&b[i], AGG_STDDEV)); break;
+            default: buf_json_double(out, b[i].sumsq); break;
             }
-            json_t *triple = json_array();
-            json_array_append_new(triple, v);
-            json_array_append_new(triple, tq_time(t, s));
-            json_array_append_new(triple, tq_time(t, e));
-            json_array_append_new(arr, triple);
+            const char *ts = tq_time(t, s);
+            buf_putc(out, ',');
+            buf_json_str(out, ts, strlen(ts));
+            const char *te = tq_time(t, e);
+            buf_putc(out, ',');
+            buf_json_str(out, te, strlen(te));
+            buf_putc(out, ']');
         }
-        json_object_set_new(out, ag_names[m], arr);
+        buf_putc(out, ']');
     }
+    if (ds) {
+        buf_puts(out, ",\"datasetId\":");
+        buf_json_str(out, ds, strlen(ds));
+    }
+    buf_putc(out, '}');
     free(b);
-    return out;
+    return 0;
 }
 
 /* The history of one attribute instance in the requested representation: appended to dst
@@ -451,12 +466,15 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
     if (find_sid(r, id, name, &sid, &vt))
         return 0; /* no history */
     if (t->mode == LD_OPT_AGGREGATED) {
-        json_t *a = aggregate(r, t, sid, vt, kind);
-        if (!a)
+        struct buf text;
+        buf_init(&text, 0);
+        if (aggregate(r, t, sid, vt, kind, ds, &text)) {
+            buf_release(&text);
             return -1;
-        if (ds)
-            json_object_set_new(a, "datasetId", json_string(ds));
-        json_array_append_new(dst, a);
+        }
+        json_t *a = json_loadb(text.p, text.len, 0, NULL);
+        buf_release(&text);
+        json_array_append_new(dst, a ? a : json_pack("{s:s}", "type", kind));
         return 0;
     }
     struct store_points pts;
@@ -522,6 +540,17 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
     return 0;
 }
 
+/* Is the attribute among those asked for (attrs=), or were none named? */
+static int attr_wanted(const struct tq *t, const char *iri)
+{
+    if (!t->attrs)
+        return 1;
+    size_t k;
+    json_t *a;
+    json_array_foreach(t->attrs, k, a) if (!strcmp(json_string_value(a), iri)) return 1;
+    return 0;
+}
+
 /* The temporal representation of one entity (current state e). */
 static json_t *temporal_entity(struct ld_req *r, struct tq *t, const json_t *e)
 {
@@ -538,14 +567,8 @@ static json_t *temporal_entity(struct ld_req *r, struct tq *t, const json_t *e)
     const char *iri;
     json_t *arr;
     json_object_foreach(json_object_get(e, "attrs"), iri, arr) {
-        if (t->attrs) {
-            int want = 0;
-            size_t k;
-            json_t *a;
-            json_array_foreach(t->attrs, k, a) want |= !strcmp(json_string_value(a), iri);
-            if (!want)
-                continue;
-        }
+        if (!attr_wanted(t, iri))
+            continue;
         json_t *dst = json_array();
         json_t *inst;
         json_array_foreach(arr, i, inst) {
@@ -567,6 +590,77 @@ static json_t *temporal_entity(struct ld_req *r, struct tq *t, const json_t *e)
         json_decref(dst);
     }
     return out;
+}
+
+/* The aggregated temporal representation of one entity written straight to out (a query over
+** a thousand entities makes hundreds of thousands of periods: no JSON tree for them).
+** Returns 0, or -1 after answering an error. */
+static int temporal_entity_agg_text(struct ld_req *r, struct tq *t, const json_t *e,
+                                    struct buf *out)
+{
+    const char *id = json_string_value(json_object_get(e, "id"));
+    const json_t *types = json_object_get(e, "type");
+    buf_puts(out, "{\"id\":");
+    buf_json_str(out, id, strlen(id));
+    buf_puts(out, ",\"type\":");
+    if (json_array_size(types) != 1)
+        buf_putc(out, '[');
+    size_t i;
+    json_t *ty;
+    json_array_foreach(types, i, ty) {
+        const char *c = ldctx_compact(r->ctx, json_string_value(ty));
+        if (i)
+            buf_putc(out, ',');
+        buf_json_str(out, c, strlen(c));
+    }
+    if (json_array_size(types) != 1)
+        buf_putc(out, ']');
+    const char *iri;
+    json_t *arr;
+    json_object_foreach(json_object_get(e, "attrs"), iri, arr) {
+        if (!attr_wanted(t, iri))
+            continue;
+        size_t mark = out->len; /* rolled back if the attribute has no history */
+        const char *name = ldctx_compact(r->ctx, iri);
+        buf_putc(out, ',');
+        buf_json_str(out, name, strlen(name));
+        buf_puts(out, ":[");
+        size_t bracket = out->len - 1;
+        int n = 0;
+        json_t *inst;
+        json_array_foreach(arr, i, inst) {
+            const char *kind = json_string_value(json_object_get(inst, "type"));
+            const char *ds = json_string_value(json_object_get(inst, "datasetId"));
+            char sname[600];
+            uint32_t sid;
+            enum vg_vtype vt;
+            snprintf(sname, sizeof(sname), ds ? "%s#%s" : "%s", entstore_local_name(iri), ds);
+            if (find_sid(r, id, sname, &sid, &vt))
+                continue;
+            if (n++)
+                buf_putc(out, ',');
+            if (aggregate(r, t, sid, vt, kind ? kind : "Property", ds, out))
+                return -1;
+        }
+        if (n == 0) {
+            out->len = mark;
+            out->p[mark] = '\0';
+        } else if (n == 1) { /* one instance: the object itself, not an array */
+            memmove(out->p + bracket, out->p + bracket + 1, out->len - bracket - 1);
+            out->len--;
+            out->p[out->len] = '\0';
+        } else {
+            buf_putc(out, ']');
+        }
+    }
+    if (r->accept == LD_ACCEPT_LD) {
+        json_t *cv = ld_context_value(r);
+        buf_puts(out, ",\"@context\":");
+        entity_json_write(out, cv);
+        json_decref(cv);
+    }
+    buf_putc(out, '}');
+    return 0;
 }
 
 static void send_temporal(struct ld_req *r, struct tq *t, json_t *body)
@@ -606,12 +700,21 @@ struct tquery_ctx {
     struct ld_req *r;
     struct tq *t;
     json_t *out;
-    int failed;
+    struct buf *text; /* aggregated values: the answer is written here directly */
+    int rows, failed;
 };
 
 static int tquery_row(void *arg, const json_t *e)
 {
     struct tquery_ctx *c = arg;
+    if (c->text) {
+        buf_putc(c->text, c->rows++ ? ',' : '[');
+        if (temporal_entity_agg_text(c->r, c->t, e, c->text)) {
+            c->failed = 1;
+            return 1;
+        }
+        return 0;
+    }
     json_t *x = temporal_entity(c->r, c->t, e);
     if (!x) {
         c->failed = 1;
@@ -656,7 +759,11 @@ static void temporal_query(struct ld_req *r, const json_t *body)
     ld_query_hints(&q, &h, &s);
     s.offset = offset;
     s.limit = limit;
-    struct tquery_ctx c = {r, &t, json_array(), 0};
+    struct tquery_ctx c = {r, &t, json_array(), NULL, 0, 0};
+    if (t.mode == LD_OPT_AGGREGATED) {
+        buf_reset(&r->resp->body);
+        c.text = &r->resp->body;
+    }
     uint64_t total = 0;
     const char *count = ld_arg(r, "count");
     int rc = entstore_scan(r->a->es, r->tenant, &s, tquery_row, &c, &total);
@@ -674,7 +781,15 @@ static void temporal_query(struct ld_req *r, const json_t *body)
         snprintf(n, sizeof(n), "%llu", (unsigned long long)total);
         http_resp_header(r->resp, "NGSILD-Results-Count", n);
     }
-    send_temporal(r, &t, c.out);
+    if (c.text) {
+        if (!c.rows)
+            buf_putc(c.text, '[');
+        buf_putc(c.text, ']');
+        json_decref(c.out);
+        ld_send_prepared(r, 200, 1);
+    } else {
+        send_temporal(r, &t, c.out);
+    }
 out:
     ld_query_release(&q);
     tq_release(&t);

@@ -57,6 +57,9 @@ void ld_error_store(struct ld_req *r, int rc);
 /* A JSON body: Content-Type from the negotiation; adds the Link header or "@context". */
 void ld_send_json(struct ld_req *r, int status, json_t *body /* reference taken */,
                   int add_context);
+/* The caller wrote the JSON body into r->resp->body itself (with "@context" members when
+** r->accept is LD): set status, Content-Type and, for application/json, the Link header. */
+void ld_send_prepared(struct ld_req *r, int status, int add_context);
 /* Response without body. */
 void ld_send_status(struct ld_req *r, int status);
 /* The JSON @context value to echo (ctx_value, or the core URL string). New reference. */

@@ -210,6 +210,9 @@ struct catalog {
     uint32_t max_sid;
     uint64_t nentities;
     struct ptrvec pend_groups, pend_entities, pend_series;
+    /* catalog_sync's fast path: dirty = something is pending, syncing = a sync is committing
+    ** (seq_cst atomics; see catalog_sync) */
+    int dirty, syncing;
 };
 
 static void ptrvec_push(struct ptrvec *pv, void *p)
@@ -659,6 +662,7 @@ static void queue_entity(struct catalog *c, struct cat_entity *e)
     if (!e->pending) {
         e->pending = 1;
         ptrvec_push(&c->pend_entities, e);
+        __atomic_store_n(&c->dirty, 1, __ATOMIC_SEQ_CST);
     }
 }
 
@@ -867,6 +871,7 @@ static int resolve_slow(struct catalog *c, uint64_t h, const char *tenant, size_
         g = group_add(c, t, gid, type, typelen);
         g->pending = 1;
         ptrvec_push(&c->pend_groups, g);
+        __atomic_store_n(&c->dirty, 1, __ATOMIC_SEQ_CST);
     }
     if (!e) {
         e = entity_add(c, t, entity, elen, g);
@@ -879,6 +884,7 @@ static int resolve_slow(struct catalog *c, uint64_t h, const char *tenant, size_
     s = series_add(c, h, e, nsid, attr, alen, vt);
     s->pending = 1;
     ptrvec_push(&c->pend_series, s);
+    __atomic_store_n(&c->dirty, 1, __ATOMIC_SEQ_CST);
     *sid = nsid;
 out:
     pthread_rwlock_unlock(&c->lock);
@@ -926,8 +932,16 @@ int catalog_sync(struct catalog *c)
     char *strs = NULL;
     int rc = VG_OK;
 
+    /* Fast path, taken by nearly every write: nothing pending and no sync committing, so every
+    ** series this thread resolved is durable already. A sync in flight (syncing = 1 is set
+    ** before dirty is cleared) may hold this thread's rows: then wait for it below. */
+    if (!__atomic_load_n(&c->dirty, __ATOMIC_SEQ_CST) &&
+        !__atomic_load_n(&c->syncing, __ATOMIC_SEQ_CST))
+        return VG_OK;
     pthread_mutex_lock(&c->sync_mu);
+    __atomic_store_n(&c->syncing, 1, __ATOMIC_SEQ_CST);
     pthread_rwlock_wrlock(&c->lock);
+    __atomic_store_n(&c->dirty, 0, __ATOMIC_SEQ_CST);
     pg = c->pend_groups;
     pe = c->pend_entities;
     ps = c->pend_series;
@@ -1003,6 +1017,7 @@ int catalog_sync(struct catalog *c)
             if (!g->pending) {
                 g->pending = 1;
                 ptrvec_push(&c->pend_groups, g);
+                __atomic_store_n(&c->dirty, 1, __ATOMIC_SEQ_CST);
             }
         }
         for (uint32_t i = 0; i < pe.n; i++)
@@ -1012,11 +1027,13 @@ int catalog_sync(struct catalog *c)
             if (!s->pending) {
                 s->pending = 1;
                 ptrvec_push(&c->pend_series, s);
+                __atomic_store_n(&c->dirty, 1, __ATOMIC_SEQ_CST);
             }
         }
         pthread_rwlock_unlock(&c->lock);
     }
 out:
+    __atomic_store_n(&c->syncing, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&c->sync_mu);
     free(gr);
     free(er);
