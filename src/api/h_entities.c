@@ -930,6 +930,61 @@ static void entity_attrs(struct ld_req *r)
     ld_method_not_allowed(r, "PATCH, PUT, DELETE");
 }
 
+/* DELETE /entities (V1.9 cl. 5.6.21, purge): every entity the query selects (the same filters
+** as GET, at least one required), at most PURGE_MAX per request; 204. */
+#define PURGE_MAX 100000
+
+struct purge_ids {
+    char **v;
+    uint32_t n;
+};
+
+static int purge_collect(void *arg, const json_t *e)
+{
+    struct purge_ids *p = arg;
+    p->v[p->n++] = vg_strdup(json_string_value(json_object_get(e, "id")));
+    return 0;
+}
+
+static void entities_purge(struct ld_req *r)
+{
+    struct ld_query q;
+    if (!ld_tenant_check(r) || ld_query_parse(r, &q, NULL))
+        return;
+    if (!q.nsel && !q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom &&
+        !q.scopeq) {
+        ld_error(r, 400, "BadRequestData",
+                 "purging needs at least one of id, idPattern, type, attrs, q, scopeQ or a "
+                 "geo-query");
+        ld_query_release(&q);
+        return;
+    }
+    struct ld_scan_hints h;
+    struct entstore_scan s;
+    ld_query_hints(&q, &h, &s);
+    s.limit = PURGE_MAX;
+    struct purge_ids ids = {vg_calloc(PURGE_MAX, sizeof(char *)), 0};
+    int rc = entstore_scan(r->a->es, r->tenant, &s, purge_collect, &ids, NULL);
+    struct entstore_batch *b = entstore_batch_new(r->a->es, r->tenant);
+    struct change_arg c = {.r = r}; /* no fragment: delete */
+    for (uint32_t i = 0; !rc && i < ids.n; i++) {
+        int rc1 = entstore_change(b, ids.v[i], change_fn, &c);
+        if (rc1 && rc1 != VG_ENOENT) /* deleted meanwhile: fine */
+            rc = rc1;
+    }
+    int rc2 = entstore_batch_finish(b);
+    if (!rc)
+        rc = rc2;
+    if (rc)
+        ld_error_store(r, rc);
+    else
+        ld_send_status(r, 204);
+    for (uint32_t i = 0; i < ids.n; i++)
+        free(ids.v[i]);
+    free(ids.v);
+    ld_query_release(&q);
+}
+
 void ld_entities(struct ld_req *r)
 {
     const char *m = r->req->method;
@@ -938,8 +993,10 @@ void ld_entities(struct ld_req *r)
             ld_query_answer(r, NULL);
         else if (!strcmp(m, "POST"))
             entity_create(r);
+        else if (!strcmp(m, "DELETE"))
+            entities_purge(r);
         else
-            ld_method_not_allowed(r, "GET, POST");
+            ld_method_not_allowed(r, "GET, POST, DELETE");
         return;
     }
     if (r->nseg == 2) {

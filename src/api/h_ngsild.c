@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,54 @@ static int link_context_url(const char *link, char *url, size_t cap)
     return 1;
 }
 
+/* Prefer (cl. 6.3.x): "ngsi-ld=1.x" is honoured for the versions this broker speaks and
+** acknowledged with Preference-Applied. */
+static void prefer(struct ld_req *r)
+{
+    const char *p = http_header(r->req, "Prefer");
+    const char *v = p ? strstr(p, "ngsi-ld=") : NULL;
+    if (!v)
+        return;
+    v += 8;
+    static const char *const versions[] = {"1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9"};
+    for (size_t i = 0; i < VG_ARRAY_LEN(versions); i++) {
+        size_t n = strlen(versions[i]);
+        if (!strncmp(v, versions[i], n) && (v[n] == '\0' || v[n] == ',' || v[n] == ';' ||
+                                            v[n] == ' ' || (v[n] == '.' && v[n + 1] >= '0'))) {
+            char applied[32];
+            snprintf(applied, sizeof(applied), "ngsi-ld=%s", versions[i]);
+            http_resp_header(r->resp, "Preference-Applied", applied);
+            return;
+        }
+    }
+}
+
+/* GET /info/sourceIdentity (V1.9 cl. 5.15): who answers. The id is stable per data
+** directory (meta kv "server_id", created on first use). */
+static void source_identity(struct ld_req *r)
+{
+    if (strcmp(r->req->method, "GET")) {
+        ld_method_not_allowed(r, "GET");
+        return;
+    }
+    char id[96];
+    if (meta_kv_get(r->a->meta, "server_id", id, sizeof(id)) != 0) {
+        unsigned char raw[16];
+        randombytes_buf(raw, sizeof(raw));
+        char hex[33];
+        sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+        snprintf(id, sizeof(id), "urn:ngsi-ld:ContextSource:vigie-%s", hex);
+        meta_kv_set(r->a->meta, "server_id", id);
+        meta_kv_get(r->a->meta, "server_id", id, sizeof(id)); /* a concurrent first call wins */
+    }
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
+                            "ContextSourceIdentity", "contextSourceExtras", "vigie",
+                            "contextSourceAlias", "vigie", "contextSourceTimeAt", r->now);
+    json_object_set_new(out, "contextSourceUptime", json_integer((json_int_t)(
+                                                        (r->now_ms - r->a->started_ms) / 1000)));
+    ld_send_json(r, 200, out, 1);
+}
+
 static int split_path(struct ld_req *r)
 {
     const char *rest = r->req->url + strlen(LD_ROOT);
@@ -485,6 +534,7 @@ void h_ngsild(struct api *a, struct http_req *req, struct http_resp *resp,
 dispatch:
     if (!r.ctx)
         r.ctx = ldctx_core(a->ldreg);
+    prefer(&r);
     if (!strcmp(r.seg[0], "entities"))
         ld_entities(&r);
     else if (!strcmp(r.seg[0], "entityOperations"))
@@ -499,6 +549,8 @@ dispatch:
         ld_temporal(&r);
     else if (!strcmp(r.seg[0], "subscriptions"))
         ld_subscriptions(&r);
+    else if (!strcmp(r.seg[0], "info") && r.nseg == 2 && !strcmp(r.seg[1], "sourceIdentity"))
+        source_identity(&r);
     else if (!strcmp(r.seg[0], "csourceRegistrations") ||
              !strcmp(r.seg[0], "csourceSubscriptions"))
         ld_error(&r, 501, "OperationNotSupported", "/%s is not implemented yet", r.seg[0]);

@@ -278,6 +278,34 @@ def t_no_content():
     check(st == 204 and body == b"" and "content-type" not in h, "204 %r %r" % (h, body))
 
 
+def t_prefer():
+    st, h, _ = rq("GET", E + "?type=X", headers={"Prefer": "ngsi-ld=1.8"})
+    check(st == 200 and h.get("preference-applied") == "ngsi-ld=1.8", "Preference-Applied %r" % h)
+    st, h, _ = rq("GET", E + "?type=X", headers={"Prefer": "ngsi-ld=0.1"})
+    check(st == 200 and "preference-applied" not in h, "unknown version not applied %r" % h)
+
+
+def t_source_identity():
+    a = ok(rq("GET", "/ngsi-ld/v1/info/sourceIdentity"))
+    check(a["type"] == "ContextSourceIdentity" and a["id"].startswith("urn:ngsi-ld:ContextSource:"),
+          "identity %r" % a)
+    b = ok(rq("GET", "/ngsi-ld/v1/info/sourceIdentity"))
+    check(a["id"] == b["id"], "the identity is stable")
+
+
+def t_purge():
+    T = {"NGSILD-Tenant": "purge"}
+    for i in range(5):
+        typ = "Gone" if i < 3 else "Kept"
+        st, _, _ = rq("POST", E, {"id": "urn:ngsi-ld:P:%d" % i, "type": typ, "v": prop(i)}, T)
+        check(st == 201, "create %d" % st)
+    problem(rq("DELETE", E, headers=T), 400, "BadRequestData")
+    st, _, _ = rq("DELETE", E + "?type=Gone&q=v%3E0", headers=T)
+    check(st == 204, "purge %d" % st)
+    left = sorted(e["id"] for e in ok(rq("GET", E + "?type=Gone,Kept", headers=T)))
+    check(left == ["urn:ngsi-ld:P:0", "urn:ngsi-ld:P:3", "urn:ngsi-ld:P:4"], "left %r" % left)
+
+
 # ---- 5.8 subscriptions (full suite: test_ngsild_subscriptions.py), 5.9 registrations ----------------------
 
 def t_subscriptions_routed():
@@ -491,6 +519,9 @@ CASES = [
     ("6.3.2 errors are application/json ProblemDetails", t_problem_document),
     ("6.3.2 unknown resource 404", t_unknown_resource),
     ("6.3.6 204 without body", t_no_content),
+    ("6.3.x Prefer ngsi-ld=<version> -> Preference-Applied", t_prefer),
+    ("5.15 /info/sourceIdentity", t_source_identity),
+    ("5.6.21 DELETE /entities purges what the query selects", t_purge),
     ("5.8 subscriptions create/get/delete", t_subscriptions_routed),
     ("5.9 csourceRegistrations/csourceSubscriptions 501", t_registrations_501),
     ("4.14 tenant created on first write", t_tenant_created_on_write),
