@@ -497,15 +497,19 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
         if (pts.ts[first + n - 1] > t->range_hi)
             t->range_hi = pts.ts[first + n - 1];
     }
-    /* unit codes are a string series of their own, one point per instance that had one */
+    /* Unit codes where they changed (ENTSTORE_UNIT_SUFFIX): the unit at t is the last change at
+    ** or before t, else the first one; with no change recorded, the current unit. */
     struct store_points units;
     store_points_init(&units);
     char uname[640];
     uint32_t usid;
+    int have_units = 0;
     snprintf(uname, sizeof(uname), "%s" ENTSTORE_UNIT_SUFFIX, name);
-    if (find_sid(r, id, uname, &usid, NULL) == 0)
-        store_read(r->a->st, usid, pts.n ? pts.ts[first] : 0,
-                   pts.n ? pts.ts[first + n - 1] + 1 : 0, 0, &units);
+    if (find_sid(r, id, uname, &usid, NULL) == 0 &&
+        store_read(r->a->st, usid, 0, INT64_MAX / 4, 0, &units) == 0 && units.n &&
+        units.vt == VT_STR)
+        have_units = 1;
+    const char *cur_unit = json_string_value(json_object_get(cur_inst, "unitCode"));
     uint32_t ui = 0;
     json_t *values = t->mode == LD_OPT_TEMPORAL ? json_array() : NULL;
     for (uint32_t i = first; i < first + n; i++) {
@@ -520,11 +524,15 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
         snprintf(iid, sizeof(iid), "urn:ngsi-ld:Instance:%u:%lld", sid, (long long)pts.ts[i]);
         json_t *inst = json_pack("{s:s, s:o, s:s, s:s}", "type", kind, value_member(kind), v,
                                  "observedAt", at, "instanceId", iid);
-        while (ui < units.n && units.ts[ui] < pts.ts[i])
-            ui++;
-        if (ui < units.n && units.ts[ui] == pts.ts[i] && units.vt == VT_STR)
-            json_object_set_new(inst, "unitCode",
-                                json_stringn(units.v[ui].s.p, units.v[ui].s.len));
+        if (have_units) {
+            while (ui + 1 < units.n && units.ts[ui + 1] <= pts.ts[i])
+                ui++;
+            if (units.v[ui].s.len)
+                json_object_set_new(inst, "unitCode",
+                                    json_stringn(units.v[ui].s.p, units.v[ui].s.len));
+        } else if (cur_unit) {
+            json_object_set_new(inst, "unitCode", json_string(cur_unit));
+        }
         if (ds)
             json_object_set_new(inst, "datasetId", json_string(ds));
         json_array_append_new(dst, inst);

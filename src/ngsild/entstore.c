@@ -829,7 +829,7 @@ static const json_t *find_instance(const json_t *cur, const char *iri, const jso
 /* History points for every instance of attrs (the "attrs" member of a stored form) that is new
 ** or differs from cur (NULL: every instance). */
 static void history_add(struct entstore_batch *b, const char *id, const char *type_iri,
-                        const json_t *cur, const json_t *attrs, int64_t now)
+                        const json_t *cur, const json_t *attrs, int64_t now, int appending)
 {
     if (!type_iri)
         return;
@@ -853,12 +853,24 @@ static void history_add(struct entstore_batch *b, const char *id, const char *ty
             int64_t at = instance_time(inst, now);
             hist_add(b, id, type_local, name, vt, at, &v);
             free(tmp);
+            /* Unit codes are recorded where they change (see ENTSTORE_UNIT_SUFFIX): a change of
+            ** an instance's unit writes the old unit at the old instant and the new one at the
+            ** new instant; instances given without a current state (temporal appends) write
+            ** theirs. Most attributes never change unit and get no unit series at all. */
             const char *unit = json_string_value(json_object_get(inst, "unitCode"));
-            if (unit) {
-                union vg_val u;
+            const char *old_unit = old ? json_string_value(json_object_get(old, "unitCode")) : NULL;
+            strncat(name, ENTSTORE_UNIT_SUFFIX, sizeof(name) - strlen(name) - 1);
+            union vg_val u;
+            if (old && (unit ? !old_unit || strcmp(unit, old_unit) : old_unit != NULL)) {
+                u.s.p = old_unit ? old_unit : "";
+                u.s.len = (uint32_t)strlen(u.s.p);
+                hist_add(b, id, type_local, name, VT_STR, instance_time(old, now), &u);
+                u.s.p = unit ? unit : "";
+                u.s.len = (uint32_t)strlen(u.s.p);
+                hist_add(b, id, type_local, name, VT_STR, at, &u);
+            } else if (appending && unit) {
                 u.s.p = unit;
                 u.s.len = (uint32_t)strlen(unit);
-                strncat(name, ENTSTORE_UNIT_SUFFIX, sizeof(name) - strlen(name) - 1);
                 hist_add(b, id, type_local, name, VT_STR, at, &u);
             }
         }
@@ -910,7 +922,7 @@ int entstore_change(struct entstore_batch *b, const char *id, entstore_change_fn
     }
     if (!is_tomb(next))
         history_add(b, id, json_string_value(json_array_get(json_object_get(next, "type"), 0)),
-                    synth_ ? NULL : cur, json_object_get(next, "attrs"), clock_now_ms());
+                    synth_ ? NULL : cur, json_object_get(next, "attrs"), clock_now_ms(), 0);
     json_t *prev = install(es, t, id, json_incref(next));
     json_decref(prev);
     if (b->nch == b->capch) {
@@ -1040,7 +1052,7 @@ int entstore_history_append(struct entstore *es, const char *tenant, const char 
                             const char *type_iri, const json_t *attrs, uint64_t *points)
 {
     struct entstore_batch *b = entstore_batch_new(es, tenant);
-    history_add(b, id, type_iri, NULL, attrs, clock_now_ms());
+    history_add(b, id, type_iri, NULL, attrs, clock_now_ms(), 1);
     uint64_t n = b->nhp;
     int rc = entstore_batch_finish(b);
     if (!rc && points)

@@ -5,7 +5,7 @@
 **   - every attribute instance a change creates or modifies appends one point to the history of
 **     its series (catalog entity = entity id, type = local name of the first type, attribute =
 **     local name of the attribute IRI, "#<datasetId>" appended for non-default instances;
-**     time = observedAt, else the receipt time; its unitCode, if any, in the series
+**     time = observedAt, else the receipt time; unit codes where they change in the series
 **     "<attribute>@unitCode");
 **   - an entity written only through line protocol (it has series in the catalogue but no
 **     document) is visible as an NGSI-LD entity synthesised from the latest value of each series
@@ -30,8 +30,10 @@ struct entstore;
 
 /* IRI of the default geo-property, the one the spatial index covers. */
 #define ENTSTORE_LOCATION_IRI "https://uri.etsi.org/ngsi-ld/location"
-/* The unitCode of each instance that has one is a point of the string series named after the
-** attribute's series with this suffix, at the same instant. */
+/* Unit codes over time: the string series named after the attribute's series with this suffix
+** holds the unit from each of its points on ("" = none), written only where the unit changes
+** (and for instances appended through the temporal API). The unit of an instance at t is the
+** last point at or before t, else the first point; with no such series, the current unit. */
 #define ENTSTORE_UNIT_SUFFIX "@unitCode"
 /* History values that are JSON (objects, arrays, non-Point geometries) are stored as strings
 ** starting with this byte, then the JSON text. */

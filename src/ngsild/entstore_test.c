@@ -309,6 +309,51 @@ static void test_delete_tombstone(void)
     env_done(&e);
 }
 
+static json_t *mk_unit(const char *id, double v, const char *unit, const char *at)
+{
+    json_t *e = mk(id, VOCAB "Sensor", v, 2.3, 48.8, at);
+    json_t *inst = json_array_get(json_object_get(json_object_get(e, "attrs"),
+                                                  VOCAB "temperature"), 0);
+    if (unit)
+        json_object_set_new(inst, "unitCode", json_string(unit));
+    return e;
+}
+
+static int unit_points(struct env *e, const char *id, struct store_points *pts)
+{
+    uint32_t sid;
+    int rc = catalog_resolve(e->c, "t", 1, "Sensor", 6, id, strlen(id), NULL, 0,
+                             "temperature@unitCode", 20, VT_STR, &sid);
+    if (rc)
+        return -1;
+    store_read(e->st, sid, 0, INT64_MAX / 2, 0, pts);
+    return (int)pts->n;
+}
+
+/* Unit codes are recorded where they change: none while the unit stays the same, the old unit
+** at the old instant and the new one at the new instant when it changes. */
+static void test_unit_changes(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    CHECK_EQ_INT(put(e.es, "t", "urn:u", mk_unit("urn:u", 20, "CEL", "2026-01-01T00:00:00.000Z")), 0);
+    CHECK_EQ_INT(put(e.es, "t", "urn:u", mk_unit("urn:u", 21, "CEL", "2026-01-01T01:00:00.000Z")), 0);
+    struct store_points pts;
+    store_points_init(&pts);
+    CHECK_EQ_INT(unit_points(&e, "urn:u", &pts), 0); /* created empty by the lookup: no change */
+    CHECK_EQ_INT(put(e.es, "t", "urn:u", mk_unit("urn:u", 70, "FAH", "2026-01-01T02:00:00.000Z")), 0);
+    CHECK_EQ_INT(put(e.es, "t", "urn:u", mk_unit("urn:u", 71, NULL, "2026-01-01T03:00:00.000Z")), 0);
+    CHECK_EQ_INT(unit_points(&e, "urn:u", &pts), 3);
+    if (pts.n == 3) {
+        CHECK(pts.v[0].s.len == 3 && !memcmp(pts.v[0].s.p, "CEL", 3));
+        CHECK(pts.v[1].s.len == 3 && !memcmp(pts.v[1].s.p, "FAH", 3));
+        CHECK(pts.v[2].s.len == 0); /* the unit was dropped */
+        CHECK_EQ_INT(pts.ts[1] - pts.ts[0], 3600000);
+    }
+    store_points_release(&pts);
+    env_done(&e);
+}
+
 struct race {
     struct entstore *es;
     int thread;
@@ -365,5 +410,6 @@ int main(void)
     TEST_RUN(test_history_and_line_protocol_entities);
     TEST_RUN(test_concurrent_changes);
     TEST_RUN(test_delete_tombstone);
+    TEST_RUN(test_unit_changes);
     return TEST_END();
 }
