@@ -48,31 +48,59 @@ struct tq {
     /* RFC 3339 strings of the instants already formatted for this request (aggregation
     ** periods repeat for every entity): open addressing on the instant, bounded */
     struct tq_time { int64_t ms; char s[32]; } *times;
-    uint32_t ntimes;
+    uint32_t ntimes, times_cap;
     char tmp_time[32];
 };
 
 #define TQ_TIMES_CAP 65536 /* power of two */
 
+static uint32_t tq_slot(int64_t ms, uint32_t cap)
+{
+    return (uint32_t)(((uint64_t)ms * 0x9E3779B97F4A7C15ull) >> 40) & (cap - 1);
+}
+
 /* The RFC 3339 text of instant ms, cached for the request (valid until the next call for an
-** instant not in the cache, or tq_release). */
+** instant not in the cache, or tq_release). The table starts small and doubles up to
+** TQ_TIMES_CAP entries: a one-entity answer must not pay for a large zeroed table. */
 static const char *tq_time(struct tq *t, int64_t ms)
 {
-    if (!t->times)
-        t->times = vg_calloc(TQ_TIMES_CAP, sizeof(*t->times));
-    uint32_t i = (uint32_t)(((uint64_t)ms * 0x9E3779B97F4A7C15ull) >> 48) & (TQ_TIMES_CAP - 1);
-    for (uint32_t probes = 0; probes < 16; probes++, i = (i + 1) & (TQ_TIMES_CAP - 1)) {
-        if (t->times[i].s[0] && t->times[i].ms == ms)
-            return t->times[i].s;
-        if (!t->times[i].s[0] && t->ntimes < TQ_TIMES_CAP / 2) {
-            clock_format_rfc3339(ms, t->times[i].s, sizeof(t->times[i].s));
-            t->times[i].ms = ms;
-            t->ntimes++;
-            return t->times[i].s;
-        }
+    if (!t->times) {
+        t->times_cap = 256;
+        t->times = vg_calloc(t->times_cap, sizeof(*t->times));
     }
-    clock_format_rfc3339(ms, t->tmp_time, sizeof(t->tmp_time));
-    return t->tmp_time;
+    uint32_t i = tq_slot(ms, t->times_cap);
+    for (;; i = (i + 1) & (t->times_cap - 1)) {
+        if (!t->times[i].s[0])
+            break;
+        if (t->times[i].ms == ms)
+            return t->times[i].s;
+    }
+    if ((t->ntimes + 1) * 2 > t->times_cap) { /* keep the load under 1/2 */
+        if (t->times_cap >= TQ_TIMES_CAP) {
+            clock_format_rfc3339(ms, t->tmp_time, sizeof(t->tmp_time));
+            return t->tmp_time;
+        }
+        uint32_t nc = t->times_cap * 2;
+        struct tq_time *nt = vg_calloc(nc, sizeof(*nt));
+        for (uint32_t k = 0; k < t->times_cap; k++) {
+            if (!t->times[k].s[0])
+                continue;
+            uint32_t j = tq_slot(t->times[k].ms, nc);
+            while (nt[j].s[0])
+                j = (j + 1) & (nc - 1);
+            nt[j] = t->times[k];
+        }
+        free(t->times);
+        t->times = nt;
+        t->times_cap = nc;
+        i = tq_slot(ms, nc);
+        while (t->times[i].s[0])
+            i = (i + 1) & (nc - 1);
+    }
+    clock_format_rfc3339(ms, t->times[i].s, sizeof(t->times[i].s));
+    t->times[i].ms = ms;
+    t->ntimes++;
+    return t->times[i].s;
 }
 
 static void tq_release(struct tq *t)
@@ -771,6 +799,17 @@ static void temporal_query(struct ld_req *r, const json_t *body)
     if (t.mode == LD_OPT_AGGREGATED) {
         buf_reset(&r->resp->body);
         c.text = &r->resp->body;
+        /* reserve the answer's likely size at once (~60 bytes a period): growing a buffer of
+        ** tens of MB by doubling copies it and faults fresh pages at every step */
+        if (t.period > 0 && t.from > 0 && t.to < (int64_t)4e15) {
+            double methods = 0;
+            for (unsigned m = t.aggr; m; m &= m - 1)
+                methods++;
+            double est = (double)(t.to - t.from) / (double)t.period * methods * 60.0 *
+                         (double)limit;
+            if (est > 1e6)
+                buf_reserve(c.text, est < 256e6 ? (size_t)est : (size_t)256e6);
+        }
     }
     uint64_t total = 0;
     const char *count = ld_arg(r, "count");
