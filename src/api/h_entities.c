@@ -224,7 +224,6 @@ int ld_query_parse(struct ld_req *r, struct ld_query *q, const json_t *body_quer
             ld_error(r, 400, "BadRequestData", "idPattern: %s", err);
             goto fail;
         }
-        q->has_id_pattern = 1;
     }
     if (type && strcmp(type, "*") != 0) {
         q->types = parse_types(r, type, err, sizeof(err));
@@ -301,6 +300,12 @@ static int selector_match(const struct ld_selector *sl, const json_t *e)
     if (sl->id_pattern && regexec(sl->id_pattern, id, 0, NULL, 0))
         return 0;
     return !sl->types || types_match(sl->types, e);
+}
+
+int ld_query_has_filter(const struct ld_query *q)
+{
+    return q->nsel || q->ids || q->id_pattern || q->types || q->attrs || q->q || q->geom ||
+           q->scopeq;
 }
 
 int ld_query_match(void *arg, const json_t *e)
@@ -597,8 +602,7 @@ void ld_query_answer(struct ld_req *r, const json_t *body_query)
     if (ld_query_parse(r, &q, body_query))
         return;
     const char *local = ld_arg(r, "local");
-    if (!q.nsel && !q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom &&
-        !q.scopeq &&
+    if (!ld_query_has_filter(&q) &&
         !(local && !strcmp(local, "true")) && !(ld_arg(r, "type") && !strcmp(ld_arg(r, "type"), "*"))) {
         ld_error(r, 400, "BadRequestData",
                  "a query needs at least one of id, idPattern, type, attrs, q or a geo-query "
@@ -951,8 +955,7 @@ static void entities_purge(struct ld_req *r)
     struct ld_query q;
     if (!ld_tenant_check(r) || ld_query_parse(r, &q, NULL))
         return;
-    if (!q.nsel && !q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom &&
-        !q.scopeq) {
+    if (!ld_query_has_filter(&q)) {
         ld_error(r, 400, "BadRequestData",
                  "purging needs at least one of id, idPattern, type, attrs, q, scopeQ or a "
                  "geo-query");

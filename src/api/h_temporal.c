@@ -314,21 +314,8 @@ static int find_sid(struct ld_req *r, const char *id, const char *series_attr, u
 
 static json_t *point_json(enum vg_vtype vt, const union vg_val *v)
 {
-    switch (vt) {
-    case VT_F64: return isfinite(v->f) ? json_real(v->f) : json_null();
-    case VT_I64: return json_integer(v->i);
-    case VT_BOOL: return json_boolean(v->i);
-    case VT_STR:
-        if (v->s.len && v->s.p[0] == ENTSTORE_JSON_MARK) {
-            json_t *j = json_loadb(v->s.p + 1, v->s.len - 1, JSON_DECODE_ANY, NULL);
-            if (j)
-                return j;
-        }
-        return json_stringn(v->s.p, v->s.len);
-    case VT_GEO:
-        return json_pack("{s:s, s:[f,f]}", "type", "Point", "coordinates", v->geo.lon, v->geo.lat);
-    default: return json_null();
-    }
+    json_t *j = entstore_value_json(vt, v);
+    return j ? j : json_null();
 }
 
 static const char *value_member(const char *kind)
@@ -485,10 +472,7 @@ static int attr_history(struct ld_req *r, struct tq *t, const char *id, const ch
     if (!kind)
         kind = "Property";
     char name[600];
-    if (ds)
-        snprintf(name, sizeof(name), "%s#%s", entstore_local_name(attr_iri), ds);
-    else
-        snprintf(name, sizeof(name), "%s", entstore_local_name(attr_iri));
+    entstore_series_name(attr_iri, ds, name, sizeof(name));
     uint32_t sid;
     enum vg_vtype vt;
     if (find_sid(r, id, name, &sid, &vt))
@@ -670,7 +654,7 @@ static int temporal_entity_agg_text(struct ld_req *r, struct tq *t, const json_t
             char sname[600];
             uint32_t sid;
             enum vg_vtype vt;
-            snprintf(sname, sizeof(sname), ds ? "%s#%s" : "%s", entstore_local_name(iri), ds);
+            entstore_series_name(iri, ds, sname, sizeof(sname));
             if (find_sid(r, id, sname, &sid, &vt))
                 continue;
             if (n++)
@@ -777,7 +761,7 @@ static void temporal_query(struct ld_req *r, const json_t *body)
         json_array_foreach(json_object_get(body, "attrs"), i, a) if (json_is_string(a))
             json_array_append_new(t.attrs, json_string(ldctx_expand(r->ctx, json_string_value(a))));
     }
-    if (!q.nsel && !q.ids && !q.has_id_pattern && !q.types && !q.attrs && !q.q && !q.geom) {
+    if (!ld_query_has_filter(&q)) {
         ld_error(r, 400, "BadRequestData",
                  "a temporal query needs at least one of id, idPattern, type, attrs, q or a "
                  "geo-query");

@@ -102,7 +102,6 @@ struct ld_query {
     int nsel;
     json_t *ids;             /* array of strings or NULL */
     regex_t *id_pattern;
-    int has_id_pattern;
     json_t *types;           /* DNF: array of arrays of type IRIs, or NULL */
     struct qexpr *q;
     struct scopeq *scopeq;
@@ -117,6 +116,8 @@ void ld_query_release(struct ld_query *q);
 /* Run a query (GET /entities, POST /entityOperations/query) and answer. */
 void ld_query_answer(struct ld_req *r, const json_t *body_query);
 int ld_query_match(void *arg, const json_t *e);
+/* Does the query filter anything (id, idPattern, type, attrs, q, scopeQ, geo, selectors)? */
+int ld_query_has_filter(const struct ld_query *q);
 /* Fill the entstore scan hints from q (arrays live as long as q and hold). */
 struct ld_scan_hints {
     const char *types[64];

@@ -109,7 +109,6 @@ struct entstore_batch {
     uint32_t nch, capch;
     struct hist_point *hp;
     uint32_t nhp, caphp;
-    int rc;
 };
 
 struct entstore {
@@ -571,9 +570,8 @@ static int synth_collect(void *arg, const struct catalog_series *cs)
     return 0;
 }
 
-static json_t *synth_value(enum vg_vtype vt, const union vg_val *v, const char **kind)
+json_t *entstore_value_json(enum vg_vtype vt, const union vg_val *v)
 {
-    *kind = "Property";
     switch (vt) {
     case VT_F64:
         return isfinite(v->f) ? json_real(v->f) : NULL;
@@ -589,7 +587,6 @@ static json_t *synth_value(enum vg_vtype vt, const union vg_val *v, const char *
         }
         return json_stringn(v->s.p, v->s.len);
     case VT_GEO:
-        *kind = "GeoProperty";
         return json_pack("{s:s, s:[f,f]}", "type", "Point", "coordinates", v->geo.lon, v->geo.lat);
     default:
         return NULL;
@@ -623,8 +620,8 @@ static json_t *synth(struct entstore *es, const char *tenant, const char *id)
         union vg_val v;
         if (store_latest(es->st, c.v[i].sid, &ts, &v))
             continue;
-        const char *kind;
-        json_t *val = synth_value(c.v[i].vt, &v, &kind);
+        const char *kind = c.v[i].vt == VT_GEO ? "GeoProperty" : "Property";
+        json_t *val = entstore_value_json(c.v[i].vt, &v);
         if (!val)
             continue;
         char at[32];
@@ -802,11 +799,10 @@ static int64_t instance_time(const json_t *inst, int64_t now)
     return now;
 }
 
-static void series_attr_name(const char *iri, const json_t *inst, char *out, size_t cap)
+void entstore_series_name(const char *iri, const char *dataset_id, char *out, size_t cap)
 {
-    const char *ds = json_string_value(json_object_get(inst, "datasetId"));
-    if (ds)
-        snprintf(out, cap, "%s#%s", entstore_local_name(iri), ds);
+    if (dataset_id)
+        snprintf(out, cap, "%s#%s", entstore_local_name(iri), dataset_id);
     else
         snprintf(out, cap, "%s", entstore_local_name(iri));
 }
@@ -849,7 +845,8 @@ static void history_add(struct entstore_batch *b, const char *id, const char *ty
             if (!instance_point(inst, &vt, &v, &tmp))
                 continue;
             char name[600];
-            series_attr_name(iri, inst, name, sizeof(name));
+            entstore_series_name(iri, json_string_value(json_object_get(inst, "datasetId")), name,
+                                 sizeof(name));
             int64_t at = instance_time(inst, now);
             hist_add(b, id, type_local, name, vt, at, &v);
             free(tmp);

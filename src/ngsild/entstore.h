@@ -109,6 +109,13 @@ typedef int entstore_type_fn(void *arg, const char *type_iri, uint64_t entities,
                              const json_t *attrs /* {attrIRI: ["Property",...]} */);
 int entstore_types(struct entstore *es, const char *tenant, entstore_type_fn *fn, void *arg);
 
+/* The history series of an attribute instance: the local name of the attribute IRI, with
+** "#<datasetId>" for a non-default instance. Written to out (truncated to cap). */
+void entstore_series_name(const char *iri, const char *dataset_id, char *out, size_t cap);
+/* A history value as JSON (a new reference): numbers, booleans, strings, Points as GeoJSON,
+** JSON-marked strings parsed back. NULL for a non-finite float or an unknown type. */
+json_t *entstore_value_json(enum vg_vtype vt, const union vg_val *v);
+
 /* Local name of an IRI: the part after the last '/' or '#' (the whole string if none). */
 const char *entstore_local_name(const char *iri);
 
