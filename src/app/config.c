@@ -19,7 +19,7 @@ void config_defaults(struct config *c, int demo)
     c->auth = demo ? 0 : 1;
     c->batch_ms = 200;
     snprintf(c->log_level, sizeof(c->log_level), "info");
-    c->threads = 32; /* handlers block on fsync: more threads, larger group commits */
+    c->threads = 0; /* a thread per connection: handlers block on fsync (net/http.c) */
     c->max_connections = 512;
     c->timeout_s = 30;
     c->max_body = 64u << 20;
@@ -143,7 +143,7 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
     struct {
         const char *k;
         uint64_t lo, hi;
-    } nums[] = {{"batch-ms", 1, 60000},       {"threads", 1, 256},
+    } nums[] = {{"batch-ms", 1, 60000},       {"threads", 0, 256},
                 {"max-connections", 1, 65536}, {"timeout", 1, 3600},
                 {"max-body", 1024, 1ull << 31}, {"quarantine-days", 1, 36500}};
     for (size_t i = 0; i < VG_ARRAY_LEN(nums); i++) {

@@ -40,7 +40,7 @@ static const char usage[] =
     "                      up to that window, kill -9 loses nothing\n"
     "  --log-level L       error, warn, info (default), debug\n"
     "  --error-log FILE    error log (default stderr); --access-log FILE (default stdout)\n"
-    "  --threads N         HTTP worker threads (default 32)\n"
+    "  --threads N         HTTP threads: 0 = one per connection (default), N = a pool of N\n"
     "  --max-connections N (default 512)   --timeout S idle timeout (default 30)\n"
     "  --max-body BYTES    request body limit (default 64M)\n"
     "  --id-tags a,b,c     tags naming the entity id (default id,entity_id,sensor,device)\n"

@@ -248,8 +248,6 @@ int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct
     }
     struct http_server *s = vg_calloc(1, sizeof(*s));
     s->o = *o;
-    if (!s->o.threads)
-        s->o.threads = 8;
     if (!s->o.max_connections)
         s->o.max_connections = 512;
     if (!s->o.timeout_s)
@@ -261,13 +259,21 @@ int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct
     s->fn = fn;
     s->arg = arg;
     s->listen_fd = -1;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    /* Handlers block (a write waits for its group fsync). In a fixed pool each thread serves
+    ** the connections it happened to accept, so a few busy threads queue many clients behind
+    ** one fsync; a thread per connection lets every client join the next group commit. */
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (s->o.threads)
+        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
+    else
+        flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->o.threads ? s->o.threads : 1),
+        MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, VG_MAX((size_t)256 << 10, 4 * s->o.max_header), MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE,

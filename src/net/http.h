@@ -1,11 +1,12 @@
 /*
 ** net/http.h: the HTTP listener, a thin wrapper over libmicrohttpd.
-** Owns: the MHD daemon (epoll, bounded thread pool), per-request state (struct http_req: the
+** Owns: the MHD daemon (a thread per connection, or an epoll pool of `threads`), per-request state (struct http_req: the
 ** capped body buffer and the response being built) and the limits below.
-** Calls the application handler once per request, in an MHD pool thread, after the whole body
+** Calls the application handler once per request, in an MHD thread, after the whole body
 ** has arrived (or the body limit was hit). The handler fills struct http_resp; this module sends
 ** it and writes the access-log line.
-** Thread: the handler runs concurrently in up to `threads` threads.
+** Thread: the handler runs concurrently in up to max_connections threads (threads = 0) or in
+** `threads` pool threads.
 */
 #ifndef VG_NET_HTTP_H
 #define VG_NET_HTTP_H
@@ -21,7 +22,7 @@ struct http_resp;
 
 struct http_opts {
     const char *listen;       /* "ADDR:PORT", e.g. "127.0.0.1:8080", "0.0.0.0:8080", "[::1]:8080" */
-    uint32_t threads;         /* pool size (default 8) */
+    uint32_t threads;         /* 0: one thread per connection (default); N: an epoll pool of N */
     uint32_t max_connections; /* default 512 */
     uint32_t timeout_s;       /* idle connection timeout (default 30) */
     size_t max_body;          /* bytes (default 64 MiB); larger bodies get 413 */

@@ -11,7 +11,9 @@
 **
 ** Group commit (every field below marked [mu] is under w->mu):
 **     wal_append: CRC outside the lock, then under mu copy the frame into `pend`, bump next_lsn.
-**     wal_sync(lsn): if covered, return. If a syncer runs, wait on done_cv and look again. Else
+**     wal_sync(lsn): if covered, return. If a syncer runs, wait for its round to end and look
+**       again (a futex on round_seq, not done_cv: the many waiters of a round then return on
+**       the published LSNs without queueing one by one for mu). Else
 **       become the syncer (syncing = 1): swap pend <-> spare, unlock, pwrite the taken buffer
 **       (rotating at record boundaries past segment_bytes), fdatasync (policy ALWAYS), lock,
 **       publish written_lsn / durable_lsn, syncing = 0, broadcast done_cv.
@@ -34,12 +36,16 @@
 #include "core/clock.h"
 #include "core/crc32c.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WAL_HDR_SIZE 24u
 #define WAL_FRAME_HDR 8u
@@ -77,6 +83,11 @@ struct wal {
     uint64_t *segs;       /* [mu] first LSN of every live segment, ascending */
     uint32_t nseg, seg_alloc;
 
+    /* Written under mu, read without it by the waiters of wal_sync: */
+    uint32_t round_seq;   /* futex word: bumped whenever a syncer role is released */
+    uint64_t written_pub; /* copies of written_lsn / durable_lsn, published by the releaser */
+    uint64_t durable_pub;
+
     /* [mu] statistics */
     uint64_t st_bytes, st_records, st_syncs, st_sync_us;
     uint64_t st_hist[12]; /* per bucket; made cumulative by wal_get_stats */
@@ -95,6 +106,26 @@ struct wal {
 struct round {
     size_t closed, cur;
 };
+
+/* Publish the log ends and wake every wal_sync waiter. Called with mu held. */
+static void round_end(struct wal *w)
+{
+    __atomic_store_n(&w->written_pub, w->written_lsn, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->durable_pub, w->durable_lsn, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&w->round_seq, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &w->round_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    pthread_cond_broadcast(&w->done_cv);
+}
+
+/* Sleep until round_seq moves past `seq`. Called without mu. */
+static void round_wait(struct wal *w, uint32_t seq)
+{
+    while (__atomic_load_n(&w->round_seq, __ATOMIC_ACQUIRE) == seq) {
+        if (syscall(SYS_futex, &w->round_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0) != 0 &&
+            errno != EAGAIN && errno != EINTR)
+            break; /* cannot sleep: look again under mu (spins at worst, never hangs) */
+    }
+}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -382,7 +413,7 @@ static int sync_round(struct wal *w, int durable)
         w->spare_cap = cap;
     }
     w->syncing = 0;
-    pthread_cond_broadcast(&w->done_cv);
+    round_end(w);
     return rc;
 }
 
@@ -427,7 +458,7 @@ static void role_take(struct wal *w)
 static void role_release(struct wal *w)
 {
     w->syncing = 0;
-    pthread_cond_broadcast(&w->done_cv);
+    round_end(w);
 }
 
 /* ---- Recovery ------------------------------------------------------------------------------ */
@@ -618,6 +649,7 @@ static int scan(struct wal *w, wal_record_fn *fn, void *arg, struct wal_replay_r
     cur = NULL;
     w->seg_first = keep > 0 ? lv.v[keep - 1] : end;
     w->next_lsn = w->written_lsn = w->durable_lsn = end;
+    w->written_pub = w->durable_pub = end;
     w->need_trunc = 0;
     if (!locked)
         pthread_mutex_unlock(&w->mu);
@@ -709,13 +741,40 @@ out:
     return rc;
 }
 
+/* commit() for the many concurrent writers: the same rules, but a writer that finds a round
+** running sleeps on round_seq and, once woken, returns on the published LSN without taking mu. */
 int wal_sync(struct wal *w, uint64_t lsn)
 {
+    int durable = w->opts.policy == WAL_SYNC_ALWAYS;
+    const uint64_t *pub = durable ? &w->durable_pub : &w->written_pub;
     int rc = VG_OK;
 
     pthread_mutex_lock(&w->mu);
-    if (w->recovered)
-        rc = commit(w, lsn, w->opts.policy == WAL_SYNC_ALWAYS);
+    while (w->recovered) {
+        if (lsn > w->next_lsn)
+            lsn = w->next_lsn;
+        if ((durable ? w->durable_lsn : w->written_lsn) >= lsn)
+            break;
+        if (!w->syncing) {
+            rc = sync_round(w, durable);
+            if (rc)
+                break;
+            continue;
+        }
+        uint64_t gen = w->fail_gen;
+        uint32_t seq = __atomic_load_n(&w->round_seq, __ATOMIC_ACQUIRE);
+        pthread_mutex_unlock(&w->mu);
+        round_wait(w, seq);
+        if (__atomic_load_n(pub, __ATOMIC_ACQUIRE) >= lsn)
+            return VG_OK;
+        pthread_mutex_lock(&w->mu);
+        if ((durable ? w->durable_lsn : w->written_lsn) >= lsn)
+            break;
+        if (w->fail_gen != gen) {
+            rc = w->last_err; /* the round we waited for failed: our record with it */
+            break;
+        }
+    }
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
