@@ -695,6 +695,12 @@ static int change_one(struct ld_req *r, const char *id, struct change_arg *c)
     return rc ? rc : rc2;
 }
 
+int ld_entity_delete(struct ld_req *r, const char *id)
+{
+    struct change_arg c = {.r = r}; /* no fragment: delete */
+    return change_one(r, id, &c);
+}
+
 static void answer_change_error(struct ld_req *r, int rc, const char *id)
 {
     if (rc == VG_ENOENT)
@@ -858,7 +864,7 @@ static void entity_one(struct ld_req *r)
     }
     struct change_arg c = {.r = r};
     if (!strcmp(m, "DELETE")) {
-        int rc = change_one(r, id, &c);
+        int rc = ld_entity_delete(r, id);
         if (rc)
             answer_change_error(r, rc, id);
         else

@@ -100,6 +100,8 @@ void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, cons
     buf_printf(b, "vigie_wal_fsync_seconds_sum %g\n", ss.wal.sync_total_us / 1e6);
     buf_printf(b, "vigie_wal_fsync_seconds_count %llu\n", (unsigned long long)ss.wal.syncs);
     gauge(b, "vigie_series", "Series in the catalogue.", cs.series);
+    gauge(b, "vigie_series_retired", "Series whose history was deleted (unreachable, kept on "
+                                     "disk until their partition expires).", cs.retired);
     gauge(b, "vigie_entities", "Entities in the catalogue.", cs.entities);
     gauge(b, "vigie_tenants", "Tenants with data.", cs.tenants);
     gauge(b, "vigie_chunks", "Compressed chunks on disk.", ss.chunks);

@@ -16,7 +16,15 @@
 ** Instances: instanceId "urn:ngsi-ld:Instance:<series>:<epoch ms>" (a series keeps one value
 ** per instant, the last written). More than TEMPORAL_MAX_INSTANCES instances of an attribute
 ** answer 206 Partial Content with the first ones and a Content-Range naming the instants sent.
-** Deleting history (entity, attribute or instance) is not supported by the engine yet: 501.
+**   DELETE /temporal/entities/{id}                            the entity: history and state
+**   DELETE /temporal/entities/{id}/attrs/{attr}               an attribute's history
+**          (datasetId = that instance only, deleteAll=true = every datasetId)
+**   DELETE /temporal/entities/{id}/attrs/{attr}/{instanceId}  one instance
+** Deleting history retires the attribute's series in the catalogue (catalog_retire): the
+** points leave every query at once and later appends start a new series; the bytes stay on disk
+** until their partition expires. Deleting one instance rewrites the attribute's series without
+** it (at most TEMPORAL_MAX_REWRITE instances; the new series is written before the reply, but
+** a crash between the retirement and that write loses the attribute's other instances).
 */
 #include "api/ngsild_int.h"
 
@@ -29,6 +37,7 @@
 
 #define TEMPORAL_MAX_INSTANCES 10000
 #define TEMPORAL_MAX_BUCKETS 100000
+#define TEMPORAL_MAX_REWRITE 1000000
 
 enum { AG_TOTALCOUNT = 1, AG_DISTINCT = 2, AG_SUM = 4, AG_AVG = 8, AG_MIN = 16, AG_MAX = 32,
        AG_STDDEV = 64, AG_SUMSQ = 128 };
@@ -1063,6 +1072,200 @@ static void temporal_instance_patch(struct ld_req *r, const char *id, const char
     json_decref(cur);
 }
 
+/* ---- deleting history ----------------------------------------------------------------------- */
+
+/* Which series of an entity hold one attribute: `name` (local name), then "#datasetId" when
+** the instance has one, then ENTSTORE_UNIT_SUFFIX for the unit-code series. */
+struct attr_series {
+    const char *name;
+    const char *dataset_id; /* only that datasetId; NULL: the default instance */
+    int all;                /* every datasetId */
+};
+
+static int attr_series_match(void *arg, const char *series)
+{
+    const struct attr_series *w = arg;
+    size_t n = strlen(w->name);
+    if (strncmp(series, w->name, n))
+        return 0;
+    const char *rest = series + n;
+    if (w->all && *rest == '#')
+        return 1; /* "name#datasetId" and "name#datasetId@unitCode" */
+    if (w->dataset_id) {
+        size_t dl = strlen(w->dataset_id);
+        if (*rest != '#' || strncmp(rest + 1, w->dataset_id, dl))
+            return 0;
+        rest += 1 + dl;
+    }
+    return !*rest || !strcmp(rest, ENTSTORE_UNIT_SUFFIX);
+}
+
+/* Does the tenant know entity id, by its current state or by its history? */
+static int entity_known(struct ld_req *r, const char *id)
+{
+    return entstore_has_doc(r->a->es, r->tenant, id) ||
+           catalog_entity_exists(r->a->cat, r->tenant, id) > 0;
+}
+
+static void temporal_entity_delete(struct ld_req *r, const char *id)
+{
+    if (!entity_uri_valid(id)) {
+        ld_error(r, 400, "BadRequestData", "'%s' is not a valid entity id (a URI)", id);
+        return;
+    }
+    uint32_t n = 0;
+    int rc = catalog_retire(r->a->cat, r->tenant, id, NULL, NULL, &n);
+    if (rc) {
+        ld_error_store(r, rc);
+        return;
+    }
+    rc = ld_entity_delete(r, id);
+    if (rc == VG_ENOENT && !n)
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
+    else if (rc && rc != VG_ENOENT)
+        ld_error_store(r, rc);
+    else
+        ld_send_status(r, 204);
+}
+
+static void temporal_attr_delete(struct ld_req *r, const char *id, const char *attr)
+{
+    const char *ds = ld_arg(r, "datasetId");
+    const char *all = ld_arg(r, "deleteAll");
+    if (all && strcmp(all, "true") && strcmp(all, "false")) {
+        ld_error(r, 400, "BadRequestData", "deleteAll: expected true or false");
+        return;
+    }
+    struct attr_series w = {entstore_local_name(ldctx_expand(r->ctx, attr)), ds,
+                            all && !strcmp(all, "true")};
+    if (w.all && ds) {
+        ld_error(r, 400, "BadRequestData", "datasetId and deleteAll=true exclude each other");
+        return;
+    }
+    if (!entity_known(r, id)) {
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
+        return;
+    }
+    uint32_t n = 0;
+    int rc = catalog_retire(r->a->cat, r->tenant, id, attr_series_match, &w, &n);
+    if (rc)
+        ld_error_store(r, rc);
+    else if (!n)
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' has no history of attribute '%s'%s%s",
+                 id, attr, ds ? " with datasetId " : "", ds ? ds : "");
+    else
+        ld_send_status(r, 204);
+}
+
+/* The series an instance id names, if it belongs to attr of entity id. */
+struct inst_series {
+    uint32_t sid;
+    struct attr_series w;
+    int found;
+    enum vg_vtype vt;
+    char name[600], type[300];
+    struct vg_tag tags[64];
+    uint32_t ntags;
+    struct buf tagstr;
+};
+
+static int inst_series_cb(void *arg, const struct catalog_series *cs)
+{
+    struct inst_series *f = arg;
+    if (cs->sid != f->sid || !attr_series_match(&f->w, cs->attr) ||
+        strstr(cs->attr, ENTSTORE_UNIT_SUFFIX))
+        return 0;
+    f->found = 1;
+    f->vt = cs->vt;
+    snprintf(f->name, sizeof(f->name), "%s", cs->attr);
+    snprintf(f->type, sizeof(f->type), "%s", cs->type);
+    /* copy the entity's tags (line-protocol entities have some): the rewritten series keeps them */
+    size_t off[64][2];
+    for (uint32_t i = 0; i < cs->ntags && i < 64; i++) {
+        off[i][0] = f->tagstr.len;
+        buf_append(&f->tagstr, cs->tags[i].key, cs->tags[i].klen);
+        off[i][1] = f->tagstr.len;
+        buf_append(&f->tagstr, cs->tags[i].val, cs->tags[i].vlen);
+        f->tags[i].klen = cs->tags[i].klen;
+        f->tags[i].vlen = cs->tags[i].vlen;
+        f->ntags = i + 1;
+    }
+    for (uint32_t i = 0; i < f->ntags; i++) {
+        f->tags[i].key = f->tagstr.p + off[i][0];
+        f->tags[i].val = f->tagstr.p + off[i][1];
+    }
+    return 1;
+}
+
+static int name_equal(void *arg, const char *series)
+{
+    return !strcmp(series, (const char *)arg);
+}
+
+static void temporal_instance_delete(struct ld_req *r, const char *id, const char *attr,
+                                     const char *iid)
+{
+    unsigned sid;
+    long long ts;
+    char tail;
+    if (sscanf(iid, "urn:ngsi-ld:Instance:%u:%lld%c", &sid, &ts, &tail) != 2) {
+        ld_error(r, 400, "BadRequestData", "'%s' is not an instance id of this broker", iid);
+        return;
+    }
+    if (!entity_known(r, id)) {
+        ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
+        return;
+    }
+    struct inst_series f;
+    memset(&f, 0, sizeof(f));
+    buf_init(&f.tagstr, 0);
+    f.sid = sid;
+    f.w.name = entstore_local_name(ldctx_expand(r->ctx, attr));
+    f.w.all = 1; /* the instance id names the series: any datasetId of this attribute */
+    struct catalog_sel sel = {r->tenant, NULL, id, NULL, NULL, 0};
+    catalog_select(r->a->cat, &sel, inst_series_cb, &f);
+    struct store_points pts;
+    store_points_init(&pts);
+    int rc = 0;
+    uint32_t at = 0, n = 0;
+    if (f.found)
+        rc = store_read(r->a->st, sid, INT64_MIN, INT64_MAX, TEMPORAL_MAX_REWRITE + 1, &pts);
+    while (at < pts.n && pts.ts[at] != ts)
+        at++;
+    if (rc) {
+        ld_error_store(r, rc);
+    } else if (!f.found || at == pts.n) {
+        ld_error(r, 404, "ResourceNotFound", "no instance '%s' of attribute '%s'", iid, attr);
+    } else if (pts.n > TEMPORAL_MAX_REWRITE) {
+        ld_error(r, 501, "OperationNotSupported",
+                 "attribute '%s' has more than %u instances: deleting one of them is not "
+                 "supported (delete the attribute's history instead)",
+                 attr, TEMPORAL_MAX_REWRITE);
+    } else if ((rc = catalog_retire(r->a->cat, r->tenant, id, name_equal, f.name, &n))) {
+        ld_error_store(r, rc);
+    } else {
+        uint32_t nsid = 0;
+        rc = catalog_resolve(r->a->cat, r->tenant, strlen(r->tenant), f.type, strlen(f.type), id,
+                             strlen(id), f.tags, f.ntags, f.name, strlen(f.name), f.vt, &nsid);
+        if (!rc)
+            rc = catalog_sync(r->a->cat);
+        struct store_point *p = pts.n > 1 ? vg_malloc((pts.n - 1) * sizeof(*p)) : NULL;
+        uint32_t k = 0;
+        for (uint32_t i = 0; !rc && i < pts.n; i++)
+            if (i != at)
+                p[k++] = (struct store_point){nsid, pts.ts[i], pts.v[i]};
+        if (!rc && k)
+            rc = store_write(r->a->st, p, k);
+        free(p);
+        if (rc)
+            ld_error_store(r, rc);
+        else
+            ld_send_status(r, 204);
+    }
+    store_points_release(&pts);
+    buf_release(&f.tagstr);
+}
+
 void ld_temporal(struct ld_req *r)
 {
     const char *m = r->req->method;
@@ -1096,10 +1299,7 @@ void ld_temporal(struct ld_req *r)
         if (!strcmp(m, "GET"))
             temporal_retrieve(r, id);
         else if (!strcmp(m, "DELETE"))
-            ld_error(r, 501, "OperationNotSupported",
-                     "deleting history is not supported yet; DELETE /ngsi-ld/v1/entities/%s "
-                     "removes the current state",
-                     id);
+            temporal_entity_delete(r, id);
         else
             ld_method_not_allowed(r, "GET, DELETE");
         return;
@@ -1116,8 +1316,12 @@ void ld_temporal(struct ld_req *r)
         temporal_instance_patch(r, id, r->seg[4], r->seg[5]);
         return;
     }
-    if ((r->nseg == 5 || r->nseg == 6) && !strcmp(m, "DELETE")) {
-        ld_error(r, 501, "OperationNotSupported", "deleting history is not supported yet");
+    if (r->nseg == 5 && !strcmp(m, "DELETE")) {
+        temporal_attr_delete(r, id, r->seg[4]);
+        return;
+    }
+    if (r->nseg == 6 && !strcmp(m, "DELETE")) {
+        temporal_instance_delete(r, id, r->seg[4], r->seg[5]);
         return;
     }
     ld_method_not_allowed(r, r->nseg == 4 ? "POST" : r->nseg == 6 ? "PATCH, DELETE" : "DELETE");

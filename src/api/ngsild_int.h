@@ -86,6 +86,8 @@ void ld_types(struct ld_req *r);
 void ld_attributes(struct ld_req *r);
 void ld_contexts(struct ld_req *r);
 void ld_temporal(struct ld_req *r);
+/* Delete the current state of entity id (h_entities.c); VG_ENOENT if it has none. */
+int ld_entity_delete(struct ld_req *r, const char *id);
 void ld_subscriptions(struct ld_req *r);
 
 /* Entity query shared by GET /entities, POST /entityOperations/query and the temporal query:

@@ -26,6 +26,7 @@
 #include "core/clock.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,8 @@ struct catalog {
     uint32_t max_sid;
     uint64_t nentities;
     struct ptrvec pend_groups, pend_entities, pend_series;
+    struct ptrvec retired; /* series out of every index (catalog_retire), freed at the end */
+    uint64_t nretired;     /* retired series, these and those loaded retired */
     /* catalog_sync's fast path: dirty = something is pending, syncing = a sync is committing
     ** (seq_cst atomics; see catalog_sync) */
     int dirty, syncing;
@@ -691,6 +694,15 @@ static int load_series(void *arg, const struct meta_series_row *r)
     size_t tl = strlen(r->tenant), el = strlen(r->entity), yl = strlen(r->type);
     size_t al = strlen(r->attr);
     int rc;
+    if (strncmp(r->attr, META_RETIRED_PREFIX, strlen(META_RETIRED_PREFIX)) == 0) {
+        /* retired: only the store hears of it (old WAL records may still name the sid) */
+        if (r->group >= c->groups_cap || !c->groups[r->group])
+            return VG_ECORRUPT;
+        if (r->sid > c->max_sid)
+            c->max_sid = r->sid;
+        c->nretired++;
+        return store_series_add(c->st, r->sid, r->group, r->vt);
+    }
     if (!name_valid(r->tenant, tl, 0) || !name_valid(r->entity, el, 0) ||
         !name_valid(r->type, yl, 0) || !name_valid(r->attr, al, 0) || r->ntags > CAT_TAGS_MAX ||
         r->group >= c->groups_cap || !c->groups[r->group])
@@ -794,6 +806,9 @@ void catalog_free(struct catalog *c)
     free(c->pend_groups.v);
     free(c->pend_entities.v);
     free(c->pend_series.v);
+    for (uint32_t i = 0; i < c->retired.n; i++)
+        free(c->retired.v[i]);
+    free(c->retired.v);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->sync_mu);
     free(c);
@@ -1046,6 +1061,101 @@ out:
     return rc;
 }
 
+/* ---- retire ------------------------------------------------------------------------------- */
+
+/* Remove s from the open-addressing table: backward-shift deletion keeps every probe chain
+** unbroken (no tombstones). */
+static void series_table_del(struct catalog *c, const struct cat_series *s)
+{
+    uint32_t mask = c->ser_mask, i;
+    uint64_t h = key_hash(c, s->t->name, s->t->len, s->en, s->el, s->an, s->al);
+    for (i = (uint32_t)h & mask; c->ser[i].s != s; i = (i + 1) & mask)
+        VG_ASSERT(c->ser[i].s != NULL);
+    c->ser[i].s = NULL;
+    for (uint32_t j = (i + 1) & mask; c->ser[j].s; j = (j + 1) & mask) {
+        uint32_t home = (uint32_t)c->ser[j].h & mask;
+        /* the entry at j may move to the hole at i unless its home lies cyclically in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            c->ser[i] = c->ser[j];
+            c->ser[j].s = NULL;
+            i = j;
+        }
+    }
+    c->nseries--;
+}
+
+static void vec_remove(struct cat_series **v, uint32_t *n, uint32_t *sorted,
+                       const struct cat_series *s)
+{
+    for (uint32_t i = 0; i < *n; i++) {
+        if (v[i] != s)
+            continue;
+        memmove(v + i, v + i + 1, (size_t)(*n - i - 1) * sizeof(*v));
+        (*n)--;
+        if (i < *sorted)
+            (*sorted)--;
+        return;
+    }
+}
+
+int catalog_retire(struct catalog *c, const char *tenant, const char *entity,
+                   catalog_attr_pred *want, void *arg, uint32_t *nretired)
+{
+    size_t tl = strlen(tenant), el = strlen(entity);
+    uint32_t *sids = NULL, n = 0, cap = 0;
+    struct cat_series **hit = NULL;
+    int rc = catalog_sync(c); /* most series durable first: their rows are then updated */
+    *nretired = 0;
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->sync_mu); /* no sync in flight: `pending` is exact below */
+    pthread_rwlock_wrlock(&c->lock);
+    struct cat_tenant *t = tenant_get(c, tenant, tl);
+    if (t) {
+        vec_settle(t->v, t->n, &t->sorted);
+        for (uint32_t i = sorted_lower(t->v, t->n, entity, el, NULL, 0);
+             i < t->n && bytes_eq(t->v[i]->en, t->v[i]->el, entity, el); i++) {
+            if (want && !want(arg, t->v[i]->an))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                sids = vg_realloc(sids, cap * sizeof(*sids));
+                hit = vg_realloc(hit, cap * sizeof(*hit));
+            }
+            hit[n] = t->v[i];
+            sids[n++] = t->v[i]->sid;
+        }
+    }
+    /* Rows already in SQLite are renamed now; a pending row is written renamed by the next
+    ** catalog_sync (it takes s->an, set to the marker below). */
+    uint32_t ndur = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!hit[i]->pending)
+            sids[ndur++] = hit[i]->sid;
+    rc = meta_series_retire(c->m, sids, ndur);
+    if (!rc) {
+        char marker[48];
+        for (uint32_t i = 0; i < n; i++) {
+            struct cat_series *s = hit[i];
+            series_table_del(c, s);
+            vec_remove(t->v, &t->n, &t->sorted, s);
+            vec_remove(s->g->v, &s->g->n, &s->g->sorted, s);
+            int ml = snprintf(marker, sizeof(marker), META_RETIRED_PREFIX "%u", s->sid);
+            s->an = intern(c, marker, (size_t)ml);
+            s->al = (uint16_t)ml;
+            ptrvec_push(&c->retired, s);
+            c->nretired++;
+        }
+        *nretired = n;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->sync_mu);
+    free(sids);
+    free(hit);
+    return rc;
+}
+
 /* ---- select ------------------------------------------------------------------------------- */
 
 static int where_match(const struct cat_entity *e, const struct vg_tag *w, uint32_t nw)
@@ -1199,6 +1309,7 @@ void catalog_get_stats(struct catalog *c, struct catalog_stats *st)
     pthread_rwlock_rdlock(&c->lock);
     st->series = c->nseries;
     st->entities = c->nentities;
+    st->retired = c->nretired;
     st->groups = 0;
     for (uint32_t i = 1; i < c->groups_cap; i++)
         st->groups += c->groups[i] != NULL;

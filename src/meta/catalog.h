@@ -75,13 +75,23 @@ int catalog_entity_exists(struct catalog *c, const char *tenant, const char *ent
 ** "has anything changed" check for caches of the entity list. */
 uint64_t catalog_entity_generation(struct catalog *c);
 
+/* Retire the series of (tenant, entity) whose attribute name `want` accepts (want NULL: all
+** of them): they leave every lookup and selection at once, and catalog_resolve() of the same
+** name creates a new series, so their points are gone from every query while new ones start
+** afresh. Durable on return (one SQLite transaction). The points stay in the store until their
+** partition expires (they are unreachable: a retired sid is never reused). *nretired = count.
+** `want` runs under the write lock: it must not call back into the catalogue. */
+typedef int catalog_attr_pred(void *arg, const char *attr);
+int catalog_retire(struct catalog *c, const char *tenant, const char *entity,
+                   catalog_attr_pred *want, void *arg, uint32_t *nretired);
+
 /* Group of (tenant, type) or VG_ENOENT. */
 int catalog_group(struct catalog *c, const char *tenant, const char *type, uint32_t *group);
 /* Does this tenant own any series? (NGSI-LD NonexistentTenant later) */
 int catalog_tenant_exists(struct catalog *c, const char *tenant);
 
 struct catalog_stats {
-    uint64_t series, entities, groups, tenants;
+    uint64_t series, entities, groups, tenants, retired;
 };
 void catalog_get_stats(struct catalog *c, struct catalog_stats *st);
 

@@ -43,6 +43,7 @@ enum meta_stmt {
     ST_ENTITY_UPSERT,
     ST_SERIES_INS,
     ST_SERIES_LOAD,
+    ST_SERIES_RETIRE,
     ST_KEY_INS,
     ST_KEY_FIND,
     ST_KEY_REVOKE,
@@ -77,6 +78,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SERIES_LOAD] = "SELECT s.sid, s.grp, s.vtype, s.tenant, s.entity, e.type, s.attr, e.tags "
                        "FROM series s JOIN entities e ON e.tenant = s.tenant AND e.id = s.entity "
                        "ORDER BY s.tenant, s.entity, s.attr",
+    [ST_SERIES_RETIRE] = "UPDATE series SET attr = char(1) || 'retired:' || sid WHERE sid = ?1",
     [ST_KEY_INS] = "INSERT INTO api_keys(hash, tenant, scope, label, created_ms, revoked) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, 0)",
     [ST_DATA_VERSION] = "PRAGMA data_version",
@@ -579,6 +581,26 @@ int meta_commit(struct meta *m, const struct meta_batch *b)
     if (!rc)
         rc = tx_commit(m);
 out:
+    if (rc)
+        tx_rollback(m);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int meta_series_retire(struct meta *m, const uint32_t *sids, uint32_t n)
+{
+    int rc;
+    if (!n)
+        return VG_OK;
+    pthread_mutex_lock(&m->mu);
+    rc = tx_begin(m);
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        sqlite3_stmt *s = stmt(m, ST_SERIES_RETIRE);
+        sqlite3_bind_int64(s, 1, sids[i]);
+        rc = step_done(s);
+    }
+    if (!rc)
+        rc = tx_commit(m);
     if (rc)
         tx_rollback(m);
     pthread_mutex_unlock(&m->mu);

@@ -61,6 +61,12 @@ struct meta_batch {
 };
 int meta_commit(struct meta *m, const struct meta_batch *b);
 
+/* Retire series in one transaction: each row stays (its sid, type and group, so that the
+** store still knows the sid when it replays old WAL records) but leaves every name: its attr
+** becomes META_RETIRED_PREFIX "<sid>", which no valid name can equal. */
+#define META_RETIRED_PREFIX "\x01retired:"
+int meta_series_retire(struct meta *m, const uint32_t *sids, uint32_t n);
+
 /* ---- API keys ------------------------------------------------------------------------------ */
 enum vg_scope { SCOPE_NONE = 0, SCOPE_READ = 1, SCOPE_WRITE = 2, SCOPE_ADMIN = 3 };
 const char *vg_scope_name(enum vg_scope s);

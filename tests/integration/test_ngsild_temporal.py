@@ -1,10 +1,12 @@
 """NGSI-LD conformance, temporal API (ETSI GS CIM 009 cl. 5.6.11-5.6.16, 5.7.3-5.7.4,
 6.18-6.24): every change appends history, timerel/lastN, the temporalValues and
 aggregatedValues representations, temporal create/append, instance modification, temporal
-query, and the 501 of history deletion. Drives the real ./vigie binary."""
+query, and history deletion (entity, attribute with datasetId/deleteAll, instance; also after
+a restart). Drives the real ./vigie binary."""
 import urllib.parse
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -255,12 +257,102 @@ def t_instance_patch_errors():
             404, "ResourceNotFound")
 
 
-def t_delete_501():
-    problem(rq("DELETE", T + "/" + T1), 501, "OperationNotSupported")
-    problem(rq("DELETE", T + "/" + T1 + "/attrs/temp"), 501, "OperationNotSupported")
-    iid = hist(T + "/" + T1)["temp"][0]["instanceId"]
-    problem(rq("DELETE", T + "/" + T1 + "/attrs/temp/" + iid), 501, "OperationNotSupported")
-    check(len(hist(T + "/" + T1)["temp"]) == 4, "history changed by a refused delete")
+D1 = "urn:ngsi-ld:TD:1"
+
+
+def make_d1():
+    """D1: temp at hours 0..3 (the default instance), temp#s2 at hours 0..1, hum at hour 0."""
+    body = {"id": D1, "type": "TD",
+            "temp": [prop(10 + k, observedAt=at(k)) for k in range(4)] +
+                    [prop(100 + k, observedAt=at(k), datasetId="urn:ngsi-ld:Dataset:s2") for k in range(2)],
+            "hum": [prop(50, observedAt=at(0))]}
+    st, _, doc = rq("POST", T, body)
+    check(st in (201, 204), "temporal create %d %r" % (st, doc))
+
+
+def temp_by_ds(doc):
+    out = {}
+    for i in doc.get("temp", []):
+        out.setdefault(i.get("datasetId"), []).append(i["value"])
+    return out
+
+
+def t_delete_instance():
+    make_d1()
+    doc = hist(T + "/" + D1)
+    insts = [i for i in doc["temp"] if "datasetId" not in i]
+    check([i["value"] for i in insts] == [10, 11, 12, 13], "before %r" % doc["temp"])
+    st, _, body = rq("DELETE", T + "/" + D1 + "/attrs/temp/" + insts[1]["instanceId"])
+    check(st == 204, "delete instance %d %r" % (st, body))
+    doc = hist(T + "/" + D1)
+    check(temp_by_ds(doc) == {None: [10, 12, 13], "urn:ngsi-ld:Dataset:s2": [100, 101]}, "after %r" % temp_by_ds(doc))
+    agg = hist(T + "/" + D1 + "?attrs=temp&options=aggregatedValues&aggrMethods=totalCount,sum")
+    dflt = [a for a in agg["temp"] if "datasetId" not in a]
+    check(len(dflt) == 1 and dflt[0]["totalCount"][0][0] == 3 and dflt[0]["sum"][0][0] == 35,
+          "aggregates %r" % agg["temp"])
+    # the same instance again, an instance of another attribute, a bogus id
+    problem(rq("DELETE", T + "/" + D1 + "/attrs/temp/" + insts[1]["instanceId"]), 404, "ResourceNotFound")
+    problem(rq("DELETE", T + "/" + D1 + "/attrs/hum/" + insts[0]["instanceId"]), 404, "ResourceNotFound")
+    problem(rq("DELETE", T + "/" + D1 + "/attrs/temp/urn:ngsi-ld:bogus"), 400, "BadRequestData")
+    # appending after the rewrite continues the series
+    check(rq("POST", T + "/" + D1 + "/attrs", {"temp": [prop(14, observedAt=at(4))]})[0] == 204, "append")
+    check(temp_by_ds(hist(T + "/" + D1))[None] == [10, 12, 13, 14], "after append")
+
+
+def t_delete_attribute():
+    # datasetId: only that instance's history
+    st, _, body = rq("DELETE", T + "/" + D1 + "/attrs/temp?datasetId=urn:ngsi-ld:Dataset:s2")
+    check(st == 204, "delete datasetId %d %r" % (st, body))
+    check(temp_by_ds(hist(T + "/" + D1)) == {None: [10, 12, 13, 14]}, "after datasetId delete")
+    problem(rq("DELETE", T + "/" + D1 + "/attrs/temp?datasetId=urn:ngsi-ld:Dataset:s2"), 404, "ResourceNotFound")
+    problem(rq("DELETE", T + "/" + D1 + "/attrs/temp?deleteAll=maybe"), 400, "BadRequestData")
+    problem(rq("DELETE", T + "/" + D1 + "/attrs/nosuch"), 404, "ResourceNotFound")
+    problem(rq("DELETE", T + "/urn:ngsi-ld:TD:none/attrs/temp"), 404, "ResourceNotFound")
+    # default instance: temp gone, hum kept; the current state is not touched
+    check(rq("DELETE", T + "/" + D1 + "/attrs/temp")[0] == 204, "delete attribute")
+    doc = hist(T + "/" + D1)
+    check("temp" not in doc and vals(doc["hum"]) == [50], "after attribute delete %r" % doc)
+    # new values start a fresh history
+    check(rq("POST", T + "/" + D1 + "/attrs", {"temp": [prop(7, observedAt=at(9))]})[0] == 204, "append")
+    check(vals(hist(T + "/" + D1)["temp"]) == [7], "fresh history")
+    # deleteAll=true: every datasetId
+    check(rq("POST", T + "/" + D1 + "/attrs",
+             {"temp": [prop(8, observedAt=at(9), datasetId="urn:ngsi-ld:Dataset:s3")]})[0] == 204, "append s3")
+    check(rq("DELETE", T + "/" + D1 + "/attrs/temp?deleteAll=true")[0] == 204, "deleteAll")
+    check("temp" not in hist(T + "/" + D1), "deleteAll left instances")
+
+
+def t_delete_entity():
+    check(rq("POST", T + "/" + D1 + "/attrs", {"temp": [prop(9, observedAt=at(10))]})[0] == 204, "append")
+    check(rq("DELETE", T + "/" + D1)[0] == 204, "delete temporal entity")
+    problem(rq("GET", T + "/" + D1), 404, "ResourceNotFound")
+    problem(rq("GET", E + "/" + D1), 404, "ResourceNotFound")
+    problem(rq("DELETE", T + "/" + D1), 404, "ResourceNotFound")
+    problem(rq("DELETE", T + "/not-a-uri"), 400, "BadRequestData")
+    # a line-protocol entity: its history goes, and it is no longer an entity
+    base = 1704067200000
+    lines = "\n".join("NoiseLevelObserved,id=urn:ngsi-ld:Noise:del LAeq=%d %d" % (50 + k, base + k * 60000)
+                      for k in range(3))
+    st, _, body = S.request("POST", "/write?db=x&precision=ms", lines.encode())
+    check(st == 204, "write %d %r" % (st, body))
+    check(vals(hist(T + "/urn:ngsi-ld:Noise:del")["LAeq"]) == [50, 51, 52], "lp history")
+    check(rq("DELETE", T + "/urn:ngsi-ld:Noise:del")[0] == 204, "delete lp entity")
+    problem(rq("GET", T + "/urn:ngsi-ld:Noise:del"), 404, "ResourceNotFound")
+    st, _, doc = rq("GET", E + "?type=NoiseLevelObserved")
+    check(st == 200 and "urn:ngsi-ld:Noise:del" not in [e["id"] for e in doc], "still listed %r" % doc)
+
+
+def t_delete_survives_restart():
+    make_d1()
+    doc = hist(T + "/" + D1)
+    first = [i for i in doc["temp"] if "datasetId" not in i][0]["instanceId"]
+    check(rq("DELETE", T + "/" + D1 + "/attrs/temp/" + first)[0] == 204, "delete instance")
+    check(rq("DELETE", T + "/" + D1 + "/attrs/hum")[0] == 204, "delete hum")
+    S.stop(sig=signal.SIGKILL)  # acknowledged deletions are durable, not just flushed at stop
+    S.start()
+    doc = hist(T + "/" + D1)
+    check(temp_by_ds(doc) == {None: [11, 12, 13], "urn:ngsi-ld:Dataset:s2": [100, 101]} and "hum" not in doc,
+          "after restart %r" % doc)
 
 
 # ---- 5.7.4 temporal query -------------------------------------------------------------------------------
@@ -366,7 +458,10 @@ CASES = [
     ("5.6.12 temporal append to unknown entity 404", t_temporal_append_404),
     ("5.6.14 modify an attribute instance", t_instance_patch),
     ("5.6.14 modify instance errors 400/404", t_instance_patch_errors),
-    ("5.6.13 5.6.15 5.6.16 history deletion 501 OperationNotSupported", t_delete_501),
+    ("5.6.15 delete an attribute instance (rewrite, aggregates follow, errors)", t_delete_instance),
+    ("5.6.13 delete attribute history: datasetId, default, deleteAll, errors", t_delete_attribute),
+    ("5.6.16 delete a temporal entity (NGSI-LD and line protocol)", t_delete_entity),
+    ("5.6.13 5.6.15 history deletions survive kill -9", t_delete_survives_restart),
     ("5.7.4 temporal query GET", t_query),
     ("5.7.4 temporal query count, lastN, attrs", t_query_all_type),
     ("5.7.4 temporal query errors", t_query_errors),
