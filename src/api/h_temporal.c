@@ -1024,17 +1024,29 @@ static void temporal_append(struct ld_req *r, const char *id)
     json_decref(cur);
 }
 
+/* "urn:ngsi-ld:Instance:<sid>:<epoch ms>" -> sid, ts; else a 400 is sent and -1 returned. */
+static int instance_id_parse(struct ld_req *r, const char *iid, uint32_t *sid, int64_t *ts)
+{
+    unsigned s;
+    long long t;
+    char tail;
+    if (sscanf(iid, "urn:ngsi-ld:Instance:%u:%lld%c", &s, &t, &tail) != 2) {
+        ld_error(r, 400, "BadRequestData", "'%s' is not an instance id of this broker", iid);
+        return -1;
+    }
+    *sid = s;
+    *ts = t;
+    return 0;
+}
+
 /* PATCH /temporal/entities/{id}/attrs/{attrId}/{instanceId}: a new value for that instant. */
 static void temporal_instance_patch(struct ld_req *r, const char *id, const char *attr,
                                     const char *iid)
 {
-    unsigned sid;
-    long long ts;
-    char tail;
-    if (sscanf(iid, "urn:ngsi-ld:Instance:%u:%lld%c", &sid, &ts, &tail) != 2) {
-        ld_error(r, 400, "BadRequestData", "'%s' is not an instance id of this broker", iid);
+    uint32_t sid;
+    int64_t ts;
+    if (instance_id_parse(r, iid, &sid, &ts))
         return;
-    }
     json_t *cur = NULL;
     if (entstore_get(r->a->es, r->tenant, id, &cur)) {
         ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
@@ -1205,13 +1217,10 @@ static int name_equal(void *arg, const char *series)
 static void temporal_instance_delete(struct ld_req *r, const char *id, const char *attr,
                                      const char *iid)
 {
-    unsigned sid;
-    long long ts;
-    char tail;
-    if (sscanf(iid, "urn:ngsi-ld:Instance:%u:%lld%c", &sid, &ts, &tail) != 2) {
-        ld_error(r, 400, "BadRequestData", "'%s' is not an instance id of this broker", iid);
+    uint32_t sid;
+    int64_t ts;
+    if (instance_id_parse(r, iid, &sid, &ts))
         return;
-    }
     if (!entity_known(r, id)) {
         ld_error(r, 404, "ResourceNotFound", "entity '%s' not found", id);
         return;

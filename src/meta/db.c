@@ -219,6 +219,19 @@ static int tx_commit(struct meta *m)
     return step_done(stmt(m, ST_COMMIT));
 }
 
+static void tx_rollback(struct meta *m);
+
+/* End a transaction begun under m->mu: commit if rc is 0, else roll back; then unlock. */
+static int tx_finish(struct meta *m, int rc)
+{
+    if (!rc)
+        rc = tx_commit(m);
+    if (rc)
+        tx_rollback(m);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 static void tx_rollback(struct meta *m)
 {
     if (!sqlite3_get_autocommit(m->db))
@@ -599,12 +612,7 @@ int meta_series_retire(struct meta *m, const uint32_t *sids, uint32_t n)
         sqlite3_bind_int64(s, 1, sids[i]);
         rc = step_done(s);
     }
-    if (!rc)
-        rc = tx_commit(m);
-    if (rc)
-        tx_rollback(m);
-    pthread_mutex_unlock(&m->mu);
-    return rc;
+    return tx_finish(m, rc);
 }
 
 /* ---- API keys ----------------------------------------------------------------------------- */
@@ -1002,12 +1010,7 @@ int meta_docs_commit(struct meta *m, const struct meta_doc_op *ops, uint32_t n)
             sqlite3_bind_blob64(s, 4, o->doc, o->len, SQLITE_STATIC);
         rc = step_done(s);
     }
-    if (!rc)
-        rc = tx_commit(m);
-    if (rc)
-        tx_rollback(m);
-    pthread_mutex_unlock(&m->mu);
-    return rc;
+    return tx_finish(m, rc);
 }
 
 int meta_docs_load(struct meta *m, const char *kind, meta_doc_fn *fn, void *arg)
