@@ -179,6 +179,37 @@ static int ngsild_open(struct vg_server *s)
     return 0;
 }
 
+/* ---- one store, two doors: line protocol moves the current state of NGSI-LD documents ---- */
+
+static int lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
+{
+    struct vg_server *s = arg;
+    char id[1024];
+    if (elen >= sizeof(id))
+        return 0;
+    memcpy(id, entity, elen);
+    id[elen] = '\0';
+    return entstore_has_doc(s->es, tenant, id);
+}
+
+/* The updates of one request, in input order: one entstore change per run of one entity. */
+static void lp_apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
+{
+    struct vg_server *s = arg;
+    struct entstore_latest *l = vg_malloc(n * sizeof(*l));
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i, k = 0;
+        for (; j < n && !strcmp(u[j].entity, u[i].entity); j++)
+            l[k++] = (struct entstore_latest){u[j].attr, u[j].vt, u[j].v, u[j].ts};
+        int rc = entstore_apply_latest(s->es, tenant, u[i].entity, l, k);
+        if (rc) /* the points are durable; only the document lags until its next change */
+            log_error("NGSI-LD: current state of '%s' not updated from line protocol: %s",
+                      u[i].entity, vg_strerror(rc));
+        i = j;
+    }
+    free(l);
+}
+
 int server_open(struct vg_server *s, const struct config *cfg, int background)
 {
     char path[600];
@@ -236,6 +267,8 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
     }
     if ((rc = ngsild_open(s)))
         goto fail;
+    struct ingest_hook hook = {lp_wants, lp_apply, s};
+    ingest_set_hook(s->ig, &hook);
     if (cfg->nretention)
         apply_retention(s);
     return 0;

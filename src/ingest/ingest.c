@@ -39,6 +39,7 @@ struct ingest {
     struct meta *meta;
     const char *id_tags[INGEST_MAX_ID_TAGS];
     uint32_t nid_tags;
+    struct ingest_hook hook;
     atomic_uint_fast64_t requests, lines, points, bad_lines, failed_batches;
 };
 
@@ -66,6 +67,11 @@ int ingest_new(struct catalog *cat, struct store *st, struct meta *m,
     return VG_OK;
 }
 
+void ingest_set_hook(struct ingest *ig, const struct ingest_hook *h)
+{
+    ig->hook = *h;
+}
+
 void ingest_free(struct ingest *ig)
 {
     if (!ig)
@@ -91,8 +97,27 @@ struct batch {
     struct meta_quarantine_row *bad;
     uint32_t nbad, badcap;
     char **reasons; /* owned copies, parallel to bad */
+    struct ingest_update *upd; /* for the hook: names owned (malloc'ed), values borrowed */
+    uint32_t nupd, capupd;
     struct ingest_result *res;
 };
+
+static void batch_add_update(struct batch *b, const char *eid, size_t elen,
+                             const struct lp_line *ln, const char *attr, size_t alen,
+                             enum vg_vtype vt, union vg_val v, int64_t ts)
+{
+    if (b->nupd == b->capupd) {
+        b->capupd = b->capupd ? b->capupd * 2 : 16;
+        b->upd = vg_realloc(b->upd, b->capupd * sizeof(*b->upd));
+    }
+    struct ingest_update *u = &b->upd[b->nupd++];
+    u->entity = vg_strndup(eid, elen);
+    u->type = vg_strndup(ln->meas, ln->mlen);
+    u->attr = vg_strndup(attr, alen);
+    u->vt = vt;
+    u->v = v;
+    u->ts = ts;
+}
 
 static void batch_add_point(struct batch *b, uint32_t sid, int64_t ts, union vg_val v)
 {
@@ -133,6 +158,12 @@ static void batch_add_bad(struct batch *b, const char *tenant, const char *sourc
 
 static void batch_release(struct batch *b)
 {
+    for (uint32_t i = 0; i < b->nupd; i++) {
+        free((char *)b->upd[i].entity);
+        free((char *)b->upd[i].type);
+        free((char *)b->upd[i].attr);
+    }
+    free(b->upd);
     for (uint32_t i = 0; i < b->nbad; i++)
         free(b->reasons[i]);
     free(b->reasons);
@@ -261,6 +292,17 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
         v.geo.lon = lon->v.f;
         batch_add_point(b, sid, ts, v);
     }
+    /* The line is mapped: hand its values to the hook (field order, then location). */
+    if (idt >= 0 && ig->hook.wants && ig->hook.wants(ig->hook.arg, tenant, eid, elen)) {
+        size_t i = mark;
+        for (uint32_t f = 0; f < ln->nfields; f++) {
+            const struct lp_field *fl = &ln->fields[f];
+            if (fl != lat && fl != lon)
+                batch_add_update(b, eid, elen, ln, fl->key, fl->klen, fl->vt, b->pts[i++].v, ts);
+        }
+        if (lat)
+            batch_add_update(b, eid, elen, ln, "location", 8, VT_GEO, b->pts[i].v, ts);
+    }
     return VG_OK;
 }
 
@@ -315,6 +357,8 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
             goto out;
     }
     res->points = b.npts;
+    if (b.nupd && ig->hook.apply)
+        ig->hook.apply(ig->hook.arg, tenant, b.upd, b.nupd);
 out:
     res->store_rc = rc;
     atomic_fetch_add(&ig->lines, res->lines);

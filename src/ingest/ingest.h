@@ -41,6 +41,24 @@ struct ingest_result {
 int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const char *body,
               size_t len, enum lp_precision prec, int64_t now_ms, struct ingest_result *res);
 
+/* Latest values for a layer above that keeps a current state (NGSI-LD documents): `wants` is
+** asked once per line whose entity has an id tag (it must be cheap: a hash lookup), and the
+** values of the lines it wanted go to `apply` once the batch is durable, in input order. apply
+** must not fail the batch (it logs its own errors). Strings are valid during the call only. */
+struct ingest_update {
+    const char *entity, *type, *attr; /* attr "location" for lat/lon (VT_GEO) */
+    enum vg_vtype vt;
+    union vg_val v;
+    int64_t ts;
+};
+struct ingest_hook {
+    int (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);
+    void (*apply)(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n);
+    void *arg;
+};
+/* Set before the first ingest call (not synchronised with running calls). */
+void ingest_set_hook(struct ingest *ig, const struct ingest_hook *h);
+
 struct ingest_stats {
     uint64_t requests, lines, points, bad_lines, failed_batches;
 };

@@ -109,6 +109,7 @@ struct entstore_batch {
     uint32_t nch, capch;
     struct hist_point *hp;
     uint32_t nhp, caphp;
+    int no_history;
 };
 
 struct entstore {
@@ -917,7 +918,7 @@ int entstore_change(struct entstore_batch *b, const char *id, entstore_change_fn
         json_decref(next);
         return VG_ENOMEM;
     }
-    if (!is_tomb(next))
+    if (!is_tomb(next) && !b->no_history)
         history_add(b, id, json_string_value(json_array_get(json_object_get(next, "type"), 0)),
                     synth_ ? NULL : cur, json_object_get(next, "attrs"), clock_now_ms(), 0);
     json_t *prev = install(es, t, id, json_incref(next));
@@ -1037,6 +1038,90 @@ int entstore_batch_finish(struct entstore_batch *b)
     free(b->ch);
     free(b);
     return rc;
+}
+
+void entstore_batch_no_history(struct entstore_batch *b)
+{
+    b->no_history = 1;
+}
+
+struct latest_arg {
+    const struct entstore_latest *l;
+    uint32_t n;
+};
+
+/* entstore_change_fn of entstore_apply_latest: VG_EEXIST when nothing is newer. */
+static int latest_fn(void *arg, const json_t *cur, int synth_, json_t **next)
+{
+    const struct latest_arg *a = arg;
+    if (!cur || synth_)
+        return VG_ENOENT; /* no document: the entity is the line-protocol view already */
+    json_t *doc = json_deep_copy(cur);
+    json_t *attrs = json_object_get(doc, "attrs");
+    char now[32], at[32], iri[600];
+    clock_format_rfc3339(clock_now_ms(), now, sizeof(now));
+    int changed = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct entstore_latest *l = &a->l[i];
+        json_t *val = entstore_value_json(l->vt, &l->v);
+        if (!val)
+            continue;
+        int geo = l->vt == VT_GEO && !strcmp(l->attr, "location");
+        /* the attribute whose local name is the field's (its series), whatever its context */
+        json_t *arr = NULL, *x, *inst = NULL;
+        const char *key;
+        json_object_foreach(attrs, key, x)
+            if (!strcmp(entstore_local_name(key), l->attr))
+                arr = x;
+        size_t k;
+        json_array_foreach(arr, k, x)
+            if (!json_object_get(x, "datasetId"))
+                inst = x;
+        const char *kind = json_string_value(json_object_get(inst, "type"));
+        if (inst && ((kind && strcmp(kind, "Property") && strcmp(kind, "GeoProperty")) ||
+                     instance_time(inst, INT64_MIN) > l->ts)) { /* not a value, or newer */
+            json_decref(val);
+            continue;
+        }
+        if (geo)
+            snprintf(iri, sizeof(iri), "%s", ENTSTORE_LOCATION_IRI);
+        else
+            snprintf(iri, sizeof(iri), "%s%s", LDCTX_DEFAULT_VOCAB, l->attr);
+        if (!inst) {
+            inst = json_pack("{s:s, s:s}", "type", geo ? "GeoProperty" : "Property", "createdAt",
+                             now);
+            if (!arr) {
+                arr = json_array();
+                json_object_set_new(attrs, iri, arr);
+            }
+            json_array_append_new(arr, inst);
+        }
+        clock_format_rfc3339(l->ts, at, sizeof(at));
+        json_object_set_new(inst, "value", val);
+        json_object_set_new(inst, "observedAt", json_string(at));
+        json_object_set_new(inst, "modifiedAt", json_string(now));
+        changed = 1;
+    }
+    if (!changed) {
+        json_decref(doc);
+        return VG_EEXIST;
+    }
+    json_object_set_new(doc, "modifiedAt", json_string(now));
+    *next = doc;
+    return 0;
+}
+
+int entstore_apply_latest(struct entstore *es, const char *tenant, const char *id,
+                          const struct entstore_latest *l, uint32_t n)
+{
+    struct latest_arg a = {l, n};
+    struct entstore_batch *b = entstore_batch_new(es, tenant);
+    entstore_batch_no_history(b);
+    int rc = entstore_change(b, id, latest_fn, &a);
+    int rc2 = entstore_batch_finish(b);
+    if (rc == VG_EEXIST || rc == VG_ENOENT)
+        rc = 0;
+    return rc ? rc : rc2;
 }
 
 void entstore_set_observer(struct entstore *es, entstore_observer_fn *fn, void *arg)

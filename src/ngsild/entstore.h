@@ -65,6 +65,8 @@ struct entstore_batch;
 typedef int entstore_change_fn(void *arg, const json_t *cur, int synth, json_t **next);
 
 struct entstore_batch *entstore_batch_new(struct entstore *es, const char *tenant);
+/* The changes of this batch record no history (their points are stored already). */
+void entstore_batch_no_history(struct entstore_batch *b);
 /* Apply one change. Returns 0, fn's error, or VG_EINVAL for a bad id. */
 int entstore_change(struct entstore_batch *b, const char *id, entstore_change_fn *fn, void *arg);
 /* Make the batch durable (history + documents) and free it. Returns 0 or the first error (the
@@ -78,6 +80,19 @@ int entstore_batch_finish(struct entstore_batch *b);
 typedef void entstore_observer_fn(void *arg, const char *tenant, const char *id,
                                   const json_t *old, const json_t *new_);
 void entstore_set_observer(struct entstore *es, entstore_observer_fn *fn, void *arg);
+
+/* Line protocol stored these values for entity id: where id is a document entity, make them its
+** current values (default instances of Properties named in the default vocabulary, "location"
+** a GeoProperty) unless the document holds a newer observedAt; no history is added (the points
+** are in the store). Durable, and seen by subscriptions, on return. 0 if id has no document. */
+struct entstore_latest {
+    const char *attr;
+    enum vg_vtype vt;
+    union vg_val v;
+    int64_t ts;
+};
+int entstore_apply_latest(struct entstore *es, const char *tenant, const char *id,
+                          const struct entstore_latest *l, uint32_t n);
 
 /* Append history points only (temporal API: POST /temporal/entities/{id}/attrs): instances is
 ** the "attrs" member of a stored-form fragment; each instance with observedAt gives one point.

@@ -449,6 +449,38 @@ def t_ngsild_to_query_api():
     check(s["points"] == [[1746093600000, 12], [1746097200000, 13]], "points %r" % s["points"])
 
 
+def t_lp_moves_document():
+    """A device registered through NGSI-LD that then streams line protocol: its current state
+    follows the newest point, other attributes stay, an older point changes nothing, a field the
+    document lacks is added, and the history holds every point once."""
+    SDM_CTX = "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld"
+    L = link(SDM_CTX)
+    st, _, body = rq("POST", E, {"id": "urn:ngsi-ld:AirQualityObserved:lp1", "type": "AirQualityObserved",
+                                 "NO2": prop(10, observedAt="2025-06-01T10:00:00Z", unitCode="GQ"),
+                                 "name": prop("Nation"), "location": point(2.39, 48.85)}, L)
+    check(st == 201, "create %d %r" % (st, body))
+    base = 1748772000000  # 2025-06-01T10:00:00Z
+    lines = "AirQualityObserved,id=urn:ngsi-ld:AirQualityObserved:lp1 NO2=42,pm10=17i %d" % (base + 3600000)
+    st, _, body = S.request("POST", "/write?db=x&precision=ms", lines.encode())
+    check(st == 204, "write %d %r" % (st, body))
+    e = ok(rq("GET", E + "/urn:ngsi-ld:AirQualityObserved:lp1", headers=L))
+    check(e["NO2"]["value"] == 42 and e["NO2"]["observedAt"] == "2025-06-01T11:00:00.000Z"
+          and e["NO2"].get("unitCode") == "GQ", "NO2 %r" % e.get("NO2"))
+    check(e["name"]["value"] == "Nation" and e["location"]["value"]["coordinates"] == [2.39, 48.85], "kept %r" % e)
+    # a field the document lacks is a new attribute in the default vocabulary (like every
+    # line-protocol name), compacted as such under the Smart Data Models context
+    check(e.get("ngsi-ld:default-context/pm10", {}).get("value") == 17, "new field %r" % e)
+    st, _, body = S.request("POST", "/write?db=x&precision=ms",
+                            ("AirQualityObserved,id=urn:ngsi-ld:AirQualityObserved:lp1 NO2=5 %d" % (base + 1800000)).encode())
+    check(st == 204, "older write %d" % st)
+    e = ok(rq("GET", E + "/urn:ngsi-ld:AirQualityObserved:lp1", headers=L))
+    check(e["NO2"]["value"] == 42, "an older point replaced the current value: %r" % e["NO2"])
+    doc = ok(rq("GET", E + "?type=AirQualityObserved&q=NO2>40&options=keyValues", headers=L))
+    check("urn:ngsi-ld:AirQualityObserved:lp1" in [x["id"] for x in doc], "q over the new value %r" % doc)
+    h = ok(rq("GET", "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:AirQualityObserved:lp1?attrs=NO2", headers=L))
+    check([i["value"] for i in h["NO2"]] == [10, 5, 42], "history %r" % h["NO2"])
+
+
 def t_compound_no_marker():
     doc = ok(rq("GET", "/api/v1/query?id=urn:ngsi-ld:Door:1&attr=info&from=2020-01-01T00:00:00Z"))
     pts = doc["series"][0]["points"]
@@ -534,6 +566,7 @@ CASES = [
     ("5.7.8-5.7.10 /attributes, details, /attributes/{attr}", t_attributes),
     ("two doors: line protocol entity seen through NGSI-LD", t_lp_to_ngsild),
     ("two doors: NGSI-LD attribute seen through /api/v1/query", t_ngsild_to_query_api),
+    ("two doors: line protocol moves an NGSI-LD document's current state", t_lp_moves_document),
     ("two doors: compound values read back as JSON", t_compound_no_marker),
     ("5.6.6 delete unknown entity 404", t_delete_synthesised),
     ("persistence: entities, history, contexts, tenants survive a restart", t_restart),
