@@ -192,22 +192,44 @@ static int lp_wants(void *arg, const char *tenant, const char *entity, size_t el
     return entstore_has_doc(s->es, tenant, id);
 }
 
-/* The updates of one request, in input order: one entstore change per run of one entity. */
+/* Order of lp_apply: entity, attribute, then the newest point first. */
+static int update_cmp(const void *a, const void *b)
+{
+    const struct ingest_update *x = *(const struct ingest_update *const *)a;
+    const struct ingest_update *y = *(const struct ingest_update *const *)b;
+    int c = strcmp(x->entity, y->entity);
+    if (!c)
+        c = strcmp(x->attr, y->attr);
+    return c ? c : (x->ts < y->ts) - (x->ts > y->ts);
+}
+
+/* The updates of one request: the newest value of each (entity, attribute), one change per
+** entity, all in one batch (one group commit, however many lines the request had). */
 static void lp_apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
 {
     struct vg_server *s = arg;
+    const struct ingest_update **o = vg_malloc(n * sizeof(*o));
     struct entstore_latest *l = vg_malloc(n * sizeof(*l));
-    for (uint32_t i = 0; i < n;) {
+    for (uint32_t i = 0; i < n; i++)
+        o[i] = &u[i];
+    qsort(o, n, sizeof(*o), update_cmp);
+    struct entstore_batch *b = entstore_batch_new(s->es, tenant);
+    entstore_batch_no_history(b);
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc;) {
         uint32_t j = i, k = 0;
-        for (; j < n && !strcmp(u[j].entity, u[i].entity); j++)
-            l[k++] = (struct entstore_latest){u[j].attr, u[j].vt, u[j].v, u[j].ts};
-        int rc = entstore_apply_latest(s->es, tenant, u[i].entity, l, k);
-        if (rc) /* the points are durable; only the document lags until its next change */
-            log_error("NGSI-LD: current state of '%s' not updated from line protocol: %s",
-                      u[i].entity, vg_strerror(rc));
+        for (; j < n && !strcmp(o[j]->entity, o[i]->entity); j++)
+            if (j == i || strcmp(o[j]->attr, o[j - 1]->attr)) /* the newest of each attribute */
+                l[k++] = (struct entstore_latest){o[j]->attr, o[j]->vt, o[j]->v, o[j]->ts};
+        rc = entstore_apply_latest(b, o[i]->entity, l, k);
         i = j;
     }
+    int rc2 = entstore_batch_finish(b);
+    if (rc || rc2) /* the points are durable; only the documents lag until their next change */
+        log_error("NGSI-LD: current state not updated from line protocol: %s",
+                  vg_strerror(rc ? rc : rc2));
     free(l);
+    free(o);
 }
 
 int server_open(struct vg_server *s, const struct config *cfg, int background)

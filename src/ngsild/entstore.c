@@ -1111,17 +1111,12 @@ static int latest_fn(void *arg, const json_t *cur, int synth_, json_t **next)
     return 0;
 }
 
-int entstore_apply_latest(struct entstore *es, const char *tenant, const char *id,
+int entstore_apply_latest(struct entstore_batch *b, const char *id,
                           const struct entstore_latest *l, uint32_t n)
 {
     struct latest_arg a = {l, n};
-    struct entstore_batch *b = entstore_batch_new(es, tenant);
-    entstore_batch_no_history(b);
     int rc = entstore_change(b, id, latest_fn, &a);
-    int rc2 = entstore_batch_finish(b);
-    if (rc == VG_EEXIST || rc == VG_ENOENT)
-        rc = 0;
-    return rc ? rc : rc2;
+    return rc == VG_EEXIST || rc == VG_ENOENT ? 0 : rc;
 }
 
 void entstore_set_observer(struct entstore *es, entstore_observer_fn *fn, void *arg)

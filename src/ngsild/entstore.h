@@ -81,17 +81,19 @@ typedef void entstore_observer_fn(void *arg, const char *tenant, const char *id,
                                   const json_t *old, const json_t *new_);
 void entstore_set_observer(struct entstore *es, entstore_observer_fn *fn, void *arg);
 
-/* Line protocol stored these values for entity id: where id is a document entity, make them its
-** current values (default instances of Properties named in the default vocabulary, "location"
-** a GeoProperty) unless the document holds a newer observedAt; no history is added (the points
-** are in the store). Durable, and seen by subscriptions, on return. 0 if id has no document. */
+/* Line protocol stored these values for entity id: where id is a document entity, queue in b
+** (a batch with entstore_batch_no_history: the points are in the store already) the change that
+** makes them its current values: the default instance of the attribute of the same local name
+** (a new default-vocabulary Property, or "location" GeoProperty, if it has none), unless the
+** document holds a newer observedAt. Durable, and seen by subscriptions, once b is finished.
+** 0 if id has no document or nothing is newer. */
 struct entstore_latest {
     const char *attr;
     enum vg_vtype vt;
     union vg_val v;
     int64_t ts;
 };
-int entstore_apply_latest(struct entstore *es, const char *tenant, const char *id,
+int entstore_apply_latest(struct entstore_batch *b, const char *id,
                           const struct entstore_latest *l, uint32_t n);
 
 /* Append history points only (temporal API: POST /temporal/entities/{id}/attrs): instances is
