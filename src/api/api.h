@@ -23,6 +23,7 @@ struct api_opts {
     size_t max_decoded_body; /* gzip-decoded body cap (default 256 MiB) */
     uint32_t max_series;    /* per query (default 100000) */
     uint64_t max_points;    /* per query response (default 5,000,000) */
+    const char *mappings_dir; /* import mappings: DIR/NAME.json (POST /api/v1/imports) */
 };
 
 struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *cat,

@@ -60,5 +60,7 @@ void h_influxql(struct api *a, struct http_req *req, struct http_resp *resp,
 void h_ngsild(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
 void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
                   const struct principal *p);
+void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
+               const struct principal *p);
 
 #endif

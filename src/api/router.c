@@ -31,6 +31,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/query", SCOPE_READ, h_query},
     {"GET", "/api/v1/latest", SCOPE_READ, h_latest},
     {"GET", "/api/v1/quarantine", SCOPE_READ, h_quarantine},
+    {"POST", "/api/v1/imports", SCOPE_WRITE, h_imports},
 };
 
 /* Every path under /ngsi-ld/v1/ goes to h_ngsild(), which dispatches by resource; reads need

@@ -27,6 +27,7 @@ void config_defaults(struct config *c, int demo)
     c->realtime = 1;
     c->quarantine_days = 30;
     snprintf(c->sdm_contexts, sizeof(c->sdm_contexts), "../shared/datamodels/_shared/contexts");
+    snprintf(c->mappings, sizeof(c->mappings), "examples/imports");
 }
 
 static int parse_u64(const char *v, uint64_t *out)
@@ -72,6 +73,8 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         COPY(samples);
     if (strcmp(key, "contexts") == 0)
         COPY(contexts);
+    if (strcmp(key, "mappings") == 0)
+        COPY(mappings);
     if (strcmp(key, "sdm-contexts") == 0)
         COPY(sdm_contexts);
     if (strcmp(key, "error-log") == 0)

@@ -39,6 +39,7 @@ struct config {
     uint32_t nid_tags;
     struct config_retention retention[CONFIG_MAX_RETENTION];
     uint32_t nretention;
+    char mappings[512];     /* import mappings directory (POST /api/v1/imports) */
     char contexts[512];     /* NGSI-LD: DIR with manifest.tsv (URL<TAB>FILE) to preload, or "" */
     char sdm_contexts[512]; /* Smart Data Models subject contexts to preload ("" = none) */
     uint32_t quarantine_days; /* quarantined input older than this is purged (default 30) */

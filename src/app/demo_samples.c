@@ -4,7 +4,8 @@
 ** samples"; provenance in ../shared/data/SOURCES.md).
 ** Owns: per call, the file image (read whole, capped at SAMPLE_MAX_FILE), the entity table and
 ** the pivot records of one file. Nothing outlives a call.
-** Borrows: the demo_lpw writer passed in.
+** Borrows: the demo_lpw writer passed in. CSV reading and the ISO-8859-1 conversion of the
+** Madrid files are ingest/csv.c's.
 ** Every loader pivots rows into (entity, timestamp, attribute, value) records, sorts them by
 ** entity then time (the Paris traffic rows are not in time order) and writes one line per
 ** (entity, timestamp); an entity's location goes on its first line only (stations are fixed).
@@ -15,10 +16,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/vg.h"
+#include "ingest/csv.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <iconv.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,6 @@
 #define SAMPLE_MAX_RECS (4u << 20)  /* pivot records per file */
 #define SAMPLE_MAX_ENTS 4096u
 #define SAMPLE_MAX_TAGS 8
-#define CSV_MAX_FIELDS 64
-#define CSV_SCRATCH 65536
 #define HOUR_MS 3600000LL
 #define DAY_MS 86400000LL
 
@@ -231,131 +230,7 @@ int64_t demo__cet_local_to_utc(int64_t local_ms)
     return local_ms - off;
 }
 
-/* ---- CSV reader ------------------------------------------------------------------------------ */
-
-struct csv {
-    const char *p, *end;
-    char sep;
-    uint32_t lineno; /* physical line where the current row starts (1-based) */
-    uint32_t nf;
-    const char *f[CSV_MAX_FIELDS];
-    size_t fl[CSV_MAX_FIELDS];
-    char *scratch; /* unquoted contents of quoted fields for the current row */
-    size_t used;
-};
-
-static void csv_init(struct csv *c, const char *buf, size_t len, char sep)
-{
-    memset(c, 0, sizeof(*c));
-    c->p = buf;
-    c->end = buf + len;
-    c->sep = sep;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        c->p += 3;
-    c->scratch = vg_malloc(CSV_SCRATCH);
-}
-
-static void csv_release(struct csv *c)
-{
-    free(c->scratch);
-    c->scratch = NULL;
-}
-
-static void csv_skip_eol(struct csv *c)
-{
-    if (c->p < c->end && *c->p == '\r')
-        c->p++;
-    if (c->p < c->end && *c->p == '\n')
-        c->p++;
-}
-
-/* Next row: 1 and c->f/c->fl/c->nf set; 0 at the end; VG_EINVAL for a malformed row (bad
-** quoting, too many fields, a field over CSV_SCRATCH), after which the reader is past it.
-** Fields point into the input or the scratch area until the next call. Empty lines are skipped.
-** Quoted fields may hold separators, doubled quotes and newlines (RFC 4180). */
-static int csv_next(struct csv *c)
-{
-    while (c->p < c->end && (*c->p == '\n' || *c->p == '\r')) {
-        if (*c->p == '\n')
-            c->lineno++;
-        c->p++;
-    }
-    if (c->p >= c->end)
-        return 0;
-    c->lineno++;
-    c->nf = 0;
-    c->used = 0;
-    int bad = 0;
-    for (;;) {
-        const char *fs;
-        size_t fl;
-        if (c->p < c->end && *c->p == '"') {
-            size_t start = c->used;
-            int closed = 0;
-            c->p++;
-            while (c->p < c->end) {
-                char ch = *c->p++;
-                if (ch == '"') {
-                    if (c->p < c->end && *c->p == '"') {
-                        c->p++;
-                    } else {
-                        closed = 1;
-                        break;
-                    }
-                }
-                if (ch == '\n')
-                    c->lineno++;
-                if (c->used < CSV_SCRATCH)
-                    c->scratch[c->used++] = ch;
-                else
-                    bad = 1;
-            }
-            if (!closed)
-                bad = 1;
-            fs = c->scratch + start;
-            fl = c->used - start;
-        } else {
-            fs = c->p;
-            while (c->p < c->end && *c->p != c->sep && *c->p != '\n' && *c->p != '\r')
-                c->p++;
-            fl = (size_t)(c->p - fs);
-        }
-        if (c->nf < CSV_MAX_FIELDS) {
-            c->f[c->nf] = fs;
-            c->fl[c->nf] = fl;
-            c->nf++;
-        } else {
-            bad = 1;
-        }
-        if (c->p >= c->end)
-            break;
-        if (*c->p == c->sep) {
-            c->p++;
-            continue;
-        }
-        if (*c->p == '\r' || *c->p == '\n') {
-            csv_skip_eol(c);
-            break;
-        }
-        /* Text after a closing quote: malformed; drop the rest of the physical line. */
-        bad = 1;
-        while (c->p < c->end && *c->p != '\n')
-            c->p++;
-        csv_skip_eol(c);
-        break;
-    }
-    return bad ? VG_EINVAL : 1;
-}
-
-static void trim(const char **p, size_t *n)
-{
-    while (*n && (**p == ' ' || **p == '\t')) {
-        (*p)++;
-        (*n)--;
-    }
-    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-        (*n)--;
-}
+/* ---- field helpers over the CSV reader (ingest/csv.c) ---------------------------------------- */
 
 /* Field i trimmed into out (NUL-terminated, cap bytes). 0, or VG_EINVAL if absent or too long. */
 static int fld_str(const struct csv *c, int i, char *out, size_t cap)
@@ -364,7 +239,7 @@ static int fld_str(const struct csv *c, int i, char *out, size_t cap)
         return VG_EINVAL;
     const char *p = c->f[i];
     size_t n = c->fl[i];
-    trim(&p, &n);
+    csv_trim(&p, &n);
     if (n >= cap)
         return VG_EINVAL;
     memcpy(out, p, n);
@@ -377,7 +252,7 @@ static int fld_str(const struct csv *c, int i, char *out, size_t cap)
 static int parse_num(const char *p, size_t n, double *v)
 {
     char tmp[64];
-    trim(&p, &n);
+    csv_trim(&p, &n);
     if (n == 0)
         return 0;
     if (n >= sizeof(tmp))
@@ -400,20 +275,6 @@ static int fld_num(const struct csv *c, int i, double *v)
     if (i < 0 || (uint32_t)i >= c->nf)
         return VG_EINVAL;
     return parse_num(c->f[i], c->fl[i], v);
-}
-
-/* Index of the header field named name (trimmed, exact), or -1. */
-static int csv_col(const struct csv *c, const char *name)
-{
-    size_t nl = strlen(name);
-    for (uint32_t i = 0; i < c->nf; i++) {
-        const char *p = c->f[i];
-        size_t n = c->fl[i];
-        trim(&p, &n);
-        if (n == nl && memcmp(p, name, n) == 0)
-            return (int)i;
-    }
-    return -1;
 }
 
 static int read_file(const char *path, char **out, size_t *len)
@@ -654,13 +515,13 @@ int demo__samples_paris_traffic(const char *path, struct demo_lpw *w, struct dem
     int ci_arc = -1, ci_name = -1, ci_date = -1, ci_flow = -1, ci_occ = -1, ci_state = -1,
         ci_geo = -1;
     if (csv_next(&c) == 1) {
-        ci_arc = csv_col(&c, "Identifiant arc");
-        ci_name = csv_col(&c, "Libelle");
-        ci_date = csv_col(&c, "Date et heure de comptage");
-        ci_flow = csv_col(&c, "D\xc3\xa9" "bit horaire");
-        ci_occ = csv_col(&c, "Taux d'occupation");
-        ci_state = csv_col(&c, "Etat trafic");
-        ci_geo = csv_col(&c, "geo_point_2d");
+        ci_arc = csv_find(&c, "Identifiant arc");
+        ci_name = csv_find(&c, "Libelle");
+        ci_date = csv_find(&c, "Date et heure de comptage");
+        ci_flow = csv_find(&c, "D\xc3\xa9" "bit horaire");
+        ci_occ = csv_find(&c, "Taux d'occupation");
+        ci_state = csv_find(&c, "Etat trafic");
+        ci_geo = csv_find(&c, "geo_point_2d");
     }
     if (ci_arc < 0 || ci_date < 0 || ci_flow < 0 || ci_occ < 0) {
         log_warn("demo samples: '%s': unexpected header", path);
@@ -764,18 +625,18 @@ int demo__samples_occitanie(const char *path, struct demo_lpw *w, struct demo_sa
     int cx = -1, cy = -1, ccom = -1, cins = -1, cname = -1, ccode = -1, ctyp = -1, cinf = -1,
         cpoll = -1, cval = -1, cdate = -1, cvalid = -1;
     if (csv_next(&c) == 1) {
-        cx = csv_col(&c, "X");
-        cy = csv_col(&c, "Y");
-        ccom = csv_col(&c, "nom_com");
-        cins = csv_col(&c, "insee_com");
-        cname = csv_col(&c, "nom_station");
-        ccode = csv_col(&c, "code_station");
-        ctyp = csv_col(&c, "typologie");
-        cinf = csv_col(&c, "influence");
-        cpoll = csv_col(&c, "nom_poll");
-        cval = csv_col(&c, "valeur");
-        cdate = csv_col(&c, "date_debut");
-        cvalid = csv_col(&c, "statut_valid");
+        cx = csv_find(&c, "X");
+        cy = csv_find(&c, "Y");
+        ccom = csv_find(&c, "nom_com");
+        cins = csv_find(&c, "insee_com");
+        cname = csv_find(&c, "nom_station");
+        ccode = csv_find(&c, "code_station");
+        ctyp = csv_find(&c, "typologie");
+        cinf = csv_find(&c, "influence");
+        cpoll = csv_find(&c, "nom_poll");
+        cval = csv_find(&c, "valeur");
+        cdate = csv_find(&c, "date_debut");
+        cvalid = csv_find(&c, "statut_valid");
     }
     if (ccode < 0 || cpoll < 0 || cval < 0 || cdate < 0) {
         log_warn("demo samples: '%s': unexpected header", path);
@@ -880,10 +741,10 @@ int demo__samples_pa13(const char *path, struct demo_lpw *w, struct demo_sample_
     csv_init(&c, data, len, ';');
     int cdate = -1, chour = -1, cno2 = -1, co3 = -1;
     if (csv_next(&c) == 1) {
-        cdate = csv_col(&c, "date");
-        chour = csv_col(&c, "heure");
-        cno2 = csv_col(&c, "NO2");
-        co3 = csv_col(&c, "O3");
+        cdate = csv_find(&c, "date");
+        chour = csv_find(&c, "heure");
+        cno2 = csv_find(&c, "NO2");
+        co3 = csv_find(&c, "O3");
     }
     if (cdate < 0 || chour < 0 || cno2 < 0 || co3 < 0) {
         log_warn("demo samples: '%s': unexpected header", path);
@@ -958,31 +819,6 @@ struct mstation {
     int has_loc;
 };
 
-/* Convert an ISO-8859-1 image to UTF-8 (never fails: every byte is a valid Latin-1 character;
-** iconv is used for the conversion proper). The caller frees *out. */
-static int latin1_to_utf8(const char *in, size_t len, char **out, size_t *olen)
-{
-    iconv_t cd = iconv_open("UTF-8", "ISO-8859-1");
-    if (cd == (iconv_t)-1)
-        return VG_EIO;
-    size_t cap = len * 2 + 1;
-    char *buf = vg_malloc(cap);
-    char *ip = (char *)in, *op = buf;
-    size_t il = len, ol = cap - 1;
-    int rc = VG_OK;
-    if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) {
-        free(buf);
-        rc = VG_EINVAL;
-        goto out;
-    }
-    *op = '\0';
-    *out = buf;
-    *olen = (size_t)(op - buf);
-out:
-    iconv_close(cd);
-    return rc;
-}
-
 static int load_madrid_stations(const char *path, struct mstation **out, int *n)
 {
     char *raw = NULL, *data = NULL;
@@ -994,16 +830,17 @@ static int load_madrid_stations(const char *path, struct mstation **out, int *n)
     int rc = read_file(path, &raw, &len);
     if (rc)
         goto out;
-    rc = latin1_to_utf8(raw, len, &data, &len);
+    size_t bad_at = 0;
+    rc = csv_to_utf8(raw, len, "ISO-8859-1", &data, &len, &bad_at);
     if (rc)
         goto out;
     csv_init(&c, data, len, ';');
     have_csv = 1;
     int cname = -1, clat = -1, clon = -1;
     if (csv_next(&c) == 1) {
-        cname = csv_col(&c, "Nombre");
-        clat = csv_col(&c, "LATITUD_WGS84");
-        clon = csv_col(&c, "LONGITUD_WGS84");
+        cname = csv_find(&c, "Nombre");
+        clat = csv_find(&c, "LATITUD_WGS84");
+        clon = csv_find(&c, "LONGITUD_WGS84");
     }
     if (cname < 0 || clat < 0 || clon < 0) {
         rc = VG_EINVAL;
@@ -1071,7 +908,7 @@ int demo__samples_madrid_noise(const char *noise_path, const char *stations_path
                                           "LAS01", "LAS10", "LAS50", "LAS90", "LAS99"};
     if (csv_next(&c) == 1)
         for (int k = 0; k < 11; k++)
-            cols[k] = csv_col(&c, names[k]);
+            cols[k] = csv_find(&c, names[k]);
     for (int k = 0; k < 11; k++) {
         if (cols[k] < 0) {
             log_warn("demo samples: '%s': unexpected header", noise_path);

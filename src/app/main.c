@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "ingest/import.h"
 #include "net/httpc.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: vigie <command> [options]\n"
@@ -26,6 +28,7 @@ static const char usage[] =
     "  serve     run the server\n"
     "  demo      run the server with the demo city (7 days of backfill, then live data)\n"
     "  query     query a data directory or a running server, print JSON\n"
+    "  import    import a CSV export of business software with a mapping file\n"
     "  apikey    create, list or revoke API keys\n"
     "  version   print the version\n"
     "  help      this text\n"
@@ -50,11 +53,16 @@ static const char usage[] =
     "  --sdm-contexts DIR  NGSI-LD: Smart Data Models subject contexts preloaded under their\n"
     "                      official URLs (default ../shared/datamodels/_shared/contexts)\n"
     "  --realtime on|off   demo: keep generating live data (default on)\n"
+    "  --mappings DIR      import mappings for POST /api/v1/imports (default examples/imports)\n"
     "\n"
     "query options:\n"
     "  --data DIR | --server http://HOST:PORT [--key KEY]\n"
     "  --tenant T --type T --id ID --attr A --where TAG:VALUE --from T --to T\n"
     "  --agg avg|min|max|sum|count|first|last|stddev --every 1h --limit N --latest\n"
+    "\n"
+    "import:\n"
+    "  vigie import FILE --mapping MAP [--data DIR] [--tenant T] [--progress on|off]\n"
+    "  (MAP: JSON, docs/imports.md; ends with 'rows N, stored N, quarantined N')\n"
     "\n"
     "apikey:\n"
     "  vigie apikey create --tenant T --scope read|write|admin [--label L] [--data DIR]\n"
@@ -282,6 +290,127 @@ out:
     return rc;
 }
 
+/* ---- import ------------------------------------------------------------------------------------ */
+
+#define IMPORT_FILE_MAX ((size_t)4 << 30) /* a file is read whole: 4 GiB at most */
+
+static int read_whole_file(const char *path, size_t max, char **out, size_t *len, char *err,
+                           size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        snprintf(err, cap, "cannot read '%s': %s", path, f ? "not a regular file" : strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    if ((size_t)st.st_size > max) {
+        snprintf(err, cap, "'%s' is larger than %zu bytes", path, max);
+        fclose(f);
+        return -1;
+    }
+    char *b = vg_malloc((size_t)st.st_size + 1);
+    size_t n = fread(b, 1, (size_t)st.st_size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n != (size_t)st.st_size) {
+        snprintf(err, cap, "cannot read '%s': short read", path);
+        free(b);
+        return -1;
+    }
+    b[n] = '\0';
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static void import_progress(void *arg, uint64_t done, uint64_t total,
+                            const struct import_result *r)
+{
+    int *tty = arg;
+    if (!*tty)
+        return;
+    double s = (double)r->elapsed_ms / 1000.0;
+    fprintf(stderr, "\r%5.1f%%  rows %llu, stored %llu, quarantined %llu  (%.1f s, %.0f rows/s)  ",
+            total ? 100.0 * (double)done / (double)total : 100.0, (unsigned long long)r->rows,
+            (unsigned long long)r->stored, (unsigned long long)r->quarantined, s,
+            s > 0 ? (double)r->rows / s : 0.0);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    const char *data = "./vigie-data", *tenant = "default", *mapping = NULL, *file = NULL;
+    int tty = isatty(STDERR_FILENO);
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+            data = argv[++i];
+        else if (strcmp(argv[i], "--mapping") == 0 && i + 1 < argc)
+            mapping = argv[++i];
+        else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc)
+            tenant = argv[++i];
+        else if (strcmp(argv[i], "--progress") == 0 && i + 1 < argc)
+            tty = strcmp(argv[++i], "off") != 0;
+        else if (argv[i][0] != '-' && !file)
+            file = argv[i];
+        else {
+            fprintf(stderr, "vigie import: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!file || !mapping) {
+        fprintf(stderr, "vigie import: needs FILE and --mapping MAP (see vigie help)\n");
+        return 2;
+    }
+    char err[512];
+    struct import_mapping *m = NULL;
+    if (import_mapping_load(mapping, &m, err, sizeof(err))) {
+        fprintf(stderr, "vigie import: %s: %s\n", mapping, err);
+        return 2;
+    }
+    char *bytes = NULL;
+    size_t len = 0;
+    if (read_whole_file(file, IMPORT_FILE_MAX, &bytes, &len, err, sizeof(err))) {
+        fprintf(stderr, "vigie import: %s\n", err);
+        import_mapping_free(m);
+        return 1;
+    }
+    struct config cfg;
+    struct vg_server s;
+    config_defaults(&cfg, 0);
+    snprintf(cfg.data, sizeof(cfg.data), "%s", data);
+    log_set_level(LOG_WARN);
+    int rc = 1;
+    if (server_open(&s, &cfg, 0) == 0) {
+        char source[300];
+        const char *base = strrchr(file, '/');
+        snprintf(source, sizeof(source), "import:%s", base ? base + 1 : file);
+        struct import_result r;
+        int irc = import_run(s.ig, s.meta, m, tenant, source, file, bytes, len, import_progress,
+                             &tty, &r, err, sizeof(err));
+        if (irc) {
+            fprintf(stderr, "vigie import: %s: %s\n", file, err[0] ? err : vg_strerror(irc));
+            rc = irc == VG_ENOENT || irc == VG_EINVAL ? 2 : 1;
+        } else {
+            if (r.first_errors[0])
+                fprintf(stderr, "quarantined: %s%s\n", r.first_errors,
+                        r.quarantined > 5 ? "; ... (vigie quarantine list)" : "");
+            printf("section %s, values %llu, %.3f s, %.0f rows/s\n", r.section,
+                   (unsigned long long)r.values, (double)r.elapsed_ms / 1000.0,
+                   r.elapsed_ms ? (double)r.rows * 1000.0 / (double)r.elapsed_ms : 0.0);
+            printf("rows %llu, stored %llu, quarantined %llu\n", (unsigned long long)r.rows,
+                   (unsigned long long)r.stored, (unsigned long long)r.quarantined);
+            rc = 0;
+        }
+        server_close(&s);
+    }
+    free(bytes);
+    import_mapping_free(m);
+    return rc;
+}
+
 static int print_key(void *arg, const struct meta_apikey_row *r)
 {
     (void)arg;
@@ -377,6 +506,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc, argv, 1);
     if (strcmp(cmd, "query") == 0)
         return cmd_query(argc, argv);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(argc, argv);
     if (strcmp(cmd, "apikey") == 0)
         return cmd_apikey(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

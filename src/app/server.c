@@ -305,6 +305,7 @@ int server_start(struct vg_server *s, int demo)
     memset(&ao, 0, sizeof(ao));
     ao.auth = s->cfg.auth;
     ao.default_tenant = "default";
+    ao.mappings_dir = s->cfg.mappings;
     s->api = api_new(&ao, s->store, s->cat, s->meta, s->ig);
     api_set_ngsild(s->api, s->ldreg, s->es);
     api_set_subs(s->api, s->subs);

@@ -35,7 +35,7 @@ size_t utf8_seq_len(const unsigned char *p, size_t n)
     return k;
 }
 
-int utf8_valid(const unsigned char *p, size_t n)
+size_t utf8_invalid_at(const unsigned char *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -45,8 +45,13 @@ int utf8_valid(const unsigned char *p, size_t n)
         }
         size_t k = utf8_seq_len(p + i, n - i);
         if (!k)
-            return 0;
+            return i;
         i += k;
     }
-    return 1;
+    return n;
+}
+
+int utf8_valid(const unsigned char *p, size_t n)
+{
+    return utf8_invalid_at(p, n) == n;
 }

@@ -12,5 +12,7 @@
 size_t utf8_seq_len(const unsigned char *p, size_t n);
 /* 1 if p[0..n) is entirely valid UTF-8. */
 int utf8_valid(const unsigned char *p, size_t n);
+/* Offset of the first byte of p[0..n) that does not start a valid sequence, or n. */
+size_t utf8_invalid_at(const unsigned char *p, size_t n);
 
 #endif

@@ -25,6 +25,7 @@ const char *vg_strerror(int rc)
     case VG_ETOOBIG: return "too big";
     case VG_EPERM: return "not permitted";
     case VG_ECLOSED: return "closed";
+    case VG_ERANGE: return "out of range";
     }
     return "unknown error";
 }

@@ -24,6 +24,7 @@ enum vg_err {
     VG_ETOOBIG = -10, /* a hard size limit was hit */
     VG_EPERM = -11,   /* not allowed */
     VG_ECLOSED = -12, /* the object is shutting down or failed */
+    VG_ERANGE = -13,  /* a value outside its domain (e.g. a local time that does not exist) */
 };
 
 /* Static string for an error code; never NULL. */

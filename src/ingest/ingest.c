@@ -67,6 +67,11 @@ int ingest_new(struct catalog *cat, struct store *st, struct meta *m,
     return VG_OK;
 }
 
+const char *ingest_id_tag(const struct ingest *ig)
+{
+    return ig->id_tags[0];
+}
+
 void ingest_set_hook(struct ingest *ig, const struct ingest_hook *h)
 {
     ig->hook = *h;

@@ -56,6 +56,9 @@ struct ingest_hook {
     void (*apply)(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n);
     void *arg;
 };
+/* The tag that names the entity id in line protocol (the first of the configured id tags). */
+const char *ingest_id_tag(const struct ingest *ig);
+
 /* Set before the first ingest call (not synchronised with running calls). */
 void ingest_set_hook(struct ingest *ig, const struct ingest_hook *h);
 
