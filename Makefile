@@ -22,7 +22,7 @@ LIB_O   := $(LIB_C:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_C:src/%.c=$(BUILD)/test/%)
 FUZZ_C  := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all deps test check unit asan fuzz fuzz-smoke bench bench-ngsild demo clean format lint
+.PHONY: all deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import demo clean format lint
 
 all: vigie
 
@@ -78,11 +78,16 @@ bench: vigie
 	scripts/deps.sh bench
 	bench/run.sh
 	bench/ngsild.sh
+	bench/import.sh
 
 # NGSI-LD broker targets only (batch upsert, PATCH, GET, queries, temporal): bench/README.md.
 bench-ngsild: vigie
 	scripts/deps.sh bench
 	bench/ngsild.sh
+
+# CSV import throughput (vigie import, 1,000,000 rows): bench/README.md.
+bench-import: vigie
+	bench/import.sh
 
 demo: deps vigie
 	./vigie demo --data $${VIGIE_DATA:-./demo-data} --listen $${VIGIE_LISTEN:-127.0.0.1:8080}

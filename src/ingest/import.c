@@ -661,7 +661,11 @@ static int parse_bool(const char *p, size_t n, int *v)
 /* Append s escaped for a line-protocol measurement, tag or field key. */
 static void lp_name(struct buf *b, const char *s, size_t n, const char *esc)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t clean = 0;
+    while (clean < n && !strchr(esc, s[clean]))
+        clean++;
+    (void)buf_append(b, s, clean); /* the common case: nothing to escape */
+    for (size_t i = clean; i < n; i++) {
         if (strchr(esc, s[i]))
             (void)buf_putc(b, '\\');
         (void)buf_putc(b, s[i]);
@@ -676,6 +680,36 @@ static void lp_field_key(struct buf *b, int *nfields, const char *name)
     (void)buf_putc(b, '=');
 }
 
+/* Copy a number's text as line protocol writes it (the decimal mark made a '.'), when it is
+** plain digits, one mark, an optional leading '-' and no exponent: the common case, which then
+** costs no float formatting. 0 if copied; -1 to format instead. */
+static int lp_copy_number(struct buf *b, const char *p, size_t n, char decimal, int integer)
+{
+    size_t i = p[0] == '-' ? 1 : 0;
+    int marks = 0, digits = 0;
+    if (n > 40)
+        return -1;
+    for (; i < n; i++) {
+        if (p[i] >= '0' && p[i] <= '9')
+            digits++;
+        else if (p[i] == decimal && !integer && !marks++)
+            continue;
+        else
+            return -1;
+    }
+    if (!digits)
+        return -1;
+    char tmp[48];
+    memcpy(tmp, p, n);
+    for (i = 0; i < n; i++)
+        if (tmp[i] == decimal)
+            tmp[i] = '.';
+    if (integer)
+        tmp[n++] = 'i';
+    (void)buf_append(b, tmp, n);
+    return 0;
+}
+
 /* One typed value as a line-protocol field; -1 with a reason if the text is not of the type. */
 static int lp_value(struct run *r, int *nfields, const char *name, enum imp_type t, double scale,
                     char decimal, const char *p, size_t n, char *why, size_t whycap)
@@ -688,13 +722,15 @@ static int lp_value(struct run *r, int *nfields, const char *name, enum imp_type
         if (parse_number(p, n, decimal, &d))
             goto bad;
         lp_field_key(b, nfields, name);
-        buf_printf(b, "%.17g", d * scale);
+        if (scale != 1 || lp_copy_number(b, p, n, decimal, 0))
+            buf_printf(b, "%.17g", d * scale);
         return 0;
     case IT_INTEGER:
         if (parse_number(p, n, decimal, &d) || d != floor(d) || fabs(d) > 9.0e15)
             goto bad;
         lp_field_key(b, nfields, name);
-        buf_printf(b, "%lldi", (long long)(d * scale));
+        if (scale != 1 || lp_copy_number(b, p, n, decimal, 1))
+            buf_printf(b, "%lldi", (long long)(d * scale));
         return 0;
     case IT_BOOLEAN:
         if (parse_bool(p, n, &bv))
