@@ -40,7 +40,7 @@ static int fmt(int64_t ms, const char *suffix, char *out, size_t cap)
     if (ms % DAY_MS < 0)
         days--;
     rem = ms - days * DAY_MS;
-    tf_civil_from_days(days, &y, &m, &d);
+    clock_civil_from_days(days, &y, &m, &d);
     n = snprintf(out, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%03d%s", (long long)y, m, d,
                  (int)(rem / HOUR_MS), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
                  (int)(rem % 1000), suffix);

@@ -128,14 +128,15 @@ struct lt {
 static void ltime(int64_t t, struct lt *o)
 {
     int64_t l = t + demo__cet_offset_ms(t);
-    int y, m, d;
+    int64_t y;
+    unsigned m, d;
     o->day = floor_div(l, DAY_MS);
     o->hour = (double)(l - o->day * DAY_MS) / (double)HOUR_MS;
     o->wday = (int)(((o->day + 3) % 7 + 7) % 7);
-    demo__civil_from_days(o->day, &y, &m, &d);
+    clock_civil_from_days(o->day, &y, &m, &d);
     o->doy = (int)(o->day - clock_days_from_civil(y, 1, 1));
-    o->dom = d;
-    o->mon = m;
+    o->dom = (int)d;
+    o->mon = (int)m;
 }
 
 static int64_t local_day_start(int64_t lday)

@@ -15,6 +15,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/timefmt.h"
+#include "ingest/lineproto.h"
 #include "core/vg.h"
 #include "ingest/csv.h"
 
@@ -48,19 +50,9 @@ void demo__lpw_release(struct demo_lpw *w)
     buf_release(&w->b);
 }
 
-/* Append s, putting a backslash before each character of esc. buf appends cannot fail here:
-** the cap is SIZE_MAX/2 and vg_realloc aborts on OOM. */
 static void put_escaped(struct buf *b, const char *s, const char *esc)
 {
-    for (;;) {
-        size_t n = strcspn(s, esc);
-        (void)buf_append(b, s, n);
-        s += n;
-        if (!*s)
-            return;
-        (void)buf_putc(b, '\\');
-        (void)buf_putc(b, *s++);
-    }
+    lp_escape(b, s, strlen(s), esc);
 }
 
 void demo__lpw_begin(struct demo_lpw *w, const char *meas)
@@ -68,7 +60,7 @@ void demo__lpw_begin(struct demo_lpw *w, const char *meas)
     w->line_off = w->b.len;
     w->nfields = 0;
     w->nvalues = 0;
-    put_escaped(&w->b, meas, ", \\");
+    put_escaped(&w->b, meas, LP_ESC_MEASUREMENT);
 }
 
 void demo__lpw_tag(struct demo_lpw *w, const char *key, const char *val)
@@ -76,15 +68,15 @@ void demo__lpw_tag(struct demo_lpw *w, const char *key, const char *val)
     if (!val || !*val)
         return;
     (void)buf_putc(&w->b, ',');
-    put_escaped(&w->b, key, ",= \\");
+    put_escaped(&w->b, key, LP_ESC_KEY);
     (void)buf_putc(&w->b, '=');
-    put_escaped(&w->b, val, ",= \\");
+    put_escaped(&w->b, val, LP_ESC_KEY);
 }
 
 static void field_key(struct demo_lpw *w, const char *key)
 {
     (void)buf_putc(&w->b, w->nfields ? ',' : ' ');
-    put_escaped(&w->b, key, ",= \\");
+    put_escaped(&w->b, key, LP_ESC_KEY);
     (void)buf_putc(&w->b, '=');
     w->nfields++;
 }
@@ -111,7 +103,7 @@ void demo__lpw_str(struct demo_lpw *w, const char *key, const char *val)
 {
     field_key(w, key);
     (void)buf_putc(&w->b, '"');
-    put_escaped(&w->b, val, "\"\\");
+    put_escaped(&w->b, val, LP_ESC_STRING);
     (void)buf_putc(&w->b, '"');
     w->nvalues++;
 }
@@ -188,46 +180,22 @@ int demo__district_of(double lat, double lon)
     return best;
 }
 
-void demo__civil_from_days(int64_t z, int *y, int *m, int *d)
+/* Europe/Paris (= Europe/Madrid) under the EU rule: core/timefmt. */
+static const struct tf_zone *paris(void)
 {
-    /* Inverse of clock_days_from_civil (H. Hinnant's public-domain algorithm). */
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t dd = doy - (153 * mp + 2) / 5 + 1;
-    int64_t mm = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)(yoe + era * 400 + (mm <= 2));
-    *m = (int)mm;
-    *d = (int)dd;
-}
-
-/* Days since epoch of the last Sunday of month m (31-day months only: March, October). */
-static int64_t last_sunday(int y, unsigned m)
-{
-    int64_t d = clock_days_from_civil(y, m, 31);
-    int64_t wd = ((d % 7) + 11) % 7; /* 0 = Sunday; 1970-01-01 was a Thursday */
-    return d - wd;
+    static const struct tf_zone z = {60, 1}; /* what tf_zone_find("Europe/Paris") gives */
+    return &z;
 }
 
 int64_t demo__cet_offset_ms(int64_t utc_ms)
 {
-    /* EU rule: summer time from the last Sunday of March 01:00 UTC to the last Sunday of
-    ** October 01:00 UTC (Paris and Madrid alike). */
-    int64_t days = utc_ms >= 0 ? utc_ms / DAY_MS : -((-utc_ms + DAY_MS - 1) / DAY_MS);
-    int y, m, d;
-    demo__civil_from_days(days, &y, &m, &d);
-    int64_t start = last_sunday(y, 3) * DAY_MS + HOUR_MS;
-    int64_t end = last_sunday(y, 10) * DAY_MS + HOUR_MS;
-    return (utc_ms >= start && utc_ms < end) ? 2 * HOUR_MS : HOUR_MS;
+    return tf_offset_at(paris(), utc_ms);
 }
 
 int64_t demo__cet_local_to_utc(int64_t local_ms)
 {
-    int64_t off = demo__cet_offset_ms(local_ms - HOUR_MS);
-    return local_ms - off;
+    /* never fails: a local time in the spring gap is read with the winter offset */
+    return local_ms - tf_offset_at(paris(), local_ms - HOUR_MS);
 }
 
 /* ---- field helpers over the CSV reader (ingest/csv.c) ---------------------------------------- */

@@ -55,8 +55,6 @@ int demo__lpw_flush(struct demo_lpw *w);
 int demo__district_of(double lat, double lon);
 /* Approximate centroid of arrondissement arr (1..20; anything else gives the 12e). */
 void demo__district_center(int arr, double *lat, double *lon);
-/* Civil date of a day count since 1970-01-01. */
-void demo__civil_from_days(int64_t days, int *y, int *m, int *d);
 /* UTC offset of Europe/Paris (= Europe/Madrid) at utc_ms under the EU rule: +2 h from the last
 ** Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC, +1 h otherwise. */
 int64_t demo__cet_offset_ms(int64_t utc_ms);

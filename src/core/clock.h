@@ -17,5 +17,7 @@ int clock_parse_time(const char *s, size_t n, int64_t *ms);
 int clock_format_rfc3339(int64_t ms, char *out, size_t cap);
 /* Days from civil date (proleptic Gregorian), for converting without timegm/locale. */
 int64_t clock_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* Inverse of clock_days_from_civil (proleptic Gregorian, m 1..12, d 1..31). */
+void clock_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 
 #endif

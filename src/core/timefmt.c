@@ -11,6 +11,8 @@
 */
 #include "core/timefmt.h"
 
+#include "core/clock.h"
+
 #include "core/vg.h"
 
 #include <stdint.h>
@@ -85,34 +87,6 @@ static int64_t floor_div(int64_t a, int64_t b)
     return q;
 }
 
-int64_t tf_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era, yoe, mp, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;                              /* [0, 399] */
-    mp = (int64_t)((m + 9) % 12);                     /* March = 0 ... February = 11 */
-    doy = (153 * mp + 2) / 5 + (int64_t)d - 1;        /* [0, 365] */
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;      /* [0, 146096] */
-    return era * 146097 + doe - 719468;
-}
-
-void tf_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
-{
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-    int64_t mm = mp < 10 ? mp + 3 : mp - 9;
-
-    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (unsigned)mm;
-    *y = yoe + era * 400 + (mm <= 2);
-}
-
 static int is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -129,7 +103,7 @@ static unsigned days_in_month(int64_t y, unsigned m)
 /* Days since 1970-01-01 of the last Sunday of month m of year y (31-day months only). */
 static int64_t last_sunday(int64_t y, unsigned m)
 {
-    int64_t d = tf_days_from_civil(y, m, 31);
+    int64_t d = clock_days_from_civil(y, m, 31);
     int64_t wd = d + 4 - floor_div(d + 4, 7) * 7; /* 0 = Sunday; 1970-01-01 was a Thursday */
     return d - wd;
 }
@@ -144,7 +118,7 @@ int64_t tf_offset_at(const struct tf_zone *z, int64_t utc_ms)
 
     if (!z->eu_dst || utc_ms >= RULE_LIMIT_MS || utc_ms <= -RULE_LIMIT_MS)
         return off;
-    tf_civil_from_days(floor_div(utc_ms, DAY_MS), &y, &m, &d);
+    clock_civil_from_days(floor_div(utc_ms, DAY_MS), &y, &m, &d);
     start = last_sunday(y, 3) * DAY_MS + HOUR_MS;
     end = last_sunday(y, 10) * DAY_MS + HOUR_MS;
     return (utc_ms >= start && utc_ms < end) ? off + HOUR_MS : off;
@@ -265,7 +239,7 @@ static int fields_to_local(const struct fields *f, int64_t *local_ms)
         return VG_EINVAL;
     if (f->h == 24 && (f->mi || f->s || f->ms))
         return VG_EINVAL;
-    days = tf_days_from_civil(f->y, (unsigned)f->mo, (unsigned)f->d);
+    days = clock_days_from_civil(f->y, (unsigned)f->mo, (unsigned)f->d);
     *local_ms = days * DAY_MS + f->h * HOUR_MS + f->mi * MIN_MS + f->s * SEC_MS + f->ms;
     return VG_OK;
 }

@@ -31,9 +31,7 @@ int64_t tf_offset_at(const struct tf_zone *z, int64_t utc_ms);
 ** first occurrence (summer time) unless later != 0. */
 int tf_local_to_utc(const struct tf_zone *z, int64_t local_ms, int later, int64_t *utc_ms);
 
-/* Days since 1970-01-01 of a civil date (m 1..12, d 1..31, no range check), and back. */
-int64_t tf_days_from_civil(int64_t y, unsigned m, unsigned d);
-void tf_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+/* Civil dates: clock_days_from_civil / clock_civil_from_days (core/clock.h). */
 
 /* Parse s[0..n) with pattern into UTC ms.
 ** pattern:

@@ -24,7 +24,7 @@ static struct tf_zone paris, london, utc;
 /* UTC ms of a civil date-time, computed independently of tf_parse. */
 static int64_t at(int64_t y, unsigned mo, unsigned d, int h, int mi, int s, int ms)
 {
-    return tf_days_from_civil(y, mo, d) * DAY_MS + h * HOUR_MS + mi * MIN_MS + s * 1000LL + ms;
+    return clock_days_from_civil(y, mo, d) * DAY_MS + h * HOUR_MS + mi * MIN_MS + s * 1000LL + ms;
 }
 
 static int parse(const char *s, const char *pat, const struct tf_zone *z, int later, int64_t *ms)
@@ -49,20 +49,20 @@ static int parse(const char *s, const char *pat, const struct tf_zone *z, int la
 
 static void test_civil_roundtrip(void)
 {
-    int64_t first = tf_days_from_civil(1900, 1, 1), last = tf_days_from_civil(2100, 12, 31);
+    int64_t first = clock_days_from_civil(1900, 1, 1), last = clock_days_from_civil(2100, 12, 31);
     int64_t day, py = 1899, y;
     unsigned pm = 12, pd = 31, m, d;
 
     CHECK_EQ_INT(first, -25567);
     CHECK_EQ_INT(last, 47846);
-    CHECK_EQ_INT(tf_days_from_civil(1970, 1, 1), 0);
-    CHECK_EQ_INT(tf_days_from_civil(2000, 3, 1), 11017);
-    CHECK_EQ_INT(tf_days_from_civil(1, 1, 1), -719162);
-    CHECK_EQ_INT(tf_days_from_civil(9999, 12, 31), 2932896);
-    CHECK_EQ_INT(tf_days_from_civil(2024, 3, 31), 19813);
+    CHECK_EQ_INT(clock_days_from_civil(1970, 1, 1), 0);
+    CHECK_EQ_INT(clock_days_from_civil(2000, 3, 1), 11017);
+    CHECK_EQ_INT(clock_days_from_civil(1, 1, 1), -719162);
+    CHECK_EQ_INT(clock_days_from_civil(9999, 12, 31), 2932896);
+    CHECK_EQ_INT(clock_days_from_civil(2024, 3, 31), 19813);
     for (day = first; day <= last; day++) {
-        tf_civil_from_days(day, &y, &m, &d);
-        CHECK_EQ_INT(tf_days_from_civil(y, m, d), day);
+        clock_civil_from_days(day, &y, &m, &d);
+        CHECK_EQ_INT(clock_days_from_civil(y, m, d), day);
         CHECK_EQ_INT(clock_days_from_civil(y, m, d), day);
         /* the day after (py, pm, pd) */
         if (d == pd + 1 && m == pm && y == py) {
@@ -88,12 +88,12 @@ static void test_civil_roundtrip(void)
     CHECK_EQ_INT(pm, 12);
     CHECK_EQ_INT(pd, 31);
     /* every 13th day of years 1..9999 */
-    for (day = tf_days_from_civil(1, 1, 1); day <= 2932896; day += 13) {
-        tf_civil_from_days(day, &y, &m, &d);
+    for (day = clock_days_from_civil(1, 1, 1); day <= 2932896; day += 13) {
+        clock_civil_from_days(day, &y, &m, &d);
         CHECK(y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31);
-        CHECK_EQ_INT(tf_days_from_civil(y, m, d), day);
+        CHECK_EQ_INT(clock_days_from_civil(y, m, d), day);
     }
-    tf_civil_from_days(-1, &y, &m, &d);
+    clock_civil_from_days(-1, &y, &m, &d);
     CHECK(y == 1969 && m == 12 && d == 31);
 }
 
@@ -165,7 +165,7 @@ static void test_offset_at(void)
 
 static void test_paris_dst_2024(void)
 {
-    int64_t day = tf_days_from_civil(2024, 3, 31) * DAY_MS, out = -42;
+    int64_t day = clock_days_from_civil(2024, 3, 31) * DAY_MS, out = -42;
     int h;
 
     CHECK_EQ_INT(tf_local_to_utc(&paris, day + HOUR_MS + 59 * MIN_MS, 0, &out), VG_OK);
@@ -185,7 +185,7 @@ static void test_paris_dst_2024(void)
     CHECK_FAIL("2024-03-31T02:59:59.999", "iso8601", &paris, VG_ERANGE);
     CHECK_PARSE("2024-03-31T03:00", "iso8601", &paris, 0, at(2024, 3, 31, 1, 0, 0, 0));
 
-    day = tf_days_from_civil(2024, 10, 27) * DAY_MS;
+    day = clock_days_from_civil(2024, 10, 27) * DAY_MS;
     CHECK_EQ_INT(tf_local_to_utc(&paris, day + 2 * HOUR_MS + 30 * MIN_MS, 0, &out), VG_OK);
     CHECK_EQ_INT(out, at(2024, 10, 27, 0, 30, 0, 0));
     CHECK_EQ_INT(tf_local_to_utc(&paris, day + 2 * HOUR_MS + 30 * MIN_MS, 1, &out), VG_OK);
@@ -367,7 +367,7 @@ static void test_invalid(void)
 
 static void test_excel(void)
 {
-    int64_t s0331 = tf_days_from_civil(2024, 3, 31) + 25569;
+    int64_t s0331 = clock_days_from_civil(2024, 3, 31) + 25569;
     char buf[64];
 
     CHECK_PARSE("40609", "excel", &utc, 0, at(2011, 3, 7, 0, 0, 0, 0));

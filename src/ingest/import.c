@@ -658,25 +658,11 @@ static int parse_bool(const char *p, size_t n, int *v)
     return -1;
 }
 
-/* Append s escaped for a line-protocol measurement, tag or field key. */
-static void lp_name(struct buf *b, const char *s, size_t n, const char *esc)
-{
-    size_t clean = 0;
-    while (clean < n && !strchr(esc, s[clean]))
-        clean++;
-    (void)buf_append(b, s, clean); /* the common case: nothing to escape */
-    for (size_t i = clean; i < n; i++) {
-        if (strchr(esc, s[i]))
-            (void)buf_putc(b, '\\');
-        (void)buf_putc(b, s[i]);
-    }
-}
-
 static void lp_field_key(struct buf *b, int *nfields, const char *name)
 {
     (void)buf_putc(b, *nfields ? ',' : ' ');
     (*nfields)++;
-    lp_name(b, name, strlen(name), ", =");
+    lp_escape(b, name, strlen(name), LP_ESC_KEY);
     (void)buf_putc(b, '=');
 }
 
@@ -743,7 +729,7 @@ static int lp_value(struct run *r, int *nfields, const char *name, enum imp_type
             goto bad;
         lp_field_key(b, nfields, name);
         (void)buf_putc(b, '"');
-        lp_name(b, p, n, "\"\\");
+        lp_escape(b, p, n, LP_ESC_STRING);
         (void)buf_putc(b, '"');
         return 0;
     }
@@ -928,11 +914,11 @@ static void row(struct run *r, const struct csv *c)
         quarantine(r, c, why);
         return;
     }
-    lp_name(&r->lp, s->type, strlen(s->type), ", ");
+    lp_escape(&r->lp, s->type, strlen(s->type), LP_ESC_MEASUREMENT);
     (void)buf_putc(&r->lp, ',');
-    lp_name(&r->lp, r->id_tag, strlen(r->id_tag), ", =");
+    lp_escape(&r->lp, r->id_tag, strlen(r->id_tag), LP_ESC_KEY);
     (void)buf_putc(&r->lp, '=');
-    lp_name(&r->lp, id, strlen(id), ", =");
+    lp_escape(&r->lp, id, strlen(id), LP_ESC_KEY);
     int nf = 0;
     const char *p;
     size_t n;

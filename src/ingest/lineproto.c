@@ -13,6 +13,7 @@
 */
 #include "ingest/lineproto.h"
 
+#include "core/buf.h"
 #include "core/vg.h"
 
 #include <float.h>
@@ -811,5 +812,21 @@ int64_t lp_ts_to_ms(int64_t ts, enum lp_precision prec)
         return ts * 1000;
     case LP_NS:
     default: return floor_div(ts, 1000000);
+    }
+}
+
+void lp_escape(struct buf *b, const char *s, size_t n, const char *esc)
+{
+    const char *end = s + n;
+    while (s < end) {
+        const char *p = s;
+        while (p < end && (!*p || !strchr(esc, *p)))
+            p++;
+        (void)buf_append(b, s, (size_t)(p - s)); /* cannot fail: no cap, OOM aborts */
+        if (p == end)
+            return;
+        (void)buf_putc(b, '\\');
+        (void)buf_putc(b, *p);
+        s = p + 1;
     }
 }

@@ -57,6 +57,14 @@ int64_t lp_ts_to_ms(int64_t ts, enum lp_precision prec);
 
 void lp_init(struct lp_parser *ps, const char *buf, size_t len);
 
+/* Writing line protocol: append s[0..n) to b with a backslash before each character of esc.
+** The sets: measurement ", \\", tag key/value and field key ",= \\", string field "\"\\". */
+#define LP_ESC_MEASUREMENT ", \\"
+#define LP_ESC_KEY ",= \\"
+#define LP_ESC_STRING "\"\\"
+struct buf;
+void lp_escape(struct buf *b, const char *s, size_t n, const char *esc);
+
 /* Parse the next non-empty, non-comment line.
 ** Returns 1 and fills *out; 0 at end of input; VG_EINVAL for a bad line: then out->raw,
 ** out->raw_len and out->lineno describe the line, err (cap bytes) says why in lowercase, and the
