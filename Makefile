@@ -22,7 +22,7 @@ LIB_O   := $(LIB_C:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_C:src/%.c=$(BUILD)/test/%)
 FUZZ_C  := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import demo clean format lint
+.PHONY: all deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import bench-mqtt demo clean format lint
 
 all: vigie
 
@@ -79,6 +79,7 @@ bench: vigie
 	bench/run.sh
 	bench/ngsild.sh
 	bench/import.sh
+	bench/mqtt.py
 
 # NGSI-LD broker targets only (batch upsert, PATCH, GET, queries, temporal): bench/README.md.
 bench-ngsild: vigie
@@ -88,6 +89,10 @@ bench-ngsild: vigie
 # CSV import throughput (vigie import, 1,000,000 rows): bench/README.md.
 bench-import: vigie
 	bench/import.sh
+
+# MQTT QoS 1 intake against mosquitto_sub alone on the same stream: bench/README.md.
+bench-mqtt: vigie
+	bench/mqtt.py
 
 demo: deps vigie
 	./vigie demo --data $${VIGIE_DATA:-./demo-data} --listen $${VIGIE_LISTEN:-127.0.0.1:8080}

@@ -24,6 +24,7 @@ struct api_opts {
     uint32_t max_series;    /* per query (default 100000) */
     uint64_t max_points;    /* per query response (default 5,000,000) */
     const char *mappings_dir; /* import mappings: DIR/NAME.json (POST /api/v1/imports) */
+    uint64_t max_inflight;  /* bytes of write bodies stored at once; beyond: 503 (default 1 GiB) */
 };
 
 struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *cat,
@@ -38,6 +39,9 @@ struct entstore;
 void api_set_ngsild(struct api *a, struct ldctx_reg *reg, struct entstore *es);
 struct subs;
 void api_set_subs(struct api *a, struct subs *subs);
+/* Give the API the source registry (borrowed): GET /api/v1/sources, /metrics, counters. */
+struct sources;
+void api_set_sources(struct api *a, struct sources *reg);
 
 /* The net/http early function (headers only): routing and the one authorisation call. */
 int api_early(void *arg, struct http_req *req, struct http_resp *resp);

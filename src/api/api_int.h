@@ -19,8 +19,11 @@ struct api {
     struct ldctx_reg *ldreg;  /* NGSI-LD: contexts and entities (NULL until api_set_ngsild) */
     struct entstore *es;
     struct subs *subs;        /* NGSI-LD subscriptions (NULL until api_set_subs) */
+    struct sources *sources;  /* the source registry (NULL until api_set_sources) */
     int64_t started_ms;
     atomic_uint_fast64_t auth_failures;
+    atomic_uint_fast64_t inflight_bytes; /* write bodies being stored (back-pressure) */
+    atomic_uint_fast64_t overloaded;     /* writes refused with 503 for that reason */
 };
 
 /* Who is calling, decided by auth_authorize() once per request. */
@@ -28,6 +31,7 @@ struct principal {
     char tenant[64];
     enum vg_scope scope;
     int authenticated; /* 0 when auth is off (open mode) */
+    char key_label[128]; /* the API key's label ("" when auth is off or unlabelled) */
 };
 
 /* The single authorisation function. Fills p and returns 0, or fills resp with a 401/403
@@ -62,5 +66,13 @@ void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
                   const struct principal *p);
 void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
+void h_sources(struct api *a, struct http_req *req, struct http_resp *resp,
+               const struct principal *p);
+/* The registry's lines of GET /metrics. */
+void h_sources_metrics(struct api *a, struct buf *b);
+/* Back-pressure of writes: admit len more bytes (0), or fill resp with a 503 + Retry-After and
+** return VG_EAGAIN when max_inflight bytes are being stored already. api_release(len) after. */
+int api_admit(struct api *a, size_t len, struct http_resp *resp);
+void api_release(struct api *a, size_t len);
 
 #endif

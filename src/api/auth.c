@@ -121,7 +121,8 @@ int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, stru
         return VG_EPERM;
     }
     enum vg_scope scope = SCOPE_NONE;
-    int rc = meta_apikey_verify(a->meta, key, p->tenant, sizeof(p->tenant), &scope);
+    int rc = meta_apikey_verify_label(a->meta, key, p->tenant, sizeof(p->tenant), &scope,
+                                      p->key_label, sizeof(p->key_label));
     sodium_memzero(key, sizeof(key));
     if (rc) {
         atomic_fetch_add(&a->auth_failures, 1);

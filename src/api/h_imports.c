@@ -13,8 +13,10 @@
 #include "api/api_int.h"
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "ingest/import.h"
+#include "ingest/sources.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -61,12 +63,30 @@ void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
         problem(resp, 422, "invalid-mapping", "Invalid mapping", "mapping '%s': %s", name, err);
         return;
     }
-    char source[320];
-    snprintf(source, sizeof(source), "import:%s", file);
+    /* The source: a declared source bound to the mapping ("import" in the gateway file),
+    ** else "import:FILE". */
+    char source[SOURCE_NAME_MAX + 1], bkey[160], fallback[320];
+    snprintf(bkey, sizeof(bkey), "import:%s", name);
+    snprintf(fallback, sizeof(fallback), "import:%.118s", file);
+    sources_resolve(a->sources, bkey, fallback, source, sizeof(source));
+    struct source *src = sources_get(a->sources, source, SOURCE_IMPORT, p->tenant);
+    if (api_admit(a, req->body.len, resp)) {
+        import_mapping_free(m);
+        return;
+    }
     struct import_result r;
-    int rc = import_run(a->ig, a->meta, m, p->tenant, source, file, req->body.p ? req->body.p : "",
-                        req->body.len, NULL, NULL, &r, err, sizeof(err));
+    int64_t now = clock_now_ms();
+    int rc = import_run(a->ig, a->meta, m, path, p->tenant, source, file,
+                        req->body.p ? req->body.p : "", req->body.len, NULL, NULL, &r, err,
+                        sizeof(err));
+    api_release(a, req->body.len);
     import_mapping_free(m);
+    if (rc)
+        source_error(src, err[0] ? err : vg_strerror(rc), now);
+    else
+        source_seen(src, 1, r.stored, r.quarantined, now);
+    if (!rc && r.quarantined)
+        source_error(src, r.first_errors, now);
     if (rc == VG_ENOENT || rc == VG_EINVAL) {
         problem(resp, 422, "unprocessable", "Unprocessable file", "%s", err);
         return;

@@ -119,6 +119,12 @@ void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, cons
     gauge(b, "vigie_resident_memory_bytes", "Resident set size.", rss_bytes());
     counter(b, "vigie_auth_failures_total", "Requests refused by authorisation.",
             atomic_load(&a->auth_failures));
+    counter(b, "vigie_write_overloaded_total",
+            "Writes refused with 503 because max-inflight bytes were being stored.",
+            atomic_load(&a->overloaded));
+    gauge(b, "vigie_write_inflight_bytes", "Write bodies being stored.",
+          atomic_load(&a->inflight_bytes));
+    h_sources_metrics(a, b);
     struct http_server *http = __atomic_load_n(&a->http, __ATOMIC_ACQUIRE);
     if (http) {
         struct http_stats hs;

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "ingest/sources.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,11 +96,26 @@ void h_write(struct api *a, struct http_req *req, struct http_resp *resp, const 
         goto out;
     }
 
-    char source[96];
-    snprintf(source, sizeof(source), "http:%s", req->peer);
+    /* The source: a declared source bound to the API key, else "key:LABEL", else "http". */
+    char source[SOURCE_NAME_MAX + 1], bkey[160];
+    snprintf(bkey, sizeof(bkey), "key:%s", p->key_label);
+    sources_resolve(a->sources, bkey, p->key_label[0] ? bkey : "http", source, sizeof(source));
+    struct source *src = sources_get(a->sources, source, SOURCE_HTTP, p->tenant);
+    if (api_admit(a, len, resp))
+        goto out;
     struct ingest_result res;
-    int rc = ingest_lp(a->ig, p->tenant, source, body, len, (enum lp_precision)prec,
-                       clock_now_ms(), &res);
+    int64_t now = clock_now_ms();
+    int rc = ingest_lp(a->ig, p->tenant, source, body, len, (enum lp_precision)prec, now, &res);
+    api_release(a, len);
+    if (rc) {
+        char e[160];
+        snprintf(e, sizeof(e), "write refused: %s", vg_strerror(rc));
+        source_error(src, e, now);
+    } else {
+        source_seen(src, 1, res.lines - res.bad, res.bad, now);
+        if (res.bad)
+            source_error(src, res.first_errors, now);
+    }
     if (rc == VG_EFULL) {
         log_error("write from '%s' refused: disk full", req->peer);
         problem(resp, 507, "insufficient-storage", "Insufficient storage",

@@ -32,6 +32,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/latest", SCOPE_READ, h_latest},
     {"GET", "/api/v1/quarantine", SCOPE_READ, h_quarantine},
     {"POST", "/api/v1/imports", SCOPE_WRITE, h_imports},
+    {"GET", "/api/v1/sources", SCOPE_READ, h_sources},
 };
 
 /* Every path under /ngsi-ld/v1/ goes to h_ngsild(), which dispatches by resource; reads need
@@ -52,6 +53,8 @@ struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *
         a->o.max_series = 100000;
     if (!a->o.max_points)
         a->o.max_points = 5000000;
+    if (!a->o.max_inflight)
+        a->o.max_inflight = 1ull << 30;
     a->st = st;
     a->cat = cat;
     a->meta = m;
@@ -74,6 +77,31 @@ void api_set_ngsild(struct api *a, struct ldctx_reg *reg, struct entstore *es)
 void api_set_subs(struct api *a, struct subs *subs)
 {
     a->subs = subs;
+}
+
+void api_set_sources(struct api *a, struct sources *reg)
+{
+    a->sources = reg;
+}
+
+int api_admit(struct api *a, size_t len, struct http_resp *resp)
+{
+    uint64_t before = atomic_fetch_add(&a->inflight_bytes, len);
+    if (before == 0 || before + len <= a->o.max_inflight)
+        return VG_OK; /* one request alone is always admitted (max-body bounds it) */
+    atomic_fetch_sub(&a->inflight_bytes, len);
+    atomic_fetch_add(&a->overloaded, 1);
+    problem(resp, 503, "overloaded", "Service unavailable",
+            "the store is busy with %llu bytes of writes; nothing of this request was "
+            "stored, retry after the delay",
+            (unsigned long long)before);
+    http_resp_header(resp, "Retry-After", "1");
+    return VG_EAGAIN;
+}
+
+void api_release(struct api *a, size_t len)
+{
+    atomic_fetch_sub(&a->inflight_bytes, len);
 }
 
 void api_set_http(struct api *a, struct http_server *h)

@@ -28,6 +28,8 @@ void config_defaults(struct config *c, int demo)
     c->quarantine_days = 30;
     snprintf(c->sdm_contexts, sizeof(c->sdm_contexts), "../shared/datamodels/_shared/contexts");
     snprintf(c->mappings, sizeof(c->mappings), "examples/imports");
+    snprintf(c->datamodels, sizeof(c->datamodels), "../shared/datamodels");
+    c->max_inflight = 1ull << 30;
 }
 
 static int parse_u64(const char *v, uint64_t *out)
@@ -75,6 +77,18 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         COPY(contexts);
     if (strcmp(key, "mappings") == 0)
         COPY(mappings);
+    if (strcmp(key, "gateway") == 0)
+        COPY(gateway);
+    if (strcmp(key, "datamodels") == 0)
+        COPY(datamodels);
+    if (strcmp(key, "max-inflight") == 0) {
+        if (parse_u64(val, &u) || u < (1u << 20)) {
+            snprintf(err, cap, "max-inflight takes a size of at least 1M (k, M, G suffixes)");
+            return -1;
+        }
+        c->max_inflight = u;
+        return 0;
+    }
     if (strcmp(key, "sdm-contexts") == 0)
         COPY(sdm_contexts);
     if (strcmp(key, "error-log") == 0)

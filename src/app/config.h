@@ -43,6 +43,9 @@ struct config {
     char contexts[512];     /* NGSI-LD: DIR with manifest.tsv (URL<TAB>FILE) to preload, or "" */
     char sdm_contexts[512]; /* Smart Data Models subject contexts to preload ("" = none) */
     uint32_t quarantine_days; /* quarantined input older than this is purged (default 30) */
+    char gateway[512];      /* gateway file: MQTT brokers, sources, rules (docs/sources.md) */
+    char datamodels[512];   /* Smart Data Models schemas for validation ("" = none) */
+    uint64_t max_inflight;  /* bytes of write bodies being stored at once; beyond: 503 */
 };
 
 /* Defaults for `serve` (demo = 0) or `demo` (demo = 1). */

@@ -1043,7 +1043,8 @@ static void gen_trucks(struct gen *g, int64_t a, int64_t b)
             demo__lpw_geo(&g->w, lat + 0.00001 * gauss(mix64(hv)),
                           lon + 0.00001 * gauss(mix64(hv + 1)));
             demo__lpw_f64(&g->w, "speed", speed, 1);
-            demo__lpw_f64(&g->w, "cargoWeight", cargo, 0);
+            if (cargo >= 0.5) /* written in whole kg; the model says exclusiveMinimum 0 */
+                demo__lpw_f64(&g->w, "cargoWeight", cargo, 0);
             demo__lpw_end(&g->w, t);
         }
     }

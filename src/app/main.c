@@ -4,6 +4,7 @@
 ** Exit codes: 0 ok, 1 runtime error, 2 usage error.
 */
 #include "app/config.h"
+#include "app/replay.h"
 #include "app/server.h"
 
 #include "core/clock.h"
@@ -30,6 +31,7 @@ static const char usage[] =
     "  query     query a data directory or a running server, print JSON\n"
     "  import    import a CSV export of business software with a mapping file\n"
     "  apikey    create, list or revoke API keys\n"
+    "  quarantine list or replay what validation refused\n"
     "  version   print the version\n"
     "  help      this text\n"
     "\n"
@@ -54,6 +56,10 @@ static const char usage[] =
     "                      official URLs (default ../shared/datamodels/_shared/contexts)\n"
     "  --realtime on|off   demo: keep generating live data (default on)\n"
     "  --mappings DIR      import mappings for POST /api/v1/imports (default examples/imports)\n"
+    "  --gateway FILE      MQTT brokers, sources and validation rules (docs/sources.md)\n"
+    "  --datamodels DIR    Smart Data Models schemas that validate input (default\n"
+    "                      ../shared/datamodels; empty = no schema validation)\n"
+    "  --max-inflight SIZE write bodies being stored at once before 503 (default 1G)\n"
     "\n"
     "query options:\n"
     "  --data DIR | --server http://HOST:PORT [--key KEY]\n"
@@ -63,6 +69,12 @@ static const char usage[] =
     "import:\n"
     "  vigie import FILE --mapping MAP [--data DIR] [--tenant T] [--progress on|off]\n"
     "  (MAP: JSON, docs/imports.md; ends with 'rows N, stored N, quarantined N')\n"
+    "\n"
+    "quarantine (on a data directory, while the server is stopped):\n"
+    "  vigie quarantine list [--data DIR] [--tenant T] [--source S] [--since T] [--limit N]\n"
+    "  vigie quarantine replay [--data DIR] [--tenant T] [--source S] [--id N]\n"
+    "                          [--gateway FILE] [--mapping MAP]\n"
+    "  (replay ends with 'replayed N, stored N, quarantined N')\n"
     "\n"
     "apikey:\n"
     "  vigie apikey create --tenant T --scope read|write|admin [--label L] [--data DIR]\n"
@@ -388,8 +400,10 @@ static int cmd_import(int argc, char **argv)
         const char *base = strrchr(file, '/');
         snprintf(source, sizeof(source), "import:%s", base ? base + 1 : file);
         struct import_result r;
-        int irc = import_run(s.ig, s.meta, m, tenant, source, file, bytes, len, import_progress,
-                             &tty, &r, err, sizeof(err));
+        char *ref = realpath(mapping, NULL); /* kept with quarantined rows for the replay */
+        int irc = import_run(s.ig, s.meta, m, ref ? ref : mapping, tenant, source, file, bytes,
+                             len, import_progress, &tty, &r, err, sizeof(err));
+        free(ref);
         if (irc) {
             fprintf(stderr, "vigie import: %s: %s\n", file, err[0] ? err : vg_strerror(irc));
             rc = irc == VG_ENOENT || irc == VG_EINVAL ? 2 : 1;
@@ -409,6 +423,100 @@ static int cmd_import(int argc, char **argv)
     free(bytes);
     import_mapping_free(m);
     return rc;
+}
+
+static int print_quarantined(void *arg, const struct meta_quarantine_row *r)
+{
+    (void)arg;
+    char ts[40];
+    clock_format_rfc3339(r->received_ms, ts, sizeof(ts));
+    printf("%lld\t%s\t%s\t%s\t", (long long)r->id, ts, r->source, r->format);
+    for (const char *c = r->reason; *c; c++) /* one line per row */
+        putchar(*c == '\n' || *c == '\t' ? ' ' : *c);
+    putchar('\n');
+    return 0;
+}
+
+/* vigie quarantine list|replay: offline, on a data directory (the server holds its lock). */
+static int cmd_quarantine(int argc, char **argv)
+{
+    const char *data = "./vigie-data", *tenant = "default", *source = NULL, *since_s = NULL;
+    const char *gateway = NULL, *mapping = NULL;
+    const char *sub = argc > 2 ? argv[2] : "";
+    int64_t id = 0;
+    long limit = 100;
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "vigie quarantine: '%s' needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--data"))
+            data = v;
+        else if (!strcmp(a, "--tenant"))
+            tenant = v;
+        else if (!strcmp(a, "--source"))
+            source = v;
+        else if (!strcmp(a, "--since"))
+            since_s = v;
+        else if (!strcmp(a, "--limit"))
+            limit = strtol(v, NULL, 10);
+        else if (!strcmp(a, "--id"))
+            id = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--gateway"))
+            gateway = v;
+        else if (!strcmp(a, "--mapping"))
+            mapping = v;
+        else {
+            fprintf(stderr, "vigie quarantine: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    int64_t since = 0;
+    if (strcmp(sub, "list") && strcmp(sub, "replay")) {
+        fprintf(stderr, "vigie quarantine: list or replay (see vigie help)\n");
+        return 2;
+    }
+    if (since_s && clock_parse_time(since_s, strlen(since_s), &since)) {
+        fprintf(stderr, "vigie quarantine: --since takes RFC 3339 or epoch ms\n");
+        return 2;
+    }
+    if (limit <= 0 || limit > 1000000) {
+        fprintf(stderr, "vigie quarantine: --limit takes 1..1000000\n");
+        return 2;
+    }
+    struct config cfg;
+    struct vg_server s;
+    config_defaults(&cfg, 0);
+    snprintf(cfg.data, sizeof(cfg.data), "%s", data);
+    if (gateway)
+        snprintf(cfg.gateway, sizeof(cfg.gateway), "%s", gateway);
+    log_set_level(LOG_WARN);
+    if (server_open(&s, &cfg, 0))
+        return 1;
+    int rc = 0;
+    if (!strcmp(sub, "list")) {
+        printf("ID\tRECEIVED\tSOURCE\tFORMAT\tREASON\n");
+        rc = meta_quarantine_list(s.meta, tenant, source, since, (uint32_t)limit,
+                                  print_quarantined, NULL);
+        if (rc)
+            fprintf(stderr, "vigie quarantine: %s\n", vg_strerror(rc));
+    } else {
+        struct replay_opts o = {tenant, source, id, mapping};
+        struct replay_result r;
+        rc = replay_run(&s, &o, &r);
+        if (r.first_errors[0])
+            fprintf(stderr, "%s\n", r.first_errors);
+        if (rc)
+            fprintf(stderr, "vigie quarantine replay: stopped: %s\n", vg_strerror(rc));
+        if (r.skipped)
+            printf("skipped %llu (see the messages above)\n", (unsigned long long)r.skipped);
+        printf("replayed %llu, stored %llu, quarantined %llu\n", (unsigned long long)r.replayed,
+               (unsigned long long)r.stored, (unsigned long long)r.quarantined);
+    }
+    server_close(&s);
+    return rc ? 1 : 0;
 }
 
 static int print_key(void *arg, const struct meta_apikey_row *r)
@@ -510,6 +618,8 @@ int main(int argc, char **argv)
         return cmd_import(argc, argv);
     if (strcmp(cmd, "apikey") == 0)
         return cmd_apikey(argc, argv);
+    if (strcmp(cmd, "quarantine") == 0)
+        return cmd_quarantine(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cmd_version();
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -3,9 +3,10 @@
 **
 **   start:  lock DIR/LOCK -> meta_open(DIR/meta.db) -> store_open(DIR/store) -> catalog_open
 **           (declares every series) -> store_recover (WAL replay) -> ingest -> NGSI-LD (@context
-**           registry, entity store: loads every entity document, subscriptions) -> api -> http
+**           registry, entity store: loads every entity document, subscriptions) -> source
+**           registry and gateway file -> api -> http -> gateway threads (MQTT)
 **   stop (SIGTERM/SIGINT): http_quiesce (no new connections) -> demo_stop -> http_stop (in-flight
-**           requests finish) -> subs_free -> entstore_free (commits what is queued)
+**           requests finish) -> gateway_free (MQTT batch in hand finished) -> subs_free -> entstore_free (commits what is queued)
 **           -> store_close (final checkpoint: head -> blocks, WAL emptied)
 **           -> catalog_free -> meta_close -> unlock -> exit 0
 */
@@ -179,6 +180,36 @@ static int ngsild_open(struct vg_server *s)
     return 0;
 }
 
+/* Validation of every incoming point: the Smart Data Models schemas of --datamodels (missing
+** directory: a warning, no schemas) and the rules of the gateway file (a bad rule: no start). */
+static int validation_open(struct vg_server *s)
+{
+    char err[700] = "";
+    if (s->cfg.datamodels[0]) {
+        if (access(s->cfg.datamodels, R_OK) != 0) {
+            log_warn("validation: no Smart Data Models schemas at '%s' (--datamodels)",
+                     s->cfg.datamodels);
+        } else if (schema_set_load(s->cfg.datamodels, &s->schemas, err, sizeof(err))) {
+            log_warn("validation: Smart Data Models schemas: %s", err);
+        } else {
+            if (err[0])
+                log_warn("validation: schemas not loaded: %s", err);
+            log_info("validation: %zu Smart Data Models schemas from '%s'",
+                     schema_set_count(s->schemas), s->cfg.datamodels);
+        }
+    }
+    validator_new(s->schemas, &s->val);
+    const json_t *rules = s->gw ? gateway_rules(s->gw) : NULL;
+    if (rules && validator_add_rule_json(s->val, rules, err, sizeof(err))) {
+        log_error("gateway: %s: rules: %s", s->cfg.gateway, err);
+        return -1;
+    }
+    if (rules)
+        log_info("validation: %zu operator rules", validator_rule_count(s->val));
+    ingest_set_validator(s->ig, s->val);
+    return 0;
+}
+
 /* ---- one store, two doors: line protocol moves the current state of NGSI-LD documents ---- */
 
 static int lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
@@ -291,6 +322,17 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
         goto fail;
     struct ingest_hook hook = {lp_wants, lp_apply, s};
     ingest_set_hook(s->ig, &hook);
+    sources_new(&s->sources);
+    if (cfg->gateway[0]) {
+        char err[700];
+        if ((rc = gateway_load(cfg->gateway, s->ig, s->meta, s->sources, &s->gw, err,
+                               sizeof(err)))) {
+            log_error("gateway: %s", err);
+            goto fail;
+        }
+    }
+    if (validation_open(s))
+        goto fail;
     if (cfg->nretention)
         apply_retention(s);
     return 0;
@@ -306,9 +348,11 @@ int server_start(struct vg_server *s, int demo)
     ao.auth = s->cfg.auth;
     ao.default_tenant = "default";
     ao.mappings_dir = s->cfg.mappings;
+    ao.max_inflight = s->cfg.max_inflight;
     s->api = api_new(&ao, s->store, s->cat, s->meta, s->ig);
     api_set_ngsild(s->api, s->ldreg, s->es);
     api_set_subs(s->api, s->subs);
+    api_set_sources(s->api, s->sources);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;
@@ -323,6 +367,8 @@ int server_start(struct vg_server *s, int demo)
         return -1;
     }
     api_set_http(s->api, s->http);
+    if (s->gw && gateway_start(s->gw))
+        return -1;
     if (pthread_create(&s->maint, NULL, maint_main, s) == 0)
         s->maint_running = 1;
     int loopback = strncmp(s->cfg.listen, "127.", 4) == 0 ||
@@ -380,10 +426,18 @@ void server_close(struct vg_server *s)
         pthread_join(s->maint, NULL);
         s->maint_running = 0;
     }
+    gateway_free(s->gw); /* the batch in hand is stored (or left unacknowledged) first */
+    s->gw = NULL;
     api_free(s->api);
     s->api = NULL;
+    sources_free(s->sources);
+    s->sources = NULL;
     ingest_free(s->ig);
     s->ig = NULL;
+    validator_free(s->val);
+    s->val = NULL;
+    schema_set_free(s->schemas);
+    s->schemas = NULL;
     if (s->es)
         entstore_set_observer(s->es, NULL, NULL); /* no notification once subs is freed */
     subs_free(s->subs); /* undelivered notifications stay durable */

@@ -10,6 +10,9 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/demo.h"
+#include "ingest/gateway.h"
+#include "ingest/sources.h"
+#include "ingest/validate.h"
 #include "ngsild/entstore.h"
 #include "ngsild/ldctx.h"
 #include "ngsild/subs.h"
@@ -27,6 +30,10 @@ struct vg_server {
     struct ldctx_reg *ldreg; /* NGSI-LD @contexts */
     struct entstore *es;     /* NGSI-LD entities */
     struct subs *subs;       /* NGSI-LD subscriptions and notifications */
+    struct sources *sources; /* the source registry */
+    struct gateway *gw;      /* MQTT gateway (NULL without a gateway file) */
+    struct schema_set *schemas; /* Smart Data Models schemas (NULL: none) */
+    struct validator *val;   /* schemas + operator rules, used by ingest */
     struct api *api;
     struct http_server *http;
     struct demo *demo;

@@ -520,6 +520,7 @@ struct run {
     uint32_t nq, capq;
     struct unit_set units;
     struct buf scratch;
+    struct buf replay; /* quarantine context: "MAPPING\nFILE\nHEADER ROWS" */
     int64_t now_ms;
 };
 
@@ -859,6 +860,8 @@ static void quarantine(struct run *r, const struct csv *c, const char *why)
     q->reason = reason;
     q->raw = raw;
     q->raw_len = strlen(raw);
+    q->format = "csv";
+    q->context = r->replay.len ? r->replay.p : NULL;
     r->nq++;
 }
 
@@ -1013,10 +1016,12 @@ static const struct imp_section *section_for(const struct import_mapping *m, con
     return NULL;
 }
 
-int import_run(struct ingest *ig, struct meta *meta, const struct import_mapping *m,
-               const char *tenant, const char *source, const char *file_name, const char *data,
-               size_t len, import_progress_fn *progress, void *parg, struct import_result *res,
-               char *err, size_t errcap)
+/* import_run and import_replay: utf8 = the text is UTF-8 already (a replayed row). */
+static int run_file(struct ingest *ig, struct meta *meta, const struct import_mapping *m,
+                    const char *mapping_ref, const char *tenant, const char *source,
+                    const char *file_name, const char *data, size_t len, int utf8,
+                    import_progress_fn *progress, void *parg, struct import_result *res,
+                    char *err, size_t errcap)
 {
     int64_t t0 = clock_mono_ns();
     memset(res, 0, sizeof(*res));
@@ -1029,7 +1034,7 @@ int import_run(struct ingest *ig, struct meta *meta, const struct import_mapping
     snprintf(res->section, sizeof(res->section), "%s", s->name);
     char *text = NULL;
     size_t tlen = 0, bad = 0;
-    int rc = csv_to_utf8(data, len, s->encoding, &text, &tlen, &bad);
+    int rc = csv_to_utf8(data, len, utf8 ? "UTF-8" : s->encoding, &text, &tlen, &bad);
     if (rc) {
         snprintf(err, errcap, "the file is not valid %s (byte offset %zu)", s->encoding, bad);
         return VG_EINVAL;
@@ -1045,6 +1050,9 @@ int import_run(struct ingest *ig, struct meta *meta, const struct import_mapping
     r.res = res;
     r.now_ms = clock_now_ms();
     buf_init(&r.lp, 0);
+    buf_init(&r.replay, (size_t)1 << 20);
+    if (mapping_ref)
+        buf_printf(&r.replay, "%s\n%s", mapping_ref, file_name);
     struct csv c;
     csv_init(&c, text, tlen, s->sep);
     uint32_t hdr = 0;
@@ -1057,6 +1065,10 @@ int import_run(struct ingest *ig, struct meta *meta, const struct import_mapping
         }
         if (hdr == 0 && (rc = resolve_columns(&r, &c, err, errcap)))
             goto out;
+        if (mapping_ref) {
+            buf_putc(&r.replay, '\n');
+            buf_append(&r.replay, c.raw, c.raw_len);
+        }
         hdr++;
     }
     if (hdr < s->header_rows) {
@@ -1085,11 +1097,66 @@ out:
         progress(parg, tlen, tlen, res);
     csv_release(&c);
     buf_release(&r.lp);
+    buf_release(&r.replay);
     for (uint32_t i = 0; i < 2 * r.nq; i++)
         free(r.qcopies[i]);
     free(r.q);
     free(r.qcopies);
     unit_set_free(&r.units);
     free(text);
+    return rc;
+}
+
+int import_run(struct ingest *ig, struct meta *meta, const struct import_mapping *m,
+               const char *mapping_ref, const char *tenant, const char *source,
+               const char *file_name, const char *data, size_t len, import_progress_fn *progress,
+               void *parg, struct import_result *res, char *err, size_t errcap)
+{
+    return run_file(ig, meta, m, mapping_ref, tenant, source, file_name, data, len, 0, progress,
+                    parg, res, err, errcap);
+}
+
+int import_replay_ref(const char *context, char *ref, size_t cap)
+{
+    const char *nl = strchr(context, '\n');
+    size_t n = nl ? (size_t)(nl - context) : strlen(context);
+    if (!nl || n == 0 || n >= cap)
+        return VG_EINVAL;
+    memcpy(ref, context, n);
+    ref[n] = '\0';
+    return VG_OK;
+}
+
+int import_replay(struct ingest *ig, struct meta *meta, const struct import_mapping *m,
+                  const char *tenant, const char *source, const char *context, const char *raw,
+                  size_t raw_len, struct import_result *res, char *err, size_t errcap)
+{
+    char ref[512];
+    memset(res, 0, sizeof(*res));
+    if (import_replay_ref(context, ref, sizeof(ref))) {
+        snprintf(err, errcap, "the quarantined row has no import context");
+        return VG_EINVAL;
+    }
+    const char *file = context + strlen(ref) + 1;
+    const char *nl = strchr(file, '\n');
+    size_t flen = nl ? (size_t)(nl - file) : strlen(file);
+    char fname[512];
+    if (flen == 0 || flen >= sizeof(fname)) {
+        snprintf(err, errcap, "the quarantined row has no file name in its context");
+        return VG_EINVAL;
+    }
+    memcpy(fname, file, flen);
+    fname[flen] = '\0';
+    const char *hdr = nl ? nl + 1 : "";
+    struct buf text;
+    buf_init(&text, 0);
+    buf_puts(&text, hdr);
+    if (text.len)
+        buf_putc(&text, '\n');
+    buf_append(&text, raw, raw_len);
+    buf_putc(&text, '\n');
+    int rc = run_file(ig, meta, m, ref, tenant, source, fname, text.p, text.len, 1, NULL, NULL,
+                      res, err, errcap);
+    buf_release(&text);
     return rc;
 }

@@ -50,10 +50,21 @@ typedef void import_progress_fn(void *arg, uint64_t bytes_done, uint64_t bytes_t
 ** section), for tenant. source names the import in the quarantine and logs. Returns 0 when
 ** every good row is durable (bad rows quarantined); VG_ENOENT when no section matches the file
 ** name, VG_EINVAL when the file cannot be read as the section says (encoding, a missing
-** column: err says which); a store error otherwise (nothing after the failing chunk stored). */
+** column: err says which); a store error otherwise (nothing after the failing chunk stored).
+** mapping_ref (the mapping's path or name, or NULL) is kept with every quarantined row, with
+** the file name and the header rows, so that the row can be replayed (import_replay). */
 int import_run(struct ingest *ig, struct meta *meta, const struct import_mapping *m,
-               const char *tenant, const char *source, const char *file_name, const char *data,
-               size_t len, import_progress_fn *progress, void *parg, struct import_result *res,
-               char *err, size_t errcap);
+               const char *mapping_ref, const char *tenant, const char *source,
+               const char *file_name, const char *data, size_t len, import_progress_fn *progress,
+               void *parg, struct import_result *res, char *err, size_t errcap);
+
+/* The mapping reference of a quarantined row's context (format "csv"). */
+int import_replay_ref(const char *context, char *ref, size_t cap);
+/* Import one quarantined row again (raw: the row as UTF-8, context: its quarantine context)
+** with mapping m (the stored reference's mapping, or a fixed one). res->stored = 1 when it
+** passed; when it fails again it is quarantined again (the caller deletes the old row). */
+int import_replay(struct ingest *ig, struct meta *meta, const struct import_mapping *m,
+                  const char *tenant, const char *source, const char *context, const char *raw,
+                  size_t raw_len, struct import_result *res, char *err, size_t errcap);
 
 #endif

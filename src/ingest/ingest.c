@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "ingest/validate.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -40,6 +41,7 @@ struct ingest {
     const char *id_tags[INGEST_MAX_ID_TAGS];
     uint32_t nid_tags;
     struct ingest_hook hook;
+    struct validator *val;
     atomic_uint_fast64_t requests, lines, points, bad_lines, failed_batches;
 };
 
@@ -75,6 +77,53 @@ const char *ingest_id_tag(const struct ingest *ig)
 void ingest_set_hook(struct ingest *ig, const struct ingest_hook *h)
 {
     ig->hook = *h;
+}
+
+void ingest_set_validator(struct ingest *ig, struct validator *v)
+{
+    ig->val = v;
+}
+
+/* Validation of a line's values (schemas, operator rules). Returns 0 or VG_EINVAL with why. */
+static int validate_line(struct ingest *ig, const char *tenant, const struct lp_line *ln,
+                         const char *eid, size_t elen, int64_t ts, char *why, size_t whycap)
+{
+    char type[256], entity[1024], attr[256], unit[64];
+    if (!ig->val || ln->mlen >= sizeof(type) || elen >= sizeof(entity))
+        return VG_OK; /* longer names are refused by the catalogue anyway */
+    memcpy(type, ln->meas, ln->mlen);
+    type[ln->mlen] = '\0';
+    if (!validator_has_checks(ig->val, tenant, type))
+        return VG_OK;
+    memcpy(entity, eid, elen);
+    entity[elen] = '\0';
+    for (uint32_t f = 0; f < ln->nfields; f++) {
+        const struct lp_field *fl = &ln->fields[f];
+        if (fl->klen >= sizeof(attr) || memchr(fl->key, '@', fl->klen))
+            continue; /* unit fields and other sub-properties */
+        memcpy(attr, fl->key, fl->klen);
+        attr[fl->klen] = '\0';
+        if (!strcmp(attr, "lat") || !strcmp(attr, "lon"))
+            continue; /* the location: range-checked by the mapping */
+        /* The unit of this value when the same line carries it ("<attr>@unitCode"). */
+        const char *u = NULL;
+        for (uint32_t g = 0; g < ln->nfields; g++) {
+            const struct lp_field *ul = &ln->fields[g];
+            if (ul->vt == VT_STR && ul->klen == fl->klen + sizeof(INGEST_UNIT_SUFFIX) - 1 &&
+                !memcmp(ul->key, fl->key, fl->klen) &&
+                !memcmp(ul->key + fl->klen, INGEST_UNIT_SUFFIX,
+                        sizeof(INGEST_UNIT_SUFFIX) - 1) && ul->v.s.len < sizeof(unit)) {
+                memcpy(unit, ul->v.s.p, ul->v.s.len);
+                unit[ul->v.s.len] = '\0';
+                u = unit;
+            }
+        }
+        int rc = validator_check(ig->val, tenant, type, entity, attr, fl->vt, &fl->v, ts, u, why,
+                                 whycap);
+        if (rc)
+            return rc;
+    }
+    return VG_OK;
 }
 
 void ingest_free(struct ingest *ig)
@@ -254,6 +303,8 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
         lat = lon = NULL;
     }
 
+    if (validate_line(ig, tenant, ln, eid, elen, ts, why, whycap))
+        return VG_EINVAL;
     size_t mark = b->npts;
     for (uint32_t f = 0; f < ln->nfields; f++) {
         const struct lp_field *fl = &ln->fields[f];
@@ -357,6 +408,11 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
             goto out;
     }
     if (b.nbad) {
+        static const char *const precs[] = {"ns", "us", "ms", "s"};
+        for (uint32_t i = 0; i < b.nbad; i++) { /* replay reads the timestamps the same way */
+            b.bad[i].format = "lp";
+            b.bad[i].context = precs[prec];
+        }
         rc = meta_quarantine_add(ig->meta, b.bad, b.nbad);
         if (rc)
             goto out;

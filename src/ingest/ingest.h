@@ -16,6 +16,10 @@
 
 struct ingest;
 
+/* A string field "<attr>@unitCode" carries the UN/CEFACT unit code of attribute attr (written
+** by the imports and the MQTT decoders; NGSI-LD shows it as the attribute's unitCode). */
+#define INGEST_UNIT_SUFFIX "@unitCode"
+
 struct ingest_lp_opts {
     /* Tag keys tried in order for the entity id; default {"id","entity_id","sensor","device"}. */
     const char *const *id_tags;
@@ -61,6 +65,11 @@ const char *ingest_id_tag(const struct ingest *ig);
 
 /* Set before the first ingest call (not synchronised with running calls). */
 void ingest_set_hook(struct ingest *ig, const struct ingest_hook *h);
+/* Validate every point (Smart Data Models schemas and operator rules) before it is mapped: a
+** line with a failing value is quarantined whole with the validator's reason. Borrowed; set
+** before the first ingest call. NULL = no validation. */
+struct validator;
+void ingest_set_validator(struct ingest *ig, struct validator *v);
 
 struct ingest_stats {
     uint64_t requests, lines, points, bad_lines, failed_batches;

@@ -58,9 +58,11 @@ int64_t lp_ts_to_ms(int64_t ts, enum lp_precision prec);
 void lp_init(struct lp_parser *ps, const char *buf, size_t len);
 
 /* Writing line protocol: append s[0..n) to b with a backslash before each character of esc.
-** The sets: measurement ", \\", tag key/value and field key ",= \\", string field "\"\\". */
-#define LP_ESC_MEASUREMENT ", \\"
-#define LP_ESC_KEY ",= \\"
+** The sets: measurement ", ", tag key/value and field key ",= ", string field "\"\\". As in
+** InfluxDB, a backslash in a name is literal unless a delimiter follows it, so names are not
+** escaped for it; a name that ends with a backslash cannot be written (writers refuse it). */
+#define LP_ESC_MEASUREMENT ", "
+#define LP_ESC_KEY ",= "
 #define LP_ESC_STRING "\"\\"
 struct buf;
 void lp_escape(struct buf *b, const char *s, size_t n, const char *esc);

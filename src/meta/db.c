@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_SCHEMA_VERSION 2
+#define META_SCHEMA_VERSION 3
 #define META_BUSY_TIMEOUT_MS 5000
 #define META_NAME_MAX 256            /* tenant, label, source: longer is refused */
 #define META_REASON_MAX 4096
@@ -52,6 +52,8 @@ enum meta_stmt {
     ST_Q_LIST,
     ST_Q_COUNT,
     ST_Q_PURGE,
+    ST_Q_SCAN,
+    ST_Q_DEL,
     ST_DATA_VERSION,
     ST_DOC_PUT,
     ST_DOC_DEL,
@@ -86,15 +88,22 @@ static const char *const stmt_sql[ST__COUNT] = {
                    "ON CONFLICT(kind, tenant, id) DO UPDATE SET doc = excluded.doc",
     [ST_DOC_DEL] = "DELETE FROM docs WHERE kind = ?1 AND tenant = ?2 AND id = ?3",
     [ST_DOC_LOAD] = "SELECT tenant, id, doc FROM docs WHERE kind = ?1 ORDER BY tenant, id",
-    [ST_KEY_FIND] = "SELECT id, tenant, scope FROM api_keys WHERE hash = ?1 AND revoked = 0",
+    [ST_KEY_FIND] = "SELECT id, tenant, scope, label FROM api_keys WHERE hash = ?1 "
+                    "AND revoked = 0",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked = 1 WHERE id = ?1",
     [ST_KEY_LIST] = "SELECT id, tenant, label, scope, created_ms, revoked FROM api_keys "
                     "ORDER BY id",
-    [ST_Q_INS] = "INSERT INTO quarantine(received_ms, tenant, source, reason, raw) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_Q_LIST] = "SELECT id, received_ms, tenant, source, reason, raw FROM quarantine "
+    [ST_Q_INS] = "INSERT INTO quarantine(received_ms, tenant, source, reason, raw, format, "
+                 "context) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_Q_LIST] = "SELECT id, received_ms, tenant, source, reason, raw, format, context "
+                  "FROM quarantine "
                   "WHERE tenant = ?1 AND received_ms >= ?2 AND (?3 IS NULL OR source = ?3) "
                   "ORDER BY received_ms DESC, id DESC LIMIT ?4",
+    [ST_Q_SCAN] = "SELECT id, received_ms, tenant, source, reason, raw, format, context "
+                  "FROM quarantine WHERE id > ?1 AND (?2 IS NULL OR tenant = ?2) "
+                  "AND (?3 IS NULL OR source = ?3) AND (?4 IS NULL OR format = ?4) "
+                  "AND (?5 IS NULL OR id = ?5) ORDER BY id LIMIT ?6",
+    [ST_Q_DEL] = "DELETE FROM quarantine WHERE id = ?1",
     [ST_Q_COUNT] = "SELECT count(*) FROM quarantine WHERE tenant = ?1",
     [ST_Q_PURGE] = "DELETE FROM quarantine WHERE received_ms < ?1",
 };
@@ -148,6 +157,10 @@ static const char *const migrations[META_SCHEMA_VERSION] = {
     "  id TEXT NOT NULL,"
     "  doc BLOB NOT NULL,"
     "  PRIMARY KEY(kind, tenant, id)) WITHOUT ROWID;",
+    /* v2 -> v3: how to replay a quarantined record: format (lp, mqtt, csv, ngsi-ld) and its
+    ** context (mqtt: the topic; csv: the mapping name and the header line) */
+    "ALTER TABLE quarantine ADD COLUMN format TEXT NOT NULL DEFAULT 'lp';"
+    "ALTER TABLE quarantine ADD COLUMN context TEXT NOT NULL DEFAULT '';",
 };
 
 struct apikey_slot {
@@ -155,6 +168,7 @@ struct apikey_slot {
     int used;
     enum vg_scope scope;
     char tenant[META_NAME_MAX + 1];
+    char label[META_NAME_MAX + 1];
 };
 
 struct meta {
@@ -660,7 +674,8 @@ static void cache_clear(struct meta *m)
     m->ncached = 0;
 }
 
-static void cache_put(struct meta *m, const uint8_t *hash, const char *tenant, enum vg_scope sc)
+static void cache_put(struct meta *m, const uint8_t *hash, const char *tenant, enum vg_scope sc,
+                      const char *label)
 {
     if (m->ncached >= APIKEY_CACHE_SLOTS / 2)
         cache_clear(m); /* bounded: more live keys than this just means more SQLite lookups */
@@ -670,6 +685,7 @@ static void cache_put(struct meta *m, const uint8_t *hash, const char *tenant, e
     struct apikey_slot *sl = &m->cache[i];
     memcpy(sl->hash, hash, META_HASH_LEN);
     snprintf(sl->tenant, sizeof(sl->tenant), "%s", tenant);
+    snprintf(sl->label, sizeof(sl->label), "%s", label);
     sl->scope = sc;
     sl->used = 1;
     m->ncached++;
@@ -725,8 +741,14 @@ out:
 int meta_apikey_verify(struct meta *m, const char *key, char *tenant, size_t cap,
                        enum vg_scope *scope)
 {
+    return meta_apikey_verify_label(m, key, tenant, cap, scope, NULL, 0);
+}
+
+int meta_apikey_verify_label(struct meta *m, const char *key, char *tenant, size_t cap,
+                             enum vg_scope *scope, char *label, size_t lcap)
+{
     uint8_t hash[META_HASH_LEN];
-    char t[META_NAME_MAX + 1];
+    char t[META_NAME_MAX + 1], l[META_NAME_MAX + 1] = "";
     enum vg_scope sc = SCOPE_NONE;
     int rc = VG_OK;
     size_t klen = key ? strnlen(key, META_KEY_MAX + 1) : 0;
@@ -750,6 +772,7 @@ int meta_apikey_verify(struct meta *m, const char *key, char *tenant, size_t cap
     if (sl) {
         sc = sl->scope;
         memcpy(t, sl->tenant, sizeof(t));
+        memcpy(l, sl->label, sizeof(l));
     } else {
         sqlite3_stmt *s = stmt(m, ST_KEY_FIND);
         sqlite3_bind_blob(s, 1, hash, sizeof(hash), SQLITE_STATIC);
@@ -757,12 +780,14 @@ int meta_apikey_verify(struct meta *m, const char *key, char *tenant, size_t cap
         if (src == SQLITE_ROW) {
             const char *tt = (const char *)sqlite3_column_text(s, 1);
             int scv = sqlite3_column_int(s, 2);
+            const char *ll = (const char *)sqlite3_column_text(s, 3);
             if (!tt || strlen(tt) > META_NAME_MAX || scv <= SCOPE_NONE || scv > SCOPE_ADMIN) {
                 rc = VG_ECORRUPT;
             } else {
                 memcpy(t, tt, strlen(tt) + 1);
+                snprintf(l, sizeof(l), "%s", ll ? ll : "");
                 sc = (enum vg_scope)scv;
-                cache_put(m, hash, t, sc);
+                cache_put(m, hash, t, sc, l);
             }
         } else if (src == SQLITE_DONE) {
             rc = VG_ENOENT;
@@ -780,6 +805,8 @@ int meta_apikey_verify(struct meta *m, const char *key, char *tenant, size_t cap
     memcpy(tenant, t, tl + 1);
     if (scope)
         *scope = sc;
+    if (label && lcap)
+        snprintf(label, lcap, "%s", l);
     return VG_OK;
 }
 
@@ -836,7 +863,9 @@ int meta_quarantine_add(struct meta *m, const struct meta_quarantine_row *rows, 
     for (uint32_t i = 0; i < n; i++) {
         const struct meta_quarantine_row *r = &rows[i];
         if (!name_ok(r->tenant, META_NAME_MAX) || (r->source && strlen(r->source) > META_NAME_MAX)
-            || (r->reason && strlen(r->reason) > META_REASON_MAX) || (!r->raw && r->raw_len))
+            || (r->reason && strlen(r->reason) > META_REASON_MAX) || (!r->raw && r->raw_len)
+            || (r->format && strlen(r->format) > META_NAME_MAX)
+            || (r->context && strlen(r->context) > META_RAW_MAX))
             return VG_EINVAL;
         if (r->raw_len > META_RAW_MAX)
             return VG_ETOOBIG;
@@ -855,6 +884,8 @@ int meta_quarantine_add(struct meta *m, const struct meta_quarantine_row *rows, 
         bind_text(s, 4, r->reason ? r->reason : "");
         /* a NULL pointer would bind SQL NULL: an empty payload is an empty blob */
         sqlite3_bind_blob64(s, 5, r->raw_len ? r->raw : "", r->raw_len, SQLITE_STATIC);
+        bind_text(s, 6, r->format ? r->format : "lp");
+        bind_text(s, 7, r->context ? r->context : "");
         rc = step_done(s);
         if (rc)
             goto out;
@@ -867,19 +898,11 @@ out:
     return rc;
 }
 
-int meta_quarantine_list(struct meta *m, const char *tenant, const char *source, int64_t since_ms,
-                         uint32_t limit, meta_quarantine_fn *fn, void *arg)
+/* Step s (columns id, received_ms, tenant, source, reason, raw, format, context) and give each
+** row to fn; fn's non-zero return stops the scan and is returned. Resets s. Caller holds m->mu. */
+static int quarantine_rows(sqlite3_stmt *s, meta_quarantine_fn *fn, void *arg)
 {
     int rc = VG_OK, src;
-    if (!tenant || !fn)
-        return VG_EINVAL;
-    pthread_mutex_lock(&m->mu);
-    sqlite3_stmt *s = stmt(m, ST_Q_LIST);
-    bind_text(s, 1, tenant);
-    sqlite3_bind_int64(s, 2, since_ms ? since_ms : INT64_MIN);
-    if (source)
-        bind_text(s, 3, source);
-    sqlite3_bind_int64(s, 4, limit ? limit : 1000);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         struct meta_quarantine_row r;
         r.id = sqlite3_column_int64(s, 0);
@@ -889,9 +912,11 @@ int meta_quarantine_list(struct meta *m, const char *tenant, const char *source,
         r.reason = (const char *)sqlite3_column_text(s, 4);
         r.raw = sqlite3_column_blob(s, 5);
         r.raw_len = (size_t)sqlite3_column_bytes(s, 5);
+        r.format = (const char *)sqlite3_column_text(s, 6);
+        r.context = (const char *)sqlite3_column_text(s, 7);
         if (!r.raw)
             r.raw = "";
-        if (!r.tenant || !r.source || !r.reason) {
+        if (!r.tenant || !r.source || !r.reason || !r.format || !r.context) {
             rc = VG_ECORRUPT;
             goto out;
         }
@@ -902,6 +927,67 @@ int meta_quarantine_list(struct meta *m, const char *tenant, const char *source,
     rc = map_rc(src);
 out:
     sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int meta_quarantine_list(struct meta *m, const char *tenant, const char *source, int64_t since_ms,
+                         uint32_t limit, meta_quarantine_fn *fn, void *arg)
+{
+    int rc;
+    if (!tenant || !fn)
+        return VG_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    sqlite3_stmt *s = stmt(m, ST_Q_LIST);
+    bind_text(s, 1, tenant);
+    sqlite3_bind_int64(s, 2, since_ms ? since_ms : INT64_MIN);
+    if (source)
+        bind_text(s, 3, source);
+    sqlite3_bind_int64(s, 4, limit ? limit : 1000);
+    rc = quarantine_rows(s, fn, arg);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int meta_quarantine_scan(struct meta *m, const struct meta_quarantine_filter *f,
+                         meta_quarantine_fn *fn, void *arg)
+{
+    int rc;
+    if (!f || !fn)
+        return VG_EINVAL;
+    pthread_mutex_lock(&m->mu);
+    sqlite3_stmt *s = stmt(m, ST_Q_SCAN);
+    sqlite3_bind_int64(s, 1, f->after_id);
+    if (f->tenant)
+        bind_text(s, 2, f->tenant);
+    if (f->source)
+        bind_text(s, 3, f->source);
+    if (f->format)
+        bind_text(s, 4, f->format);
+    if (f->id)
+        sqlite3_bind_int64(s, 5, f->id);
+    sqlite3_bind_int64(s, 6, f->limit ? f->limit : 1000);
+    rc = quarantine_rows(s, fn, arg);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+int meta_quarantine_delete(struct meta *m, const int64_t *ids, uint32_t n)
+{
+    int rc;
+    if (n == 0)
+        return VG_OK;
+    pthread_mutex_lock(&m->mu);
+    rc = tx_begin(m);
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        sqlite3_stmt *s = stmt(m, ST_Q_DEL);
+        sqlite3_bind_int64(s, 1, ids[i]);
+        rc = step_done(s);
+    }
+    if (!rc)
+        rc = tx_commit(m);
+    if (rc)
+        tx_rollback(m);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

@@ -80,6 +80,9 @@ int meta_apikey_create(struct meta *m, const char *tenant, enum vg_scope scope, 
 ** or revoked. Constant-time with respect to the secret (lookup by hash). */
 int meta_apikey_verify(struct meta *m, const char *key, char *tenant, size_t cap,
                        enum vg_scope *scope);
+/* Same, also giving the key's label (label may be NULL). */
+int meta_apikey_verify_label(struct meta *m, const char *key, char *tenant, size_t cap,
+                             enum vg_scope *scope, char *label, size_t lcap);
 int meta_apikey_revoke(struct meta *m, int64_t id);
 struct meta_apikey_row {
     int64_t id;
@@ -98,6 +101,10 @@ struct meta_quarantine_row {
     const char *tenant, *source, *reason;
     const char *raw;
     size_t raw_len;
+    /* How to replay it (vigie quarantine replay): format "lp" (a line-protocol line; the
+    ** default when NULL), "mqtt" (a message payload; context = its topic, source = the source
+    ** whose decoder applies), "csv" (a row; context = "MAPPING\nHEADER LINE"). */
+    const char *format, *context;
 };
 /* Insert n rows in one durable transaction (id and received_ms of the rows are ignored;
 ** received_ms = now). */
@@ -107,6 +114,17 @@ typedef int meta_quarantine_fn(void *arg, const struct meta_quarantine_row *row)
 int meta_quarantine_list(struct meta *m, const char *tenant, const char *source, int64_t since_ms,
                          uint32_t limit, meta_quarantine_fn *fn, void *arg);
 int meta_quarantine_count(struct meta *m, const char *tenant, uint64_t *n);
+/* Oldest first (by id), for replay: rows with id > after_id matching every non-NULL member
+** (id 0 = any; limit 0 = 1000). */
+struct meta_quarantine_filter {
+    const char *tenant, *source, *format;
+    int64_t id, after_id;
+    uint32_t limit;
+};
+int meta_quarantine_scan(struct meta *m, const struct meta_quarantine_filter *f,
+                         meta_quarantine_fn *fn, void *arg);
+/* Delete rows by id in one durable transaction (ids that do not exist are ignored). */
+int meta_quarantine_delete(struct meta *m, const int64_t *ids, uint32_t n);
 /* Delete rows received before before_ms; *deleted receives the count (may be NULL). */
 int meta_quarantine_purge(struct meta *m, int64_t before_ms, uint64_t *deleted);
 

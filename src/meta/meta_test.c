@@ -109,7 +109,7 @@ static void test_schema_and_reopen(void)
     char v[64];
     REQUIRE(meta_open(path, &m) == 0);
     CHECK_EQ_INT(meta_kv_get(m, "schema_version", v, sizeof(v)), 0);
-    CHECK(strcmp(v, "2") == 0);
+    CHECK(strcmp(v, "3") == 0);
     CHECK_EQ_INT(meta_kv_set(m, "server_id", "abc"), 0);
     meta_close(m);
 
@@ -120,7 +120,7 @@ static void test_schema_and_reopen(void)
     REQUIRE(meta_open(path, &m) == 0);
     CHECK(access(wal, F_OK) == 0);
     CHECK_EQ_INT(meta_kv_get(m, "schema_version", v, sizeof(v)), 0);
-    CHECK(strcmp(v, "2") == 0);
+    CHECK(strcmp(v, "3") == 0);
     CHECK_EQ_INT(meta_kv_get(m, "server_id", v, sizeof(v)), 0);
     CHECK(strcmp(v, "abc") == 0);
     /* a database written by a newer version is refused, *out unchanged */
@@ -402,6 +402,8 @@ struct qlist {
     char source[16][32];
     char reason[16][64];
     char raw[16][64];
+    char fmt[16][16];
+    char ctx[16][32];
     size_t raw_len[16];
     int stop_after;
 };
@@ -416,6 +418,8 @@ static int on_q(void *arg, const struct meta_quarantine_row *r)
     snprintf(q->source[q->n], 32, "%s", r->source);
     snprintf(q->reason[q->n], 64, "%s", r->reason);
     q->raw_len[q->n] = r->raw_len;
+    snprintf(q->fmt[q->n], 16, "%s", r->format);
+    snprintf(q->ctx[q->n], 32, "%s", r->context);
     memcpy(q->raw[q->n], r->raw, r->raw_len < 64 ? r->raw_len : 64);
     q->n++;
     if (q->stop_after && q->n == q->stop_after)
@@ -433,18 +437,18 @@ static void test_quarantine(void)
 
     const char bin[] = {'a', 0, 'b', '\xff', '\n', 0};
     struct meta_quarantine_row rows[] = {
-        {0, 0, "lyon", "mqtt:gw1", "bad number", bin, sizeof(bin)},
-        {0, 0, "lyon", "http:10.0.0.1", "unknown field", "{\"x\":1}", 7},
-        {0, 0, "paris", "mqtt:gw1", "bad time", "", 0},
+        {0, 0, "lyon", "mqtt:gw1", "bad number", bin, sizeof(bin), "mqtt", "city/n1/up"},
+        {0, 0, "lyon", "http:10.0.0.1", "unknown field", "{\"x\":1}", 7, NULL, NULL},
+        {0, 0, "paris", "mqtt:gw1", "bad time", "", 0, "mqtt", "city/n2/up"},
     };
     int64_t t0 = clock_now_ms();
     CHECK_EQ_INT(meta_quarantine_add(m, rows, 3), 0);
     sleep_ms(30);
     int64_t mid = clock_now_ms();
     sleep_ms(30);
-    struct meta_quarantine_row later[] = {{0, 0, "lyon", "mqtt:gw1", "late", "zz", 2}};
+    struct meta_quarantine_row later[] = {{0, 0, "lyon", "mqtt:gw1", "late", "zz", 2, "mqtt", "t"}};
     CHECK_EQ_INT(meta_quarantine_add(m, later, 1), 0);
-    struct meta_quarantine_row badrow[] = {{0, 0, NULL, "x", "y", "z", 1}};
+    struct meta_quarantine_row badrow[] = {{0, 0, NULL, "x", "y", "z", 1, NULL, NULL}};
     CHECK_EQ_INT(meta_quarantine_add(m, badrow, 1), VG_EINVAL);
 
     CHECK_EQ_INT(meta_quarantine_count(m, "lyon", &n), 0);
@@ -490,11 +494,47 @@ static void test_quarantine(void)
     CHECK_EQ_INT(meta_quarantine_list(m, "lyon", NULL, 0, 0, on_q, q), 7);
     CHECK_EQ_INT(q->n, 1);
 
+    /* a source filter of one call does not stick to the next (bindings are cleared) */
+    memset(q, 0, sizeof(*q));
+    CHECK_EQ_INT(meta_quarantine_list(m, "lyon", "mqtt:gw1", 0, 0, on_q, q), 0);
+    memset(q, 0, sizeof(*q));
+    CHECK_EQ_INT(meta_quarantine_list(m, "lyon", NULL, 0, 0, on_q, q), 0);
+    CHECK_EQ_INT(q->n, 3);
+
+    /* scan: oldest first, filters, format and context kept, paging by after_id */
+    memset(q, 0, sizeof(*q));
+    struct meta_quarantine_filter f = {.format = "mqtt"};
+    CHECK_EQ_INT(meta_quarantine_scan(m, &f, on_q, q), 0);
+    CHECK_EQ_INT(q->n, 3);
+    CHECK(q->id[0] < q->id[1] && q->id[1] < q->id[2]);
+    CHECK(strcmp(q->reason[0], "bad number") == 0 && strcmp(q->reason[2], "late") == 0);
+    CHECK(strcmp(q->ctx[0], "city/n1/up") == 0 && strcmp(q->fmt[0], "mqtt") == 0);
+    int64_t first = q->id[0];
+    memset(q, 0, sizeof(*q));
+    f = (struct meta_quarantine_filter){.tenant = "lyon", .after_id = first, .limit = 1};
+    CHECK_EQ_INT(meta_quarantine_scan(m, &f, on_q, q), 0);
+    CHECK_EQ_INT(q->n, 1);
+    CHECK(strcmp(q->reason[0], "unknown field") == 0 && strcmp(q->fmt[0], "lp") == 0);
+    CHECK(strcmp(q->ctx[0], "") == 0);
+    int64_t second = q->id[0];
+    memset(q, 0, sizeof(*q));
+    f = (struct meta_quarantine_filter){.id = second};
+    CHECK_EQ_INT(meta_quarantine_scan(m, &f, on_q, q), 0);
+    CHECK_EQ_INT(q->n, 1);
+    /* delete: by id, durable with the rest; unknown ids ignored */
+    int64_t gone[] = {second, 999999};
+    CHECK_EQ_INT(meta_quarantine_delete(m, gone, 2), 0);
+    CHECK_EQ_INT(meta_quarantine_count(m, "lyon", &n), 0);
+    CHECK_EQ_INT(n, 2);
+    memset(q, 0, sizeof(*q));
+    CHECK_EQ_INT(meta_quarantine_scan(m, &f, on_q, q), 0);
+    CHECK_EQ_INT(q->n, 0);
+
     uint64_t del = 99;
     CHECK_EQ_INT(meta_quarantine_purge(m, t0 - 1000, &del), 0);
     CHECK_EQ_INT(del, 0);
     CHECK_EQ_INT(meta_quarantine_purge(m, mid, &del), 0);
-    CHECK_EQ_INT(del, 3);
+    CHECK_EQ_INT(del, 2);
     CHECK_EQ_INT(meta_quarantine_count(m, "lyon", &n), 0);
     CHECK_EQ_INT(n, 1);
     CHECK_EQ_INT(meta_quarantine_count(m, "paris", &n), 0);

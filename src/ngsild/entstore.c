@@ -637,6 +637,22 @@ static json_t *synth(struct entstore *es, const char *tenant, const char *id)
         json_t *inst = json_pack("{s:s, s:o, s:s}", "type", kind, "value", val, "observedAt", at);
         json_object_set_new(attrs, airi, json_pack("[o]", inst));
     }
+    /* Unit codes written by the gateways as "<attr>@unitCode" string series (the latest). */
+    size_t sl = strlen(ENTSTORE_UNIT_SUFFIX);
+    for (uint32_t i = 0; i < c.n; i++) {
+        const char *name = c.v[i].attr;
+        size_t nl = strlen(name);
+        if (c.v[i].vt != VT_STR || nl <= sl || strcmp(name + nl - sl, ENTSTORE_UNIT_SUFFIX) ||
+            memchr(name, '#', nl))
+            continue;
+        char airi[600];
+        snprintf(airi, sizeof(airi), "%s%.*s", LDCTX_DEFAULT_VOCAB, (int)(nl - sl), name);
+        json_t *inst = json_array_get(json_object_get(attrs, airi), 0);
+        int64_t ts;
+        union vg_val v;
+        if (inst && !store_latest(es->st, c.v[i].sid, &ts, &v) && v.s.len && v.s.len < 64)
+            json_object_set_new(inst, "unitCode", json_stringn(v.s.p, v.s.len));
+    }
     free(c.v);
     char at[32];
     clock_format_rfc3339(newest, at, sizeof(at));

@@ -19,6 +19,7 @@
 #ifndef VG_NGSILD_ENTSTORE_H
 #define VG_NGSILD_ENTSTORE_H
 
+#include "ingest/ingest.h"
 #include "meta/catalog.h"
 #include "meta/meta.h"
 #include "ngsild/geo.h"
@@ -34,7 +35,7 @@ struct entstore;
 ** holds the unit from each of its points on ("" = none), written only where the unit changes
 ** (and for instances appended through the temporal API). The unit of an instance at t is the
 ** last point at or before t, else the first point; with no such series, the current unit. */
-#define ENTSTORE_UNIT_SUFFIX "@unitCode"
+#define ENTSTORE_UNIT_SUFFIX INGEST_UNIT_SUFFIX
 /* History values that are JSON (objects, arrays, non-Point geometries) are stored as strings
 ** starting with this byte, then the JSON text. */
 #define ENTSTORE_JSON_MARK '\x1e'
