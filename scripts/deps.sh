@@ -13,7 +13,7 @@ libsqlite3-dev=3.40.1-2+deb12u2 libsodium-dev=1.0.18-1+deb12u1 libzstd-dev=1.5.4
 zlib1g-dev=1:1.2.13.dfsg-1 libmosquitto-dev=2.0.11-1.2+deb12u2 libcurl4-openssl-dev=7.88.1-10+deb12u15
 libjemalloc-dev=5.3.0-1"
 TEST="clang=1:14.0-55.7~deb12u1 libclang-rt-14-dev=1:14.0.6-12 python3 curl procps
-mosquitto=2.0.11-1.2+deb12u2 mosquitto-clients=2.0.11-1.2+deb12u2"
+mosquitto=2.0.11-1.2+deb12u2 mosquitto-clients=2.0.11-1.2+deb12u2 openssl"
 BENCH="influxdb=1.6.7~rc0-1+b13 victoria-metrics=1.79.5+ds1-2+b5 postgresql sqlite3 wrk"
 
 pkgs="$BUILD $TEST"

@@ -6,8 +6,8 @@
 #   scripts/mosquitto.sh stop [DIR]           stop it (it saves its persistence file first)
 #
 # The broker keeps sessions and queued QoS 1 messages on disk (DIR/mosquitto.db), so messages
-# published while Vigie is down, or across a broker restart, are delivered later. Anonymous
-# access is allowed because it only listens on loopback.
+# published while Vigie is down, or across a broker restart (it saves them when it stops, and
+# every minute), are delivered later. Anonymous access is allowed: it listens on loopback only.
 set -eu
 cmd=${1:-}
 case "$cmd" in
@@ -21,12 +21,10 @@ listener $port 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location $dir/
-autosave_interval 1
+autosave_interval 60
 pid_file $dir/mosquitto.pid
 log_dest file $dir/mosquitto.log
-max_queued_messages 0
-max_queued_bytes 0
-max_inflight_messages 0
+max_queued_messages 10000000
 set_tcp_nodelay true
 CONF
     # Started as root, mosquitto drops to the user "mosquitto": let it write its directory.

@@ -42,6 +42,18 @@ void api_set_subs(struct api *a, struct subs *subs);
 /* Give the API the source registry (borrowed): GET /api/v1/sources, /metrics, counters. */
 struct sources;
 void api_set_sources(struct api *a, struct sources *reg);
+/* Quarantine replay for POST /api/v1/quarantine/replay (the app layer runs it: it knows the
+** gateway and the mappings). Returns 0 or a store error; counts and first errors in out. */
+struct api_replay_req {
+    const char *tenant, *source, *mapping; /* source, mapping: NULL = any / stored reference */
+    int64_t id;                            /* 0 = every row */
+};
+struct api_replay_res {
+    uint64_t replayed, stored, quarantined, skipped;
+    char first_errors[1024];
+};
+typedef int api_replay_fn(void *arg, const struct api_replay_req *rq, struct api_replay_res *out);
+void api_set_replay(struct api *a, api_replay_fn *fn, void *arg);
 
 /* The net/http early function (headers only): routing and the one authorisation call. */
 int api_early(void *arg, struct http_req *req, struct http_resp *resp);

@@ -20,6 +20,8 @@ struct api {
     struct entstore *es;
     struct subs *subs;        /* NGSI-LD subscriptions (NULL until api_set_subs) */
     struct sources *sources;  /* the source registry (NULL until api_set_sources) */
+    api_replay_fn *replay;    /* quarantine replay (NULL until api_set_replay) */
+    void *replay_arg;
     int64_t started_ms;
     atomic_uint_fast64_t auth_failures;
     atomic_uint_fast64_t inflight_bytes; /* write bodies being stored (back-pressure) */
@@ -68,6 +70,8 @@ void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
 void h_sources(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
+void h_quarantine_replay(struct api *a, struct http_req *req, struct http_resp *resp,
+                         const struct principal *p);
 /* The registry's lines of GET /metrics. */
 void h_sources_metrics(struct api *a, struct buf *b);
 /* Back-pressure of writes: admit len more bytes (0), or fill resp with a 503 + Retry-After and

@@ -2,11 +2,15 @@
 ** api/h_quarantine.c: GET /api/v1/quarantine: what was refused, with its reason, newest first.
 ** Parameters: source (exact), since (RFC 3339 or epoch ms), limit (default 100, max 10000).
 ** Answer: {"total":N,"items":[{"id","received","source","reason","raw"}]}
+** POST /api/v1/quarantine/replay?source=&id=&mapping= (admin): the rows again through the
+** ingest path, on the running server (docs/sources.md).
+** Answer: {"replayed","stored","quarantined","skipped","errors"}
 */
 #include "api/api_int.h"
 
 #include "core/clock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +82,61 @@ void h_quarantine(struct api *a, struct http_req *req, struct http_resp *resp,
         return;
     }
     buf_printf(b, "]%s}\n", lc.truncated ? ",\"truncated\":true" : "");
+    resp->status = 200;
+    resp->ctype = "application/json";
+}
+
+void h_quarantine_replay(struct api *a, struct http_req *req, struct http_resp *resp,
+                         const struct principal *p)
+{
+    struct api_replay_req rq = {p->tenant, http_arg(req, "source"), NULL, 0};
+    const char *s = http_arg(req, "id");
+    const char *m = http_arg(req, "mapping");
+    if (s) {
+        char *end;
+        long long id = strtoll(s, &end, 10);
+        if (*end || id <= 0) {
+            problem(resp, 400, "bad-query", "Bad query", "id must be a quarantine row id");
+            return;
+        }
+        rq.id = id;
+    }
+    if (m) { /* a mapping of the server's mappings directory, by name */
+        size_t n = strlen(m);
+        if (n == 0 || n > 100 || strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789_.-") != n || strstr(m, "..")) {
+            problem(resp, 400, "bad-query", "Bad query", "mapping: the name of a mapping of "
+                                                         "the server's mappings directory");
+            return;
+        }
+        char *mp = vg_malloc(1200);
+        snprintf(mp, 1200, "%s/%s.json", a->o.mappings_dir ? a->o.mappings_dir : ".", m);
+        rq.mapping = mp;
+    }
+    if (!a->replay) {
+        free((char *)rq.mapping);
+        problem(resp, 503, "unavailable", "Service unavailable", "replay is not available");
+        return;
+    }
+    struct api_replay_res r;
+    memset(&r, 0, sizeof(r));
+    int rc = a->replay(a->replay_arg, &rq, &r);
+    free((char *)rq.mapping);
+    if (rc) {
+        problem(resp, rc == VG_EFULL ? 507 : 500, rc == VG_EFULL ? "insufficient-storage"
+                                                                 : "internal",
+                rc == VG_EFULL ? "Insufficient storage" : "Internal error",
+                "replay stopped after %llu rows: %s; the other rows stay in the quarantine",
+                (unsigned long long)r.replayed, vg_strerror(rc));
+        return;
+    }
+    struct buf *b = &resp->body;
+    buf_printf(b, "{\"replayed\":%llu,\"stored\":%llu,\"quarantined\":%llu,\"skipped\":%llu,"
+                  "\"errors\":",
+               (unsigned long long)r.replayed, (unsigned long long)r.stored,
+               (unsigned long long)r.quarantined, (unsigned long long)r.skipped);
+    buf_json_str(b, r.first_errors, strlen(r.first_errors));
+    buf_puts(b, "}\n");
     resp->status = 200;
     resp->ctype = "application/json";
 }

@@ -23,31 +23,10 @@
 
 int query_parse_duration(const char *s, int64_t *ms)
 {
-    char *end;
-    if (!s || !*s)
+    int64_t v;
+    if (clock_parse_duration(s, &v) || v < 1)
         return VG_EINVAL;
-    double v = strtod(s, &end);
-    if (end == s || !(v > 0))
-        return VG_EINVAL;
-    double mult;
-    if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = 86400000;
-    else if (strcmp(end, "w") == 0)
-        mult = 7 * 86400000.0;
-    else
-        return VG_EINVAL;
-    double r = v * mult;
-    if (r < 1 || r > 1e15)
-        return VG_EINVAL;
-    *ms = (int64_t)r;
+    *ms = v;
     return VG_OK;
 }
 

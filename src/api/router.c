@@ -33,6 +33,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/quarantine", SCOPE_READ, h_quarantine},
     {"POST", "/api/v1/imports", SCOPE_WRITE, h_imports},
     {"GET", "/api/v1/sources", SCOPE_READ, h_sources},
+    {"POST", "/api/v1/quarantine/replay", SCOPE_ADMIN, h_quarantine_replay},
 };
 
 /* Every path under /ngsi-ld/v1/ goes to h_ngsild(), which dispatches by resource; reads need
@@ -82,6 +83,12 @@ void api_set_subs(struct api *a, struct subs *subs)
 void api_set_sources(struct api *a, struct sources *reg)
 {
     a->sources = reg;
+}
+
+void api_set_replay(struct api *a, api_replay_fn *fn, void *arg)
+{
+    a->replay = fn;
+    a->replay_arg = arg;
 }
 
 int api_admit(struct api *a, size_t len, struct http_resp *resp)

@@ -12,6 +12,8 @@
 */
 #include "app/server.h"
 
+#include "app/replay.h"
+
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -210,6 +212,21 @@ static int validation_open(struct vg_server *s)
     return 0;
 }
 
+/* POST /api/v1/quarantine/replay: the same replay as `vigie quarantine replay`, on the running
+** server (its gateway file as loaded at start). */
+static int api_replay(void *arg, const struct api_replay_req *rq, struct api_replay_res *out)
+{
+    struct replay_opts o = {rq->tenant, rq->source, rq->id, rq->mapping};
+    struct replay_result r;
+    int rc = replay_run(arg, &o, &r);
+    out->replayed = r.replayed;
+    out->stored = r.stored;
+    out->quarantined = r.quarantined;
+    out->skipped = r.skipped;
+    memcpy(out->first_errors, r.first_errors, sizeof(out->first_errors));
+    return rc;
+}
+
 /* ---- one store, two doors: line protocol moves the current state of NGSI-LD documents ---- */
 
 static int lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
@@ -353,6 +370,7 @@ int server_start(struct vg_server *s, int demo)
     api_set_ngsild(s->api, s->ldreg, s->es);
     api_set_subs(s->api, s->subs);
     api_set_sources(s->api, s->sources);
+    api_set_replay(s->api, api_replay, s);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;

@@ -4,7 +4,11 @@
 #include "core/clock.h"
 #include "core/vg.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t clock_now_ms(void)
@@ -154,4 +158,32 @@ int clock_format_rfc3339(int64_t ms, char *out, size_t cap)
     gmtime_r(&t, &tm);
     return snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msr);
+}
+
+int clock_parse_duration(const char *s, int64_t *ms)
+{
+    static const struct {
+        const char *suffix;
+        double ms;
+    } units[] = {
+        {"", 1e3}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"min", 60e3},
+        {"h", 3600e3}, {"d", 86400e3}, {"w", 7 * 86400e3},
+    };
+    char *end;
+    if (!s || !*s)
+        return VG_EINVAL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v >= 0))
+        return VG_EINVAL;
+    for (size_t i = 0; i < VG_ARRAY_LEN(units); i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        double r = v * units[i].ms;
+        if (!isfinite(r) || r > 1e15)
+            return VG_EINVAL;
+        *ms = (int64_t)r;
+        return VG_OK;
+    }
+    return VG_EINVAL;
 }

@@ -13,6 +13,10 @@ int64_t clock_mono_ns(void);  /* monotonic, ns */
 /* Parse RFC 3339 ("2024-01-04T22:00:00+01:00", fraction optional, 'Z' or offset) or a plain
 ** integer of epoch milliseconds. Returns 0 and sets *ms, or VG_EINVAL. */
 int clock_parse_time(const char *s, size_t n, int64_t *ms);
+/* Parse a duration into ms: a non-negative number followed by "ms", "s", "m" or "min", "h",
+** "d" or "w"; a bare number is seconds ("90", "30s", "15m", "2h", "1d", "500ms", "1.5h").
+** Returns 0 and sets *ms (truncated to whole ms, at most 1e15), or VG_EINVAL (*ms unchanged). */
+int clock_parse_duration(const char *s, int64_t *ms);
 /* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 25 bytes). Returns length. */
 int clock_format_rfc3339(int64_t ms, char *out, size_t cap);
 /* Days from civil date (proleptic Gregorian), for converting without timegm/locale. */

@@ -1,10 +1,11 @@
 /*
-** core/vg.c: error strings, checked allocation, VG_BUG.
+** core/vg.c: error strings, bounded message formatting, checked allocation, VG_BUG.
 ** Owns: nothing beyond what callers allocate through it.
 */
 #include "core/vg.h"
 #include "core/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,27 @@ const char *vg_strerror(int rc)
     case VG_ERANGE: return "out of range";
     }
     return "unknown error";
+}
+
+void vg_putf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (!buf || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
+int vg_errf(char *buf, size_t cap, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    if (!buf || cap == 0)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static void oom(size_t n)

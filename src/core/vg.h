@@ -1,5 +1,6 @@
 /*
-** core/vg.h: error codes, assertions and checked allocation shared by every layer.
+** core/vg.h: error codes, assertions, checked allocation and bounded message formatting shared
+** by every layer.
 ** Owns: nothing (macros and a few functions in core/vg.c).
 ** Errors are negative VG_E* constants; 0 is VG_OK. Only store/io converts errno.
 */
@@ -29,6 +30,13 @@ enum vg_err {
 
 /* Static string for an error code; never NULL. */
 const char *vg_strerror(int rc);
+
+/* Format into buf like snprintf (truncated to cap - 1 bytes, NUL-terminated; nothing is written
+** when buf is NULL or cap is 0). vg_errf returns rc, so that an error path reads
+** `return vg_errf(err, cap, VG_EINVAL, "...", ...);`. */
+void vg_putf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int vg_errf(char *buf, size_t cap, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Checked allocation: log and abort on OOM [Redis zmalloc]. Cap input-sized sizes first. */
 void *vg_malloc(size_t n);

@@ -340,9 +340,7 @@ static int spec_fail(char *err, size_t cap, const char *fmt, ...)
     for (char *p = msg; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
-    if (err && cap)
-        snprintf(err, cap, "decoder: %s", msg);
-    return VG_EINVAL;
+    return vg_errf(err, cap, VG_EINVAL, "decoder: %s", msg);
 }
 
 void decode_spec_free(struct decode_spec *s)
@@ -767,9 +765,7 @@ static int fail(struct dctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (c->err && c->cap)
-        snprintf(c->err, c->cap, "%s%s", c->pfx, msg);
-    return VG_EINVAL;
+    return vg_errf(c->err, c->cap, VG_EINVAL, "%s%s", c->pfx, msg);
 }
 
 static int type_fail(struct dctx *c, const char *what, const char *ptr, const char *expected,

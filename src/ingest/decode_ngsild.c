@@ -10,7 +10,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +23,6 @@ struct field {
     double geo;            /* for lat/lon (v == NULL) */
     int64_t ts;
 };
-
-static int why_fmt(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why_fmt(char *why, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-    return VG_EINVAL;
-}
 
 /* Local name of a type or attribute IRI (after the last '/' or '#'). */
 static const char *local_name(const char *s)
@@ -111,16 +100,16 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
                       int *lines, char *why, size_t cap)
 {
     if (!json_is_object(e))
-        return why_fmt(why, cap, "an entity must be a JSON object");
+        return vg_errf(why, cap, VG_EINVAL, "an entity must be a JSON object");
     const char *id = json_string_value(json_object_get(e, "id"));
     const json_t *tv = json_object_get(e, "type");
     if (json_is_array(tv))
         tv = json_array_get(tv, 0);
     const char *type = json_string_value(tv);
     if (!id || !name_ok(id) || strlen(id) > 1024)
-        return why_fmt(why, cap, "the entity has no valid \"id\"");
+        return vg_errf(why, cap, VG_EINVAL, "the entity has no valid \"id\"");
     if (!type || !name_ok(local_name(type)))
-        return why_fmt(why, cap, "entity %.200s has no valid \"type\"", id);
+        return vg_errf(why, cap, VG_EINVAL, "entity %.200s has no valid \"type\"", id);
     type = local_name(type);
     struct field f[DECODE_NGSILD_MAX_ATTRS + 2];
     uint32_t n = 0;
@@ -131,7 +120,7 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
             continue;
         const char *name = local_name(k);
         if (!name_ok(name))
-            return why_fmt(why, cap, "entity %.200s: bad attribute name", id);
+            return vg_errf(why, cap, VG_EINVAL, "entity %.200s: bad attribute name", id);
         if (json_is_array(v)) { /* multi-attribute (normalized): the first instance */
             const json_t *first = json_array_get(v, 0);
             if (!json_is_object(first) || !json_is_string(json_object_get(first, "type")))
@@ -147,7 +136,7 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
         if (!normalized) { /* keyValues */
             if (scalar(v)) {
                 if (add(f, &n, name, "", v, 0, ts))
-                    return why_fmt(why, cap, "entity %.200s: too many attributes", id);
+                    return vg_errf(why, cap, VG_EINVAL, "entity %.200s: too many attributes", id);
             } else if (json_is_object(v) && !strcmp(name, "location")) {
                 add_point(f, &n, v, ts);
             }
@@ -155,8 +144,10 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
         }
         const char *obs = json_string_value(json_object_get(v, "observedAt"));
         if (obs && clock_parse_time(obs, strlen(obs), &ts))
-            return why_fmt(why, cap, "entity %.200s: attribute %.100s: observedAt '%.60s' is "
-                                     "not a date-time", id, name, obs);
+            return vg_errf(why, cap, VG_EINVAL,
+                           "entity %.200s: attribute %.100s: observedAt '%.60s' is "
+                           "not a date-time",
+                           id, name, obs);
         const json_t *val = NULL;
         if (!strcmp(at, "Property")) {
             val = json_object_get(v, "value");
@@ -174,22 +165,24 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
         if (!scalar(val))
             continue;
         if (add(f, &n, name, "", val, 0, ts))
-            return why_fmt(why, cap, "entity %.200s: too many attributes", id);
+            return vg_errf(why, cap, VG_EINVAL, "entity %.200s: too many attributes", id);
         const json_t *u = json_object_get(v, "unitCode");
         if (json_is_string(u) && json_string_length(u) > 0 && json_string_length(u) < 64 &&
             add(f, &n, name, "@unitCode", u, 0, ts))
-            return why_fmt(why, cap, "entity %.200s: too many attributes", id);
+            return vg_errf(why, cap, VG_EINVAL, "entity %.200s: too many attributes", id);
     }
     uint32_t values = 0;
     for (uint32_t i = 0; i < n; i++)
         values += strcmp(f[i].suffix, "@unitCode") != 0;
     if (values == 0)
-        return why_fmt(why, cap, "entity %.200s has no attribute with a number, boolean or "
-                                 "string value", id);
+        return vg_errf(why, cap, VG_EINVAL,
+                       "entity %.200s has no attribute with a number, boolean or "
+                       "string value",
+                       id);
     for (uint32_t i = 0; i < n; i++) {
         if (f[i].v && json_is_real(f[i].v) && !isfinite(json_real_value(f[i].v)))
-            return why_fmt(why, cap, "entity %.200s: attribute %s is not a finite number", id,
-                           f[i].name);
+            return vg_errf(why, cap, VG_EINVAL,
+                           "entity %.200s: attribute %s is not a finite number", id, f[i].name);
     }
     /* One line per distinct timestamp, in order of first appearance. */
     for (uint32_t i = 0; i < n; i++) {
@@ -237,18 +230,18 @@ int decode_ngsild(const char *payload, size_t len, const char *id_tag, int64_t n
                   struct buf *out, char *why, size_t cap)
 {
     if (len > PAYLOAD_MAX)
-        return why_fmt(why, cap, "payload of %zu bytes is over the %u-byte limit", len,
+        return vg_errf(why, cap, VG_EINVAL, "payload of %zu bytes is over the %u-byte limit", len,
                        PAYLOAD_MAX);
     json_error_t je;
     json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return why_fmt(why, cap, "not JSON: %s (line %d, column %d)", je.text, je.line,
+        return vg_errf(why, cap, VG_EINVAL, "not JSON: %s (line %d, column %d)", je.text, je.line,
                        je.column);
     size_t start = out->len;
     int lines = 0, rc = VG_OK;
     if (json_is_array(root)) {
         if (json_array_size(root) == 0 || json_array_size(root) > DECODE_NGSILD_MAX_ENTITIES)
-            rc = why_fmt(why, cap, "an array of 1..%d entities is expected",
+            rc = vg_errf(why, cap, VG_EINVAL, "an array of 1..%d entities is expected",
                          DECODE_NGSILD_MAX_ENTITIES);
         size_t i;
         json_t *e;
@@ -265,7 +258,7 @@ int decode_ngsild(const char *payload, size_t len, const char *id_tag, int64_t n
         out->len = start;
         if (out->p)
             out->p[start] = '\0';
-        return rc == VG_ETOOBIG ? why_fmt(why, cap, "too many attributes") : rc;
+        return rc == VG_ETOOBIG ? vg_errf(why, cap, VG_EINVAL, "too many attributes") : rc;
     }
     return lines;
 }

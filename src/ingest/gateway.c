@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/strset.h"
 #include "ingest/decode.h"
 #include "ingest/decode_ngsild.h"
 
@@ -23,7 +24,6 @@
 #include <mqtt_protocol.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,8 +91,7 @@ struct broker {
 
 struct unit_key_set {
     pthread_mutex_t mu;
-    char **k;
-    uint32_t n, cap;
+    struct strset keys; /* tenant, entity, attribute and unit joined by 0x1f */
 };
 
 struct gateway {
@@ -111,49 +110,6 @@ struct gateway {
 
 /* ---- unit codes written once per (tenant, entity, attribute) ------------------------------- */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* 1 when key was not in the set (and is now). Caller holds mu. */
-static int unit_add(struct unit_key_set *u, const char *key)
-{
-    if (u->n >= GW_UNITS_MAX) { /* bounded: forget, units are simply written again */
-        for (uint32_t i = 0; i < u->cap; i++)
-            free(u->k[i]);
-        memset(u->k, 0, u->cap * sizeof(*u->k));
-        u->n = 0;
-    }
-    if (2 * (u->n + 1) > u->cap) {
-        uint32_t ncap = u->cap ? u->cap * 2 : 1024;
-        char **nk = vg_calloc(ncap, sizeof(*nk));
-        for (uint32_t i = 0; i < u->cap; i++) {
-            if (!u->k[i])
-                continue;
-            uint32_t j = (uint32_t)fnv1a(u->k[i]) & (ncap - 1);
-            while (nk[j])
-                j = (j + 1) & (ncap - 1);
-            nk[j] = u->k[i];
-        }
-        free(u->k);
-        u->k = nk;
-        u->cap = ncap;
-    }
-    uint32_t j = (uint32_t)fnv1a(key) & (u->cap - 1);
-    while (u->k[j]) {
-        if (strcmp(u->k[j], key) == 0)
-            return 0;
-        j = (j + 1) & (u->cap - 1);
-    }
-    u->k[j] = vg_strdup(key);
-    u->n++;
-    return 1;
-}
-
 static int unit_wanted(void *arg, const char *entity, const char *attr, const char *unit)
 {
     struct sub *sb = arg;
@@ -161,48 +117,12 @@ static int unit_wanted(void *arg, const char *entity, const char *attr, const ch
     char key[1600];
     snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", sb->tenant, entity, attr, unit);
     pthread_mutex_lock(&u->mu);
-    int fresh = unit_add(u, key);
+    int fresh = strset_add(&u->keys, key);
     pthread_mutex_unlock(&u->mu);
     return fresh;
 }
 
 /* ---- the gateway file ------------------------------------------------------------------------ */
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return VG_EINVAL;
-}
-
-/* "90", "30s", "15m", "2h", "1d" -> ms; -1 when malformed. */
-static int64_t parse_duration(const char *s)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0 || v > 1e9)
-        return -1;
-    double mul = 1000;
-    if (!strcmp(end, "ms"))
-        mul = 1;
-    else if (!*end || !strcmp(end, "s"))
-        mul = 1000;
-    else if (!strcmp(end, "m") || !strcmp(end, "min"))
-        mul = 60000;
-    else if (!strcmp(end, "h"))
-        mul = 3600000;
-    else if (!strcmp(end, "d"))
-        mul = 86400000;
-    else
-        return -1;
-    return (int64_t)(v * mul);
-}
 
 static const char *str_member(const json_t *o, const char *k)
 {
@@ -216,12 +136,12 @@ static int copy_str(const json_t *o, const char *k, char *dst, size_t cap, int r
     const json_t *v = json_object_get(o, k);
     if (!v) {
         if (required)
-            return fail(err, ecap, "%s: \"%s\" is required", what, k);
+            return vg_errf(err, ecap, VG_EINVAL, "%s: \"%s\" is required", what, k);
         return VG_OK;
     }
     if (!json_is_string(v) || json_string_length(v) >= cap)
-        return fail(err, ecap, "%s: \"%s\" must be a string of at most %zu bytes", what, k,
-                    cap - 1);
+        return vg_errf(err, ecap, VG_EINVAL, "%s: \"%s\" must be a string of at most %zu bytes",
+                       what, k, cap - 1);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return VG_OK;
 }
@@ -233,7 +153,8 @@ static int int_member(const json_t *o, const char *k, int lo, int hi, int *dst, 
     if (!v)
         return VG_OK;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return fail(err, cap, "%s: \"%s\" must be an integer in %d..%d", what, k, lo, hi);
+        return vg_errf(err, cap, VG_EINVAL, "%s: \"%s\" must be an integer in %d..%d", what, k, lo,
+                       hi);
     *dst = (int)json_integer_value(v);
     return VG_OK;
 }
@@ -245,7 +166,7 @@ static int bool_member(const json_t *o, const char *k, int *dst, const char *wha
     if (!v)
         return VG_OK;
     if (!json_is_boolean(v))
-        return fail(err, cap, "%s: \"%s\" must be true or false", what, k);
+        return vg_errf(err, cap, VG_EINVAL, "%s: \"%s\" must be true or false", what, k);
     *dst = json_is_true(v);
     return VG_OK;
 }
@@ -258,23 +179,25 @@ static int read_secret(const json_t *o, const char *what, char *dst, size_t cap,
     const char *env = str_member(o, "password_env");
     const json_t *plain = json_object_get(o, "password");
     if (plain)
-        return fail(err, ecap, "%s: write the password in a file (\"password_file\") or an "
-                               "environment variable (\"password_env\"), not in the gateway file",
-                    what);
+        return vg_errf(err, ecap, VG_EINVAL,
+                       "%s: write the password in a file (\"password_file\") or an "
+                       "environment variable (\"password_env\"), not in the gateway file",
+                       what);
     if (env) {
         const char *v = getenv(env);
         if (!v)
-            return fail(err, ecap, "%s: environment variable %s is not set", what, env);
+            return vg_errf(err, ecap, VG_EINVAL, "%s: environment variable %s is not set", what,
+                           env);
         if (strlen(v) >= cap)
-            return fail(err, ecap, "%s: the password is too long", what);
+            return vg_errf(err, ecap, VG_EINVAL, "%s: the password is too long", what);
         snprintf(dst, cap, "%s", v);
         return VG_OK;
     }
     if (file) {
         FILE *f = fopen(file, "r");
         if (!f)
-            return fail(err, ecap, "%s: cannot read password_file %s: %s", what, file,
-                        strerror(errno));
+            return vg_errf(err, ecap, VG_EINVAL, "%s: cannot read password_file %s: %s", what, file,
+                           strerror(errno));
         if (!fgets(dst, (int)cap, f))
             dst[0] = '\0';
         fclose(f);
@@ -287,9 +210,9 @@ static int read_secret(const json_t *o, const char *what, char *dst, size_t cap,
 static int parse_broker(struct gateway *g, const json_t *o, char *err, size_t cap)
 {
     if (!json_is_object(o))
-        return fail(err, cap, "brokers: every broker must be an object");
+        return vg_errf(err, cap, VG_EINVAL, "brokers: every broker must be an object");
     if (g->nbrokers == GW_MAX_BROKERS)
-        return fail(err, cap, "brokers: at most %d", GW_MAX_BROKERS);
+        return vg_errf(err, cap, VG_EINVAL, "brokers: at most %d", GW_MAX_BROKERS);
     struct broker *b = vg_calloc(1, sizeof(*b));
     g->brokers[g->nbrokers++] = b;
     b->g = g;
@@ -308,7 +231,7 @@ static int parse_broker(struct gateway *g, const json_t *o, char *err, size_t ca
     snprintf(what, sizeof(what), "broker '%s'", b->name);
     for (uint32_t i = 0; i + 1 < g->nbrokers; i++)
         if (!strcmp(g->brokers[i]->name, b->name))
-            return fail(err, cap, "%s: declared twice", what);
+            return vg_errf(err, cap, VG_EINVAL, "%s: declared twice", what);
     snprintf(b->client_id, sizeof(b->client_id), "vigie-%s", b->name);
     if ((rc = copy_str(o, "host", b->host, sizeof(b->host), 0, what, err, cap)) ||
         (rc = copy_str(o, "client_id", b->client_id, sizeof(b->client_id), 0, what, err, cap)) ||
@@ -331,14 +254,15 @@ static int parse_broker(struct gateway *g, const json_t *o, char *err, size_t ca
         else if (!strcmp(proto, "mqttv311"))
             b->protocol = MQTT_PROTOCOL_V311;
         else
-            return fail(err, cap, "%s: \"protocol\" must be \"mqttv5\" or \"mqttv311\"", what);
+            return vg_errf(err, cap, VG_EINVAL,
+                           "%s: \"protocol\" must be \"mqttv5\" or \"mqttv311\"", what);
     }
     if (b->reconnect_max_s < b->reconnect_min_s)
         b->reconnect_max_s = b->reconnect_min_s;
     const json_t *tls = json_object_get(o, "tls");
     if (tls) {
         if (!json_is_object(tls))
-            return fail(err, cap, "%s: \"tls\" must be an object", what);
+            return vg_errf(err, cap, VG_EINVAL, "%s: \"tls\" must be an object", what);
         b->tls = 1;
         if ((rc = copy_str(tls, "ca_file", b->ca_file, sizeof(b->ca_file), 1, what, err, cap)) ||
             (rc = copy_str(tls, "cert_file", b->cert_file, sizeof(b->cert_file), 0, what, err,
@@ -348,7 +272,8 @@ static int parse_broker(struct gateway *g, const json_t *o, char *err, size_t ca
             (rc = bool_member(tls, "insecure", &b->tls_insecure, what, err, cap)))
             return rc;
         if (!b->cert_file[0] != !b->key_file[0])
-            return fail(err, cap, "%s: tls needs both cert_file and key_file, or neither", what);
+            return vg_errf(err, cap, VG_EINVAL,
+                           "%s: tls needs both cert_file and key_file, or neither", what);
     }
     return VG_OK;
 }
@@ -367,7 +292,7 @@ static int parse_source(struct gateway *g, const json_t *o, char *err, size_t ca
     char what[200] = "sources[]";
     int rc;
     if (!json_is_object(o))
-        return fail(err, cap, "sources: every source must be an object");
+        return vg_errf(err, cap, VG_EINVAL, "sources: every source must be an object");
     if ((rc = copy_str(o, "name", name, sizeof(name), 1, what, err, cap)))
         return rc;
     snprintf(what, sizeof(what), "source '%s'", name);
@@ -376,33 +301,35 @@ static int parse_source(struct gateway *g, const json_t *o, char *err, size_t ca
         return rc;
     int64_t cadence = 0;
     const json_t *c = json_object_get(o, "cadence");
-    if (c && (!json_is_string(c) || (cadence = parse_duration(json_string_value(c))) < 0))
-        return fail(err, cap, "%s: \"cadence\" must be a duration such as \"15m\", \"1h\", \"1d\"",
-                    what);
+    if (c && (!json_is_string(c) || clock_parse_duration(json_string_value(c), &cadence)))
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s: \"cadence\" must be a duration such as \"15m\", \"1h\", \"1d\"", what);
     const json_t *mq = json_object_get(o, "mqtt");
     const char *key = str_member(o, "api_key");
     const char *imp = str_member(o, "import");
     int kinds = !!mq + !!key + !!imp;
     if (kinds != 1)
-        return fail(err, cap, "%s: needs exactly one of \"mqtt\", \"api_key\", \"import\"", what);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s: needs exactly one of \"mqtt\", \"api_key\", \"import\"", what);
     enum source_kind kind = mq ? SOURCE_MQTT : key ? SOURCE_HTTP : SOURCE_IMPORT;
     struct source *src = NULL;
     rc = sources_declare(g->reg, name, kind, tenant, owner, cadence, &src);
     if (rc == VG_EEXIST)
-        return fail(err, cap, "%s: declared twice", what);
+        return vg_errf(err, cap, VG_EINVAL, "%s: declared twice", what);
     if (rc)
-        return fail(err, cap, "%s: %s", what, vg_strerror(rc));
+        return vg_errf(err, cap, VG_EINVAL, "%s: %s", what, vg_strerror(rc));
     if (key || imp) {
         char bkey[160];
         snprintf(bkey, sizeof(bkey), "%s:%s", key ? "key" : "import", key ? key : imp);
         if (sources_bind(g->reg, bkey, name))
-            return fail(err, cap, "%s: bad \"%s\"", what, key ? "api_key" : "import");
+            return vg_errf(err, cap, VG_EINVAL, "%s: bad \"%s\"", what, key ? "api_key" : "import");
         return VG_OK;
     }
     if (!json_is_object(mq))
-        return fail(err, cap, "%s: \"mqtt\" must be an object {broker, topic, qos}", what);
+        return vg_errf(err, cap, VG_EINVAL, "%s: \"mqtt\" must be an object {broker, topic, qos}",
+                       what);
     if (g->nsubs == GW_MAX_SUBS)
-        return fail(err, cap, "%s: at most %d MQTT sources", what, GW_MAX_SUBS);
+        return vg_errf(err, cap, VG_EINVAL, "%s: at most %d MQTT sources", what, GW_MAX_SUBS);
     struct sub *sb = vg_calloc(1, sizeof(*sb));
     g->subs[g->nsubs++] = sb;
     sb->src = src;
@@ -416,12 +343,13 @@ static int parse_source(struct gateway *g, const json_t *o, char *err, size_t ca
         (rc = int_member(mq, "qos", 0, 1, &sb->qos, what, err, cap)))
         return rc;
     if (mosquitto_sub_topic_check(sb->topic) != MOSQ_ERR_SUCCESS)
-        return fail(err, cap, "%s: \"%s\" is not a valid MQTT subscription", what, sb->topic);
+        return vg_errf(err, cap, VG_EINVAL, "%s: \"%s\" is not a valid MQTT subscription", what,
+                       sb->topic);
     sb->br = broker_named(g, bname);
     if (!sb->br)
-        return fail(err, cap, "%s: no broker named '%s'", what, bname);
+        return vg_errf(err, cap, VG_EINVAL, "%s: no broker named '%s'", what, bname);
     if (sb->br->nsubs == GW_MAX_SUBS)
-        return fail(err, cap, "%s: too many sources on broker '%s'", what, bname);
+        return vg_errf(err, cap, VG_EINVAL, "%s: too many sources on broker '%s'", what, bname);
     sb->br->subs[sb->br->nsubs++] = sb;
     const json_t *d = json_object_get(o, "decoder");
     if (json_is_string(d) && !strcmp(json_string_value(d), "lp")) {
@@ -429,7 +357,7 @@ static int parse_source(struct gateway *g, const json_t *o, char *err, size_t ca
         const char *p = str_member(o, "precision");
         int prec = lp_precision_parse(p);
         if (prec < 0)
-            return fail(err, cap, "%s: \"precision\" must be ns, us, ms or s", what);
+            return vg_errf(err, cap, VG_EINVAL, "%s: \"precision\" must be ns, us, ms or s", what);
         sb->prec = (enum lp_precision)prec;
     } else if (json_is_string(d) && !strcmp(json_string_value(d), "ngsi-ld")) {
         sb->fmt = FMT_NGSILD;
@@ -437,10 +365,12 @@ static int parse_source(struct gateway *g, const json_t *o, char *err, size_t ca
         char derr[400];
         sb->fmt = FMT_DECODER;
         if (decode_spec_parse(d, &sb->spec, derr, sizeof(derr)))
-            return fail(err, cap, "%s: %s", what, derr);
+            return vg_errf(err, cap, VG_EINVAL, "%s: %s", what, derr);
     } else {
-        return fail(err, cap, "%s: \"decoder\" must be \"lp\", \"ngsi-ld\" or a decoder object "
-                              "(docs/decoders.md)", what);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s: \"decoder\" must be \"lp\", \"ngsi-ld\" or a decoder object "
+                       "(docs/decoders.md)",
+                       what);
     }
     return VG_OK;
 }
@@ -466,24 +396,26 @@ int gateway_load(const char *path, struct ingest *ig, struct meta *meta, struct 
     g->reg = reg;
     g->file = root;
     pthread_mutex_init(&g->units.mu, NULL);
+    strset_init(&g->units.keys, GW_UNITS_MAX); /* bounded: forgotten units are written again */
     int rc = VG_OK;
     const char *k;
     json_t *v;
     if (!json_is_object(root)) {
-        rc = fail(e, sizeof(e), "the gateway file must be a JSON object");
+        rc = vg_errf(e, sizeof(e), VG_EINVAL, "the gateway file must be a JSON object");
         goto out;
     }
     json_object_foreach(root, k, v) {
         if (strcmp(k, "brokers") && strcmp(k, "sources") && strcmp(k, "rules") &&
             strcmp(k, "comment")) {
-            rc = fail(e, sizeof(e), "unknown member \"%s\" (brokers, sources, rules)", k);
+            rc = vg_errf(e, sizeof(e), VG_EINVAL, "unknown member \"%s\" (brokers, sources, rules)",
+                         k);
             goto out;
         }
     }
     const json_t *arr = json_object_get(root, "brokers");
     size_t i;
     if (arr && !json_is_array(arr)) {
-        rc = fail(e, sizeof(e), "\"brokers\" must be an array");
+        rc = vg_errf(e, sizeof(e), VG_EINVAL, "\"brokers\" must be an array");
         goto out;
     }
     json_array_foreach(arr, i, v) {
@@ -492,7 +424,7 @@ int gateway_load(const char *path, struct ingest *ig, struct meta *meta, struct 
     }
     arr = json_object_get(root, "sources");
     if (arr && !json_is_array(arr)) {
-        rc = fail(e, sizeof(e), "\"sources\" must be an array");
+        rc = vg_errf(e, sizeof(e), VG_EINVAL, "\"sources\" must be an array");
         goto out;
     }
     json_array_foreach(arr, i, v) {
@@ -501,7 +433,7 @@ int gateway_load(const char *path, struct ingest *ig, struct meta *meta, struct 
     }
     arr = json_object_get(root, "rules");
     if (arr && !json_is_array(arr))
-        rc = fail(e, sizeof(e), "\"rules\" must be an array");
+        rc = vg_errf(e, sizeof(e), VG_EINVAL, "\"rules\" must be an array");
 out:
     if (rc) {
         snprintf(err, cap, "%s: %s", path, e);
@@ -874,9 +806,7 @@ void gateway_free(struct gateway *g)
         buf_release(&g->subs[i]->pending);
         free(g->subs[i]);
     }
-    for (uint32_t i = 0; i < g->units.cap; i++)
-        free(g->units.k[i]);
-    free(g->units.k);
+    strset_release(&g->units.keys);
     pthread_mutex_destroy(&g->units.mu);
     json_decref(g->file);
     free(g);

@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/strset.h"
 #include "core/timefmt.h"
 #include "core/utf8.h"
 #include "core/vg.h"
@@ -25,7 +26,6 @@
 #include <fnmatch.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +40,7 @@
 #define IMPORT_PROGRESS_ROWS 100000
 #define IMPORT_FIRST_ERRORS 5
 #define IMPORT_NAME_MAX 256
+#define IMPORT_UNITS_MAX 1000000 /* remembered (entity, attribute) unit writes per run */
 
 enum imp_type { IT_NUMBER, IT_INTEGER, IT_STRING, IT_BOOLEAN };
 enum loc_fmt { LOC_NONE, LOC_LATLON, LOC_LONLAT, LOC_GEOJSON, LOC_TWO_COLUMNS };
@@ -103,15 +104,6 @@ struct import_mapping {
 
 /* ---- mapping ---------------------------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return VG_EINVAL;
-}
-
 static char *dup_str(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -123,11 +115,11 @@ static int tmpl_parse(const char *s, struct tmpl *t, const char *where, char *er
     memset(t, 0, sizeof(*t));
     while (*s) {
         if (t->nseg == IMPORT_MAX_SEGS)
-            return fail(err, cap, "%s: more than %d parts", where, IMPORT_MAX_SEGS);
+            return vg_errf(err, cap, VG_EINVAL, "%s: more than %d parts", where, IMPORT_MAX_SEGS);
         if (*s == '{') {
             const char *e = strchr(s, '}');
             if (!e || e == s + 1)
-                return fail(err, cap, "%s: '{' without a column name and '}'", where);
+                return vg_errf(err, cap, VG_EINVAL, "%s: '{' without a column name and '}'", where);
             t->seg[t->nseg].text = vg_strndup(s + 1, (size_t)(e - s - 1));
             t->seg[t->nseg].is_col = 1;
             t->nseg++;
@@ -140,7 +132,7 @@ static int tmpl_parse(const char *s, struct tmpl *t, const char *where, char *er
         }
     }
     if (!t->nseg)
-        return fail(err, cap, "%s: empty", where);
+        return vg_errf(err, cap, VG_EINVAL, "%s: empty", where);
     return VG_OK;
 }
 
@@ -179,38 +171,41 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
     char where[64];
     snprintf(where, sizeof(where), "files[%u]", idx);
     if (!json_is_object(o))
-        return fail(err, cap, "%s: expected an object", where);
+        return vg_errf(err, cap, VG_EINVAL, "%s: expected an object", where);
     s->match = dup_str(o, "match");
     if (!s->match)
-        return fail(err, cap, "%s.match: required (a file-name pattern such as \"*.csv\")", where);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s.match: required (a file-name pattern such as \"*.csv\")", where);
     s->name = vg_strdup(s->match);
     s->encoding = dup_str(o, "encoding");
     if (!s->encoding)
         s->encoding = vg_strdup("UTF-8");
     const char *sep = json_string_value(json_object_get(o, "delimiter"));
     if (sep && (strlen(sep) != 1 && strcmp(sep, "\\t")))
-        return fail(err, cap, "%s.delimiter: one character (or \"\\\\t\")", where);
+        return vg_errf(err, cap, VG_EINVAL, "%s.delimiter: one character (or \"\\\\t\")", where);
     s->sep = !sep ? ',' : !strcmp(sep, "\\t") ? '\t' : sep[0];
     const char *dec = json_string_value(json_object_get(o, "decimal"));
     if (dec && strcmp(dec, ".") && strcmp(dec, ","))
-        return fail(err, cap, "%s.decimal: \".\" or \",\"", where);
+        return vg_errf(err, cap, VG_EINVAL, "%s.decimal: \".\" or \",\"", where);
     s->decimal = dec ? dec[0] : '.';
     json_t *hr = json_object_get(o, "header_rows");
     if (hr && (!json_is_integer(hr) || json_integer_value(hr) < 1 || json_integer_value(hr) > 100))
-        return fail(err, cap, "%s.header_rows: an integer from 1 to 100 (the first names the "
-                              "columns)", where);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s.header_rows: an integer from 1 to 100 (the first names the "
+                       "columns)",
+                       where);
     s->header_rows = hr ? (uint32_t)json_integer_value(hr) : 1;
     json_t *miss = json_object_get(o, "missing");
     if (miss) {
         if (!json_is_array(miss) || json_array_size(miss) > IMPORT_MAX_MISSING)
-            return fail(err, cap, "%s.missing: an array of at most %d strings", where,
-                        IMPORT_MAX_MISSING);
+            return vg_errf(err, cap, VG_EINVAL, "%s.missing: an array of at most %d strings", where,
+                           IMPORT_MAX_MISSING);
         size_t i;
         json_t *x;
         json_array_foreach(miss, i, x)
         {
             if (!json_is_string(x))
-                return fail(err, cap, "%s.missing[%zu]: a string", where, i);
+                return vg_errf(err, cap, VG_EINVAL, "%s.missing[%zu]: a string", where, i);
             s->missing[s->nmissing++] = vg_strdup(json_string_value(x));
         }
     } else {
@@ -218,11 +213,12 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
     }
     s->type = dup_str(o, "type");
     if (!s->type || !s->type[0] || strpbrk(s->type, ",= \\\n"))
-        return fail(err, cap, "%s.type: required, an entity type without ',', '=', spaces", where);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s.type: required, an entity type without ',', '=', spaces", where);
     const char *id = json_string_value(json_object_get(o, "id"));
     if (!id)
-        return fail(err, cap, "%s.id: required (a template such as \"urn:ngsi-ld:T:{Column}\")",
-                    where);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s.id: required (a template such as \"urn:ngsi-ld:T:{Column}\")", where);
     char w2[160];
     snprintf(w2, sizeof(w2), "%s.id", where);
     int rc = tmpl_parse(id, &s->id, w2, err, cap);
@@ -231,17 +227,20 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
 
     json_t *tm = json_object_get(o, "time");
     if (!json_is_object(tm))
-        return fail(err, cap, "%s.time: required, {\"columns\": [...], \"format\": ..., \"zone\": "
-                              "...} or {\"fixed\": \"<RFC 3339>\"}", where);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s.time: required, {\"columns\": [...], \"format\": ..., \"zone\": "
+                       "...} or {\"fixed\": \"<RFC 3339>\"}",
+                       where);
     const char *zone = json_string_value(json_object_get(tm, "zone"));
     if (tf_zone_find(zone ? zone : "UTC", &s->zone))
-        return fail(err, cap, "%s.time.zone: unknown zone '%s' (UTC, Europe/Paris, ...)", where,
-                    zone);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s.time.zone: unknown zone '%s' (UTC, Europe/Paris, ...)", where, zone);
     s->later = json_is_true(json_object_get(tm, "later"));
     const char *fixed = json_string_value(json_object_get(tm, "fixed"));
     if (fixed) {
         if (tf_parse(fixed, strlen(fixed), "iso8601", &s->zone, 0, &s->fixed_ms))
-            return fail(err, cap, "%s.time.fixed: not an ISO 8601 instant: '%s'", where, fixed);
+            return vg_errf(err, cap, VG_EINVAL, "%s.time.fixed: not an ISO 8601 instant: '%s'",
+                           where, fixed);
         s->has_fixed = 1;
     } else {
         json_t *cols = json_object_get(tm, "columns");
@@ -255,12 +254,14 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
             json_array_foreach(cols, i, x)
             {
                 if (!json_is_string(x))
-                    return fail(err, cap, "%s.time.columns[%zu]: a column name", where, i);
+                    return vg_errf(err, cap, VG_EINVAL, "%s.time.columns[%zu]: a column name",
+                                   where, i);
                 s->time_cols[s->ntime_cols++] = vg_strdup(json_string_value(x));
             }
         } else {
-            return fail(err, cap, "%s.time: \"column\", \"columns\" (1 to 4) or \"fixed\" required",
-                        where);
+            return vg_errf(err, cap, VG_EINVAL,
+                           "%s.time: \"column\", \"columns\" (1 to 4) or \"fixed\" required",
+                           where);
         }
         s->time_format = dup_str(tm, "format");
         if (!s->time_format)
@@ -282,14 +283,16 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
         else if (s->loc_col && !strcmp(f, "geojson"))
             s->loc = LOC_GEOJSON;
         else
-            return fail(err, cap, "%s.location: {\"column\": ..., \"format\": \"lat,lon\" | "
-                                  "\"lon,lat\" | \"geojson\"} or {\"lat\": ..., \"lon\": ...}",
-                        where);
+            return vg_errf(err, cap, VG_EINVAL,
+                           "%s.location: {\"column\": ..., \"format\": \"lat,lon\" | "
+                           "\"lon,lat\" | \"geojson\"} or {\"lat\": ..., \"lon\": ...}",
+                           where);
     }
 
     json_t *attrs = json_object_get(o, "attributes");
     if (attrs && (!json_is_array(attrs) || json_array_size(attrs) > IMPORT_MAX_ATTRS))
-        return fail(err, cap, "%s.attributes: an array of at most %d", where, IMPORT_MAX_ATTRS);
+        return vg_errf(err, cap, VG_EINVAL, "%s.attributes: an array of at most %d", where,
+                       IMPORT_MAX_ATTRS);
     size_t i;
     json_t *a;
     json_array_foreach(attrs, i, a)
@@ -298,27 +301,28 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
         at->scale = 1;
         at->column = dup_str(a, "column");
         if (!at->column)
-            return fail(err, cap, "%s.attributes[%zu].column: required", where, i);
+            return vg_errf(err, cap, VG_EINVAL, "%s.attributes[%zu].column: required", where, i);
         const char *name = json_string_value(json_object_get(a, "name"));
         snprintf(w2, sizeof(w2), "%s.attributes[%zu].name", where, i);
         if ((rc = tmpl_parse(name ? name : at->column, &at->name, w2, err, cap)))
             return rc;
         if (at->name.nseg == 1 && !at->name.seg[0].is_col && name_reserved(at->name.seg[0].text))
-            return fail(err, cap, "%s: '%s' is reserved (location is declared with "
+            return vg_errf(err, cap, VG_EINVAL, "%s: '%s' is reserved (location is declared with "
                                   "\"location\"; '@' and '#' are not allowed)", w2,
-                        at->name.seg[0].text);
+                           at->name.seg[0].text);
         if (type_parse(json_string_value(json_object_get(a, "type")), &at->type))
-            return fail(err, cap, "%s.attributes[%zu].type: number, integer, string or boolean",
-                        where, i);
+            return vg_errf(err, cap, VG_EINVAL,
+                           "%s.attributes[%zu].type: number, integer, string or boolean", where, i);
         at->unit = dup_str(a, "unit");
         const char *adec = json_string_value(json_object_get(a, "decimal"));
         if (adec && strcmp(adec, ".") && strcmp(adec, ","))
-            return fail(err, cap, "%s.attributes[%zu].decimal: \".\" or \",\"", where, i);
+            return vg_errf(err, cap, VG_EINVAL, "%s.attributes[%zu].decimal: \".\" or \",\"", where,
+                           i);
         at->decimal = adec ? adec[0] : 0;
         json_t *sc = json_object_get(a, "scale");
         if (sc) {
             if (!json_is_number(sc) || !isfinite(json_number_value(sc)))
-                return fail(err, cap, "%s.attributes[%zu].scale: a number", where, i);
+                return vg_errf(err, cap, VG_EINVAL, "%s.attributes[%zu].scale: a number", where, i);
             at->scale = json_number_value(sc);
         }
     }
@@ -330,28 +334,33 @@ static int section_parse(const json_t *o, struct imp_section *s, uint32_t idx, c
         s->pv_unit_col = dup_str(pv, "unit_column");
         s->pv_unit = dup_str(pv, "unit");
         if (s->pv_unit && s->pv_unit_col)
-            return fail(err, cap, "%s.pivot: \"unit\" (fixed) or \"unit_column\", not both", where);
+            return vg_errf(err, cap, VG_EINVAL,
+                           "%s.pivot: \"unit\" (fixed) or \"unit_column\", not both", where);
         if (!s->pv_name_col || !s->pv_value_col)
-            return fail(err, cap, "%s.pivot: name_column and value_column required", where);
+            return vg_errf(err, cap, VG_EINVAL, "%s.pivot: name_column and value_column required",
+                           where);
         if (type_parse(json_string_value(json_object_get(pv, "type")), &s->pv_type))
-            return fail(err, cap, "%s.pivot.type: number, integer, string or boolean", where);
+            return vg_errf(err, cap, VG_EINVAL, "%s.pivot.type: number, integer, string or boolean",
+                           where);
         json_t *names = json_object_get(pv, "names");
         if (names && (!json_is_object(names) || json_object_size(names) > IMPORT_MAX_NAMES))
-            return fail(err, cap, "%s.pivot.names: an object of at most %d names", where,
-                        IMPORT_MAX_NAMES);
+            return vg_errf(err, cap, VG_EINVAL, "%s.pivot.names: an object of at most %d names",
+                           where, IMPORT_MAX_NAMES);
         const char *k;
         json_t *v;
         json_object_foreach(names, k, v)
         {
             if (!json_is_string(v) || name_reserved(json_string_value(v)))
-                return fail(err, cap, "%s.pivot.names.%s: an attribute name", where, k);
+                return vg_errf(err, cap, VG_EINVAL, "%s.pivot.names.%s: an attribute name", where,
+                               k);
             s->pv_from[s->npv_names] = vg_strdup(k);
             s->pv_to[s->npv_names++] = vg_strdup(json_string_value(v));
         }
     }
     if (!s->nattrs && !s->pivot && s->loc == LOC_NONE)
-        return fail(err, cap, "%s: no \"attributes\", \"pivot\" or \"location\": nothing to import",
-                    where);
+        return vg_errf(err, cap, VG_EINVAL,
+                       "%s: no \"attributes\", \"pivot\" or \"location\": nothing to import",
+                       where);
     return VG_OK;
 }
 
@@ -390,20 +399,20 @@ int import_mapping_parse(const char *text, size_t len, struct import_mapping **o
 {
     json_error_t je;
     if (len > IMPORT_MAPPING_MAX)
-        return fail(err, errcap, "mapping larger than %u bytes", IMPORT_MAPPING_MAX);
+        return vg_errf(err, errcap, VG_EINVAL, "mapping larger than %u bytes", IMPORT_MAPPING_MAX);
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return fail(err, errcap, "mapping is not valid JSON: %s (line %d, column %d)", je.text,
-                    je.line, je.column);
+        return vg_errf(err, errcap, VG_EINVAL, "mapping is not valid JSON: %s (line %d, column %d)",
+                       je.text, je.line, je.column);
     struct import_mapping *m = vg_calloc(1, sizeof(*m));
     int rc = VG_OK;
     json_t *files = json_object_get(root, "files");
     if (!json_is_object(root)) {
-        rc = fail(err, errcap, "mapping: expected a JSON object");
+        rc = vg_errf(err, errcap, VG_EINVAL, "mapping: expected a JSON object");
     } else if (!json_is_array(files) || !json_array_size(files) ||
                json_array_size(files) > IMPORT_MAX_SECTIONS) {
-        rc = fail(err, errcap, "files: required, an array of 1 to %d file descriptions",
-                  IMPORT_MAX_SECTIONS);
+        rc = vg_errf(err, errcap, VG_EINVAL,
+                     "files: required, an array of 1 to %d file descriptions", IMPORT_MAX_SECTIONS);
     } else {
         m->name = dup_str(root, "name");
         size_t i;
@@ -428,7 +437,8 @@ int import_mapping_load(const char *path, struct import_mapping **out, char *err
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errcap, "cannot open mapping '%s': %s", path, strerror(errno));
+        return vg_errf(err, errcap, VG_EINVAL, "cannot open mapping '%s': %s", path,
+                       strerror(errno));
     char *buf = vg_malloc(IMPORT_MAPPING_MAX + 1);
     size_t n = fread(buf, 1, IMPORT_MAPPING_MAX + 1, f);
     fclose(f);
@@ -457,54 +467,6 @@ struct run_cols {
     int pv_name, pv_value, pv_unit;
 };
 
-/* (entity, attribute) pairs whose unit was written during this run. */
-struct unit_set {
-    char **k;
-    uint32_t cap, n;
-};
-
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
-/* 1 if key was added now, 0 if it was there. */
-static int unit_set_add(struct unit_set *u, const char *key)
-{
-    if ((u->n + 1) * 2 > u->cap) {
-        uint32_t ncap = u->cap ? u->cap * 2 : 256;
-        char **nk = vg_calloc(ncap, sizeof(*nk));
-        for (uint32_t i = 0; i < u->cap; i++) {
-            if (!u->k[i])
-                continue;
-            uint32_t j = (uint32_t)str_hash(u->k[i]) & (ncap - 1);
-            while (nk[j])
-                j = (j + 1) & (ncap - 1);
-            nk[j] = u->k[i];
-        }
-        free(u->k);
-        u->k = nk;
-        u->cap = ncap;
-    }
-    uint32_t j = (uint32_t)str_hash(key) & (u->cap - 1);
-    for (; u->k[j]; j = (j + 1) & (u->cap - 1))
-        if (!strcmp(u->k[j], key))
-            return 0;
-    u->k[j] = vg_strdup(key);
-    u->n++;
-    return 1;
-}
-
-static void unit_set_free(struct unit_set *u)
-{
-    for (uint32_t i = 0; i < u->cap; i++)
-        free(u->k[i]);
-    free(u->k);
-}
-
 struct run {
     const struct imp_section *s;
     struct run_cols c;
@@ -518,7 +480,7 @@ struct run {
     struct meta_quarantine_row *q; /* quarantined rows of the chunk (raw copied into qraw) */
     char **qcopies;
     uint32_t nq, capq;
-    struct unit_set units;
+    struct strset units; /* entity 0x1f attribute: unit already written during this run */
     struct buf scratch;
     struct buf replay; /* quarantine context: "MAPPING\nFILE\nHEADER ROWS" */
     int64_t now_ms;
@@ -529,8 +491,8 @@ static int col_index(const struct csv *hdr, const char *name, const char *what, 
 {
     *idx = csv_find(hdr, name);
     if (*idx < 0)
-        return fail(err, cap, "%s: no column '%s' in the header (line %llu)", what, name,
-                    (unsigned long long)hdr->lineno);
+        return vg_errf(err, cap, VG_EINVAL, "%s: no column '%s' in the header (line %llu)", what,
+                       name, (unsigned long long)hdr->lineno);
     return VG_OK;
 }
 
@@ -944,7 +906,7 @@ static void row(struct run *r, const struct csv *c)
             return;
         }
         snprintf(ukey, sizeof(ukey), "%s\x1f%s", id, name);
-        if (a->unit && unit_set_add(&r->units, ukey)) {
+        if (a->unit && strset_add(&r->units, ukey)) {
             char un[IMPORT_NAME_MAX + 16];
             snprintf(un, sizeof(un), "%s@unitCode", name);
             lp_value(r, &nf, un, IT_STRING, 1, '.', a->unit, strlen(a->unit), why, sizeof(why));
@@ -977,7 +939,7 @@ static void row(struct run *r, const struct csv *c)
             if (!up)
                 field(c, r->c.pv_unit, &up, &ul);
             snprintf(ukey, sizeof(ukey), "%s\x1f%s", id, name);
-            if (ul && unit_set_add(&r->units, ukey)) {
+            if (ul && strset_add(&r->units, ukey)) {
                 char un[IMPORT_NAME_MAX + 16];
                 snprintf(un, sizeof(un), "%s@unitCode", name);
                 lp_value(r, &nf, un, IT_STRING, 1, '.', up, ul, why, sizeof(why));
@@ -1041,6 +1003,7 @@ static int run_file(struct ingest *ig, struct meta *meta, const struct import_ma
     }
     struct run r;
     memset(&r, 0, sizeof(r));
+    strset_init(&r.units, IMPORT_UNITS_MAX); /* bounded: forgotten units are written again */
     r.s = s;
     r.ig = ig;
     r.meta = meta;
@@ -1059,8 +1022,8 @@ static int run_file(struct ingest *ig, struct meta *meta, const struct import_ma
     int st;
     while (hdr < s->header_rows && (st = csv_next(&c)) != 0) {
         if (st < 0) {
-            rc = fail(err, errcap, "header row %u (line %llu) is malformed CSV", hdr + 1,
-                      (unsigned long long)c.lineno);
+            rc = vg_errf(err, errcap, VG_EINVAL, "header row %u (line %llu) is malformed CSV",
+                         hdr + 1, (unsigned long long)c.lineno);
             goto out;
         }
         if (hdr == 0 && (rc = resolve_columns(&r, &c, err, errcap)))
@@ -1072,7 +1035,8 @@ static int run_file(struct ingest *ig, struct meta *meta, const struct import_ma
         hdr++;
     }
     if (hdr < s->header_rows) {
-        rc = fail(err, errcap, "the file has fewer than %u header rows", s->header_rows);
+        rc = vg_errf(err, errcap, VG_EINVAL, "the file has fewer than %u header rows",
+                     s->header_rows);
         goto out;
     }
     while ((st = csv_next(&c)) != 0) {
@@ -1102,7 +1066,7 @@ out:
         free(r.qcopies[i]);
     free(r.q);
     free(r.qcopies);
-    unit_set_free(&r.units);
+    strset_release(&r.units);
     free(text);
     return rc;
 }

@@ -205,17 +205,6 @@ static uint64_t hash_str(const char *s)
     return hash_bytes(s, strlen(s));
 }
 
-static void putf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void putf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (!buf || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
 /* Append to a bounded message buffer. */
 static void catf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void catf(char *buf, size_t cap, const char *fmt, ...)
@@ -235,15 +224,15 @@ static void catf(char *buf, size_t cap, const char *fmt, ...)
 static void fmt_num(double d, char *buf, size_t cap)
 {
     if (isnan(d)) {
-        putf(buf, cap, "nan");
+        vg_putf(buf, cap, "nan");
     } else if (isinf(d)) {
-        putf(buf, cap, "%s", d < 0 ? "-inf" : "inf");
+        vg_putf(buf, cap, "%s", d < 0 ? "-inf" : "inf");
     } else if (d == floor(d) && fabs(d) < 1e15) {
-        putf(buf, cap, "%.0f", d);
+        vg_putf(buf, cap, "%.0f", d);
     } else {
-        putf(buf, cap, "%.15g", d);
+        vg_putf(buf, cap, "%.15g", d);
         if (strtod(buf, NULL) != d)
-            putf(buf, cap, "%.17g", d);
+            vg_putf(buf, cap, "%.17g", d);
     }
 }
 
@@ -252,7 +241,7 @@ static void fmt_str(const char *s, size_t n, char *buf, size_t cap)
 {
     size_t o = 0, lim = n > 64 ? 64 : n;
     if (cap < 4) {
-        putf(buf, cap, "\"");
+        vg_putf(buf, cap, "\"");
         return;
     }
     buf[o++] = '"';
@@ -272,13 +261,13 @@ static void fmt_scal(const struct scal *x, char *buf, size_t cap)
 {
     switch (x->k) {
     case K_NULL:
-        putf(buf, cap, "null");
+        vg_putf(buf, cap, "null");
         break;
     case K_BOOL:
-        putf(buf, cap, "%s", x->i ? "true" : "false");
+        vg_putf(buf, cap, "%s", x->i ? "true" : "false");
         break;
     case K_INT:
-        putf(buf, cap, "%lld", (long long)x->i);
+        vg_putf(buf, cap, "%lld", (long long)x->i);
         break;
     case K_REAL:
         fmt_num(x->d, buf, cap);
@@ -287,7 +276,7 @@ static void fmt_scal(const struct scal *x, char *buf, size_t cap)
         fmt_str(x->s, x->len, buf, cap);
         break;
     default:
-        putf(buf, cap, "value");
+        vg_putf(buf, cap, "value");
         break;
     }
 }
@@ -302,10 +291,10 @@ char *schema_fmt_value(enum vg_vtype vt, const union vg_val *val, char *buf, siz
         fmt_num(val->f, buf, cap);
         break;
     case VT_I64:
-        putf(buf, cap, "%lld", (long long)val->i);
+        vg_putf(buf, cap, "%lld", (long long)val->i);
         break;
     case VT_BOOL:
-        putf(buf, cap, "%s", val->i ? "true" : "false");
+        vg_putf(buf, cap, "%s", val->i ? "true" : "false");
         break;
     case VT_STR:
         fmt_str(val->s.p ? val->s.p : "", val->s.p ? val->s.len : 0, buf, cap);
@@ -313,10 +302,10 @@ char *schema_fmt_value(enum vg_vtype vt, const union vg_val *val, char *buf, siz
     case VT_GEO:
         fmt_num(val->geo.lat, a, sizeof(a));
         fmt_num(val->geo.lon, b, sizeof(b));
-        putf(buf, cap, "(%s, %s)", a, b);
+        vg_putf(buf, cap, "(%s, %s)", a, b);
         break;
     default:
-        putf(buf, cap, "null");
+        vg_putf(buf, cap, "null");
         break;
     }
     return buf;
@@ -327,7 +316,7 @@ static void type_names(uint16_t t, char *buf, size_t cap)
     static const char *const names[] = {"null", "boolean", "object", "array",
                                         "number", "integer", "string"};
     int first = 1;
-    putf(buf, cap, "%s", "");
+    vg_putf(buf, cap, "%s", "");
     if ((t & TB_NUM) && (t & TB_INT))
         t &= (uint16_t)~TB_INT;
     for (int b = 0; b < 7; b++) {
@@ -337,7 +326,7 @@ static void type_names(uint16_t t, char *buf, size_t cap)
         first = 0;
     }
     if (first)
-        putf(buf, cap, "nothing");
+        vg_putf(buf, cap, "nothing");
 }
 
 /* Code points of valid UTF-8 (bytes that are not continuation bytes). */
@@ -1289,10 +1278,10 @@ static int en_has(const struct senum *en, const struct scal *x)
 static void fmt_enum(const struct senum *en, char *buf, size_t cap)
 {
     char v[96];
-    putf(buf, cap, "%s", "");
+    vg_putf(buf, cap, "%s", "");
     for (uint32_t k = 0; k < en->n && k < 8; k++) {
         if (en->v[k].k == K_OTHER)
-            putf(v, sizeof(v), "%s", json_is_object(en->j[k]) ? "{...}" : "[...]");
+            vg_putf(v, sizeof(v), "%s", json_is_object(en->j[k]) ? "{...}" : "[...]");
         else
             fmt_scal(&en->v[k], v, sizeof(v));
         catf(buf, cap, "%s%s", k ? ", " : "", v);
@@ -1319,11 +1308,11 @@ static int fc_scal(const struct fconj *f, const struct scal *x, int fast, char *
     /* the value is formatted only on failure: this runs for every point */
 #define V (fmt_scal(x, v, sizeof(v)), v)
     if (f->flags & N_FALSE) {
-        putf(prob, cap, "%s is not allowed (false schema)", V);
+        vg_putf(prob, cap, "%s is not allowed (false schema)", V);
         return 2;
     }
     if (x->k == K_REAL && !isfinite(x->d)) {
-        putf(prob, cap, "%s is not a finite number", V);
+        vg_putf(prob, cap, "%s is not a finite number", V);
         return 1;
     }
     if (f->types != TB_ANY) {
@@ -1347,7 +1336,7 @@ static int fc_scal(const struct fconj *f, const struct scal *x, int fast, char *
         }
         if (!ok) {
             type_names(f->types, t, sizeof(t));
-            putf(prob, cap, "%s is not of type %s", V, t);
+            vg_putf(prob, cap, "%s is not of type %s", V, t);
             return 1;
         }
     }
@@ -1355,57 +1344,57 @@ static int fc_scal(const struct fconj *f, const struct scal *x, int fast, char *
         char l[256];
         fmt_enum(f->en, l, sizeof(l));
         if (f->en->is_const)
-            putf(prob, cap, "%s is not the %sconstant %s", V, the, l);
+            vg_putf(prob, cap, "%s is not the %sconstant %s", V, the, l);
         else
-            putf(prob, cap, "%s is not one of the %sallowed values (%s)", V,
-                 fast ? "schema's " : "", l);
+            vg_putf(prob, cap, "%s is not one of the %sallowed values (%s)", V,
+                    fast ? "schema's " : "", l);
         return 2;
     }
     if (x->k == K_INT || x->k == K_REAL) {
         double d = x->d;
         if ((f->flags & N_MIN) && d < f->min) {
             fmt_num(f->min, b, sizeof(b));
-            putf(prob, cap, "%s is below %sminimum %s", V, the, b);
+            vg_putf(prob, cap, "%s is below %sminimum %s", V, the, b);
             return 2;
         }
         if ((f->flags & N_XMIN) && d <= f->xmin) {
             fmt_num(f->xmin, b, sizeof(b));
-            putf(prob, cap, "%s is not above %sexclusive minimum %s", V, the, b);
+            vg_putf(prob, cap, "%s is not above %sexclusive minimum %s", V, the, b);
             return 2;
         }
         if ((f->flags & N_MAX) && d > f->max) {
             fmt_num(f->max, b, sizeof(b));
-            putf(prob, cap, "%s is above %smaximum %s", V, the, b);
+            vg_putf(prob, cap, "%s is above %smaximum %s", V, the, b);
             return 2;
         }
         if ((f->flags & N_XMAX) && d >= f->xmax) {
             fmt_num(f->xmax, b, sizeof(b));
-            putf(prob, cap, "%s is not below %sexclusive maximum %s", V, the, b);
+            vg_putf(prob, cap, "%s is not below %sexclusive maximum %s", V, the, b);
             return 2;
         }
         if ((f->flags & N_MULT) && !multiple_of(d, f->mult)) {
             fmt_num(f->mult, b, sizeof(b));
-            putf(prob, cap, "%s is not a multiple of %s", V, b);
+            vg_putf(prob, cap, "%s is not a multiple of %s", V, b);
             return 2;
         }
     } else if (x->k == K_STR) {
         if (f->minlen >= 0 || f->maxlen >= 0) {
             int64_t l = (int64_t)utf8_len(x->s, x->len);
             if (f->minlen >= 0 && l < f->minlen) {
-                putf(prob, cap, "%s is shorter than %lld characters", V, (long long)f->minlen);
+                vg_putf(prob, cap, "%s is shorter than %lld characters", V, (long long)f->minlen);
                 return 2;
             }
             if (f->maxlen >= 0 && l > f->maxlen) {
-                putf(prob, cap, "%s is longer than %lld characters", V, (long long)f->maxlen);
+                vg_putf(prob, cap, "%s is longer than %lld characters", V, (long long)f->maxlen);
                 return 2;
             }
         }
         if (f->fmt && !fmt_ok(f->fmt, x->s, x->len)) {
-            putf(prob, cap, "%s is not a valid %s", V, fmt_names[f->fmt]);
+            vg_putf(prob, cap, "%s is not a valid %s", V, fmt_names[f->fmt]);
             return 2;
         }
         if (f->pat && !pattern_match(f->pat, x->s, x->len)) {
-            putf(prob, cap, "%s does not match %spattern '%.80s'", V, the, f->pat->src);
+            vg_putf(prob, cap, "%s does not match %spattern '%.80s'", V, the, f->pat->src);
             return 2;
         }
     }
@@ -1419,12 +1408,12 @@ static int fc_other(const struct fconj *f, const json_t *x, long *steps, char *p
     const char *v = json_is_object(x) ? "{...}" : "[...]";
     char t[96];
     if (f->flags & N_FALSE) {
-        putf(prob, cap, "%s is not allowed (false schema)", v);
+        vg_putf(prob, cap, "%s is not allowed (false schema)", v);
         return 2;
     }
     if (f->types != TB_ANY && !(f->types & (json_is_object(x) ? TB_OBJ : TB_ARR))) {
         type_names(f->types, t, sizeof(t));
-        putf(prob, cap, "%s is not of type %s", json_is_object(x) ? "object" : "array", t);
+        vg_putf(prob, cap, "%s is not of type %s", json_is_object(x) ? "object" : "array", t);
         return 1;
     }
     if (f->en) {
@@ -1432,8 +1421,8 @@ static int fc_other(const struct fconj *f, const json_t *x, long *steps, char *p
         for (uint32_t k = 0; k < f->en->n && !found; k++)
             found = f->en->v[k].k == K_OTHER && jeq(f->en->j[k], x, steps);
         if (!found) {
-            putf(prob, cap, "%s is not %s", v,
-                 f->en->is_const ? "the constant" : "one of the allowed values");
+            vg_putf(prob, cap, "%s is not %s", v,
+                    f->en->is_const ? "the constant" : "one of the allowed values");
             return 2;
         }
     }
@@ -1565,8 +1554,8 @@ static void cfail(struct cctx *cc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    putf(cc->err, cc->cap, "%s#%s: %s", cc->doc && cc->doc->name ? cc->doc->name : "",
-         cc->where, msg);
+    vg_putf(cc->err, cc->cap, "%s#%s: %s", cc->doc && cc->doc->name ? cc->doc->name : "",
+            cc->where, msg);
 }
 
 static size_t wpush(struct cctx *cc, const char *seg)
@@ -2065,16 +2054,16 @@ static int load_file(const char *path, json_t **out, char *err, size_t cap)
     json_error_t je;
     json_t *j;
     if (stat(path, &sb) != 0) {
-        putf(err, cap, "cannot read '%s'", path);
+        vg_putf(err, cap, "cannot read '%s'", path);
         return VG_ENOENT;
     }
     if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)SCHEMA_MAX_FILE) {
-        putf(err, cap, "'%s' is not a regular file of at most %u bytes", path, SCHEMA_MAX_FILE);
+        vg_putf(err, cap, "'%s' is not a regular file of at most %u bytes", path, SCHEMA_MAX_FILE);
         return VG_ETOOBIG;
     }
     j = json_load_file(path, 0, &je);
     if (!j) {
-        putf(err, cap, "'%s' line %d: %s", path, je.line, je.text);
+        vg_putf(err, cap, "'%s' line %d: %s", path, je.line, je.text);
         return VG_EINVAL;
     }
     *out = j;
@@ -2644,9 +2633,9 @@ static void path_pop(struct vctx *c, size_t old)
 static int vfail(const struct vctx *c, char *why, size_t cap, int r, const char *prob)
 {
     if (c->plen)
-        putf(why, cap, "%s: %s", c->path, prob);
+        vg_putf(why, cap, "%s: %s", c->path, prob);
     else
-        putf(why, cap, "%s", prob);
+        vg_putf(why, cap, "%s", prob);
     return r;
 }
 
@@ -2656,7 +2645,7 @@ static void fmt_inst(const json_t *x, char *buf, size_t cap)
     if (json_scal(x, &s))
         fmt_scal(&s, buf, cap);
     else
-        putf(buf, cap, "%s", json_is_object(x) ? "{...}" : "[...]");
+        vg_putf(buf, cap, "%s", json_is_object(x) ? "{...}" : "[...]");
 }
 
 static int vnode(struct vctx *c, const struct snode *n, const json_t *x, int depth, char *why,
@@ -2665,8 +2654,8 @@ static int vnode(struct vctx *c, const struct snode *n, const json_t *x, int dep
 static int vdead(struct vctx *c, char *why, size_t cap)
 {
     c->dead = 1;
-    putf(why, cap, "schema evaluation exceeds its budget (%d steps, depth %d)", SCHEMA_STEP_BUDGET,
-         EVAL_DEPTH_MAX);
+    vg_putf(why, cap, "schema evaluation exceeds its budget (%d steps, depth %d)",
+            SCHEMA_STEP_BUDGET, EVAL_DEPTH_MAX);
     return 2;
 }
 
@@ -2709,7 +2698,7 @@ static int valts(struct vctx *c, struct snode *const *alts, uint32_t na, int one
         snprintf(tmp, sizeof(tmp), "%s is not of type %s", v, t);
         return vfail(c, why, cap, 1, tmp);
     }
-    putf(why, cap, "%s (no alternative of %s matches)", best, one ? "oneOf" : "anyOf");
+    vg_putf(why, cap, "%s (no alternative of %s matches)", best, one ? "oneOf" : "anyOf");
     return 2;
 }
 
@@ -2962,18 +2951,18 @@ int schema_set_add(struct schema_set *set, const char *type, const json_t *schem
     json_t *copy;
     size_t start;
     uint32_t nodes0, ignored0;
-    putf(err, cap, "%s", "");
+    vg_putf(err, cap, "%s", "");
     if (!set || !type || !*type || !schema) {
-        putf(err, cap, "missing type name or schema");
+        vg_putf(err, cap, "missing type name or schema");
         return VG_EINVAL;
     }
     if (type_find(set, type)) {
-        putf(err, cap, "type '%s' already has a schema", type);
+        vg_putf(err, cap, "type '%s' already has a schema", type);
         return VG_EEXIST;
     }
     copy = json_deep_copy(schema);
     if (!copy) {
-        putf(err, cap, "cannot copy the schema");
+        vg_putf(err, cap, "cannot copy the schema");
         return VG_EINVAL;
     }
     doc = doc_add(set, NULL, copy);
@@ -3043,10 +3032,10 @@ int schema_set_load(const char *dir, struct schema_set **out, char *err, size_t 
     char **names = NULL, path[4096], e[512];
     size_t n = 0, capn = 0;
     struct schema_set *set;
-    putf(err, cap, "%s", "");
+    vg_putf(err, cap, "%s", "");
     d = opendir(dir);
     if (!d) {
-        putf(err, cap, "cannot open '%s'", dir);
+        vg_putf(err, cap, "cannot open '%s'", dir);
         return VG_ENOENT;
     }
     while ((de = readdir(d)) != NULL) {
@@ -3127,15 +3116,15 @@ int schema_validate_entity(const struct schema_set *set, const char *type, const
     const struct stype *t = type_find(set, type);
     struct vctx c;
     int r;
-    putf(why, cap, "%s", "");
+    vg_putf(why, cap, "%s", "");
     if (!t)
         return VG_ENOENT;
     if (!kv) {
-        putf(why, cap, "no value");
+        vg_putf(why, cap, "no value");
         return VG_EINVAL;
     }
     if (too_deep(kv, SCHEMA_MAX_DEPTH)) {
-        putf(why, cap, "value nested deeper than %d levels", SCHEMA_MAX_DEPTH);
+        vg_putf(why, cap, "value nested deeper than %d levels", SCHEMA_MAX_DEPTH);
         return VG_EINVAL;
     }
     memset(&c, 0, sizeof(c));
@@ -3180,7 +3169,7 @@ static int slow_value(const struct stype *t, struct snode *const *nodes, uint32_
     schema_fmt_value(vt, val, v, sizeof(v));
     j = point_json(vt, val);
     if (!j) {
-        putf(why, cap, "%s = %s is not a finite number (%s schema)", attr, v, t->name);
+        vg_putf(why, cap, "%s = %s is not a finite number (%s schema)", attr, v, t->name);
         return VG_EINVAL;
     }
     memset(&c, 0, sizeof(c));
@@ -3189,7 +3178,7 @@ static int slow_value(const struct stype *t, struct snode *const *nodes, uint32_
     json_decref(j);
     if (!r && !c.dead)
         return 0;
-    putf(why, cap, "%s = %s is invalid: %s (%s schema)", attr, v, reason, t->name);
+    vg_putf(why, cap, "%s = %s is invalid: %s (%s schema)", attr, v, reason, t->name);
     return VG_EINVAL;
 }
 
@@ -3243,20 +3232,20 @@ int schema_validate_value(const struct schema_set *set, const char *type, const 
             fmt_scal(&x, v, sizeof(v));
             r = 2;
             if (hits > 1) {
-                putf(prob, sizeof(prob), "%s matches %d alternatives of oneOf, exactly one is "
-                     "required", v, hits);
+                vg_putf(prob, sizeof(prob), "%s matches %d alternatives of oneOf, exactly one is "
+                        "required", v, hits);
             } else if (all_type) {
                 type_names(tu, tn, sizeof(tn));
-                putf(prob, sizeof(prob), "%s is not of type %s", v, tn);
+                vg_putf(prob, sizeof(prob), "%s is not of type %s", v, tn);
             } else {
                 memcpy(tmp, prob, sizeof(tmp));
-                putf(prob, sizeof(prob), "%s (no alternative of %s matches)", tmp,
-                     a->one ? "oneOf" : "anyOf");
+                vg_putf(prob, sizeof(prob), "%s (no alternative of %s matches)", tmp,
+                        a->one ? "oneOf" : "anyOf");
             }
         }
     }
     if (!r)
         return 0;
-    putf(why, cap, "%s = %s (%s schema)", attr, prob, t->name);
+    vg_putf(why, cap, "%s = %s (%s schema)", attr, prob, t->name);
     return VG_EINVAL;
 }

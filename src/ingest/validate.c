@@ -22,7 +22,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,17 +95,6 @@ struct validator {
     union shard_pad shards[VALIDATOR_SHARDS];
 };
 
-static void putf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void putf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (!buf || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
 static uint64_t fnv(uint64_t h, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -157,14 +145,14 @@ static int rule_str(const json_t *o, const char *key, int required, char **out, 
     size_t n;
     if (!v) {
         if (required) {
-            putf(msg, cap, "'%s' is required", key);
+            vg_putf(msg, cap, "'%s' is required", key);
             return -1;
         }
         return 0;
     }
     n = json_is_string(v) ? json_string_length(v) : 0;
     if (n == 0 || n > RULE_STR_MAX || strlen(json_string_value(v)) != n) {
-        putf(msg, cap, "'%s' must be a non-empty string of at most %d bytes", key, RULE_STR_MAX);
+        vg_putf(msg, cap, "'%s' must be a non-empty string of at most %d bytes", key, RULE_STR_MAX);
         return -1;
     }
     *out = vg_strdup(json_string_value(v));
@@ -177,7 +165,7 @@ static int rule_num(const json_t *o, const char *key, int *has, double *out, cha
     if (!v)
         return 0;
     if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-        putf(msg, cap, "'%s' must be a number", key);
+        vg_putf(msg, cap, "'%s' must be a number", key);
         return -1;
     }
     *has = 1;
@@ -207,7 +195,7 @@ static int rule_parse(const json_t *o, struct rule **out, char *msg, size_t cap)
     const char *k;
     json_t *v;
     if (!json_is_object(o)) {
-        putf(msg, cap, "a rule must be an object");
+        vg_putf(msg, cap, "a rule must be an object");
         return -1;
     }
     json_object_foreach((json_t *)o, k, v)
@@ -217,10 +205,10 @@ static int rule_parse(const json_t *o, struct rule **out, char *msg, size_t cap)
             if (!strcmp(k, allowed[i]))
                 break;
         if (i == VG_ARRAY_LEN(allowed)) {
-            putf(msg, cap,
-                 "unknown member '%.64s' (allowed: tenant, type, attribute, min, max, units, "
-                 "max_rate, name, description)",
-                 k);
+            vg_putf(msg, cap,
+                    "unknown member '%.64s' (allowed: tenant, type, attribute, min, max, units, "
+                    "max_rate, name, description)",
+                    k);
             return -1;
         }
     }
@@ -235,15 +223,15 @@ static int rule_parse(const json_t *o, struct rule **out, char *msg, size_t cap)
         goto fail;
     v = json_object_get(o, "description");
     if (v && !json_is_string(v)) {
-        putf(msg, cap, "'description' must be a string");
+        vg_putf(msg, cap, "'description' must be a string");
         goto fail;
     }
     if (r->has_min && r->has_max && r->min > r->max) {
-        putf(msg, cap, "'min' is above 'max'");
+        vg_putf(msg, cap, "'min' is above 'max'");
         goto fail;
     }
     if (r->has_rate && !(r->max_rate > 0)) {
-        putf(msg, cap, "'max_rate' must be above 0 (absolute change per second)");
+        vg_putf(msg, cap, "'max_rate' must be above 0 (absolute change per second)");
         goto fail;
     }
     v = json_object_get(o, "units");
@@ -251,18 +239,18 @@ static int rule_parse(const json_t *o, struct rule **out, char *msg, size_t cap)
         size_t i, n = json_array_size(v), len = 0;
         json_t *e;
         if (!json_is_array(v) || n == 0 || n > RULE_UNITS_MAX) {
-            putf(msg, cap, "'units' must be a non-empty array of at most %d unit codes",
-                 RULE_UNITS_MAX);
+            vg_putf(msg, cap, "'units' must be a non-empty array of at most %d unit codes",
+                    RULE_UNITS_MAX);
             goto fail;
         }
         r->units = vg_calloc(n, sizeof(*r->units));
         json_array_foreach(v, i, e)
         {
             if (!json_is_string(e) || !unit_code_ok(json_string_value(e), json_string_length(e))) {
-                putf(msg, cap,
-                     "'units' item %zu must be a UN/CEFACT code (letters, digits, '-', '_'; "
-                     "at most %d)",
-                     i, UNIT_LEN_MAX);
+                vg_putf(msg, cap,
+                        "'units' item %zu must be a UN/CEFACT code (letters, digits, '-', '_'; "
+                        "at most %d)",
+                        i, UNIT_LEN_MAX);
                 goto fail;
             }
             r->units[r->nunits++] = vg_strdup(json_string_value(e));
@@ -276,7 +264,7 @@ static int rule_parse(const json_t *o, struct rule **out, char *msg, size_t cap)
         }
     }
     if (!r->has_min && !r->has_max && !r->has_rate && !r->nunits) {
-        putf(msg, cap, "the rule checks nothing (give min, max, units or max_rate)");
+        vg_putf(msg, cap, "the rule checks nothing (give min, max, units or max_rate)");
         goto fail;
     }
     if (!r->name) {
@@ -382,14 +370,14 @@ int validator_add_rule_json(struct validator *v, const json_t *rule, char *err, 
     struct rule **add;
     struct rsnap *s, *old;
     int rc = 0;
-    putf(err, cap, "%s", "");
+    vg_putf(err, cap, "%s", "");
     if (!rule || (json_is_array(rule) && n == 0)) {
-        putf(err, cap, "no rule");
+        vg_putf(err, cap, "no rule");
         return VG_EINVAL;
     }
     pthread_mutex_lock(&v->wmu);
     if (v->nrules + n > VALIDATOR_MAX_RULES) {
-        putf(err, cap, "more than %d rules", VALIDATOR_MAX_RULES);
+        vg_putf(err, cap, "more than %d rules", VALIDATOR_MAX_RULES);
         pthread_mutex_unlock(&v->wmu);
         return VG_ETOOBIG;
     }
@@ -400,9 +388,9 @@ int validator_add_rule_json(struct validator *v, const json_t *rule, char *err, 
         char msg[256];
         if (rule_parse(o, &add[i], msg, sizeof(msg))) {
             if (json_is_string(nm))
-                putf(err, cap, "rule %zu ('%.64s'): %s", i + 1, json_string_value(nm), msg);
+                vg_putf(err, cap, "rule %zu ('%.64s'): %s", i + 1, json_string_value(nm), msg);
             else
-                putf(err, cap, "rule %zu: %s", i + 1, msg);
+                vg_putf(err, cap, "rule %zu: %s", i + 1, msg);
             rc = VG_EINVAL;
             break;
         }
@@ -589,8 +577,8 @@ static int rate_check(struct validator *v, const struct rslot *sl, const char *t
                     fmt_num(change, c, sizeof(c));
                     fmt_num(dt, d, sizeof(d));
                     fmt_num(r->max_rate, m, sizeof(m));
-                    putf(why, cap, "%s changed by %s in %s s (rule '%s': at most %s/s)", attr, c,
-                         d, r->name, m);
+                    vg_putf(why, cap, "%s changed by %s in %s s (rule '%s': at most %s/s)", attr, c,
+                            d, r->name, m);
                     rc = VG_EINVAL;
                 }
             }
@@ -659,17 +647,17 @@ static int rules_check(const struct rslot *sl, const char *tenant, const char *a
         if (!rule_applies(r, tenant))
             continue;
         if (numeric && (r->has_min || r->has_max || r->has_rate) && !isfinite(x)) {
-            putf(why, cap, "%s = %s is not a finite number (rule '%s')", attr, VTEXT, r->name);
+            vg_putf(why, cap, "%s = %s is not a finite number (rule '%s')", attr, VTEXT, r->name);
             return VG_EINVAL;
         }
         if (numeric && r->has_min && x < r->min) {
             fmt_num(r->min, b, sizeof(b));
-            putf(why, cap, "%s = %s breaks rule '%s' (min %s)", attr, VTEXT, r->name, b);
+            vg_putf(why, cap, "%s = %s breaks rule '%s' (min %s)", attr, VTEXT, r->name, b);
             return VG_EINVAL;
         }
         if (numeric && r->has_max && x > r->max) {
             fmt_num(r->max, b, sizeof(b));
-            putf(why, cap, "%s = %s breaks rule '%s' (max %s)", attr, VTEXT, r->name, b);
+            vg_putf(why, cap, "%s = %s breaks rule '%s' (max %s)", attr, VTEXT, r->name, b);
             return VG_EINVAL;
         }
         if (unit && r->nunits) {
@@ -678,8 +666,8 @@ static int rules_check(const struct rslot *sl, const char *tenant, const char *a
                 if (!strcmp(r->units[u], unit))
                     break;
             if (u == r->nunits) {
-                putf(why, cap, "unit '%.32s' not allowed for %s (rule '%s': %s)", unit, attr,
-                     r->name, r->units_text);
+                vg_putf(why, cap, "unit '%.32s' not allowed for %s (rule '%s': %s)", unit, attr,
+                        r->name, r->units_text);
                 return VG_EINVAL;
             }
         }

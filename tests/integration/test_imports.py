@@ -285,10 +285,47 @@ def t_http_upload():
         s.cleanup()
 
 
+def t_replay_after_mapping_fix():
+    """A row quarantined by a mapping that types a column wrongly is stored once the mapping
+    is fixed and the quarantine replayed on the running server (POST /api/v1/quarantine/replay);
+    a row that still fails stays, with its new reason."""
+    maps = tempfile.mkdtemp(prefix="vigie-maps-")
+    s = Server(extra=["--mappings", maps])
+    try:
+        def mapping(name, typ):
+            with open(os.path.join(maps, name + ".json"), "w") as f:
+                json.dump({"files": [{"match": "*.csv", "delimiter": ";", "type": "WaterMeter",
+                                      "id": "urn:ngsi-ld:WaterMeter:{meter}",
+                                      "time": {"column": "t", "format": "iso8601"},
+                                      "attributes": [{"column": "v", "name": "volume",
+                                                      "type": typ}]}]}, f)
+        mapping("meters_v1", "integer")
+        mapping("meters_v2", "number")
+        s.start()
+        body = ("meter;t;v\nm1;2026-01-01T00:00:00Z;12\nm2;2026-01-01T00:00:00Z;12.5\n"
+                "m3;2026-01-01T00:00:00Z;lots\n").encode()
+        st, _, doc = s.json("POST", "/api/v1/imports?mapping=meters_v1&filename=m.csv", body)
+        check(st == 200 and doc["stored"] == 1 and doc["quarantined"] == 2, "import %r" % doc)
+        st, _, doc = s.json("POST", "/api/v1/quarantine/replay?mapping=meters_v2")
+        check(st == 200 and doc["replayed"] == 2 and doc["stored"] == 1
+              and doc["quarantined"] == 1, "replay %d %r" % (st, doc))
+        check(points(s, "urn:ngsi-ld:WaterMeter:m2", "volume") == [[ms("2026-01-01T00:00:00Z"), 12.5]],
+              "replayed row stored")
+        st, _, q = s.json("GET", "/api/v1/quarantine")
+        check(q["total"] == 1 and "lots" in q["items"][0]["raw"], "one row left %r" % q)
+        st, _, doc = s.json("POST", "/api/v1/quarantine/replay?mapping=../x")
+        check(st == 400, "path in the mapping name %d" % st)
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(maps, ignore_errors=True)
+
+
 case("every file of ../shared/data with its shipped mapping: rows and values", t_every_real_file)
 case("summer-time gap quarantined, overlap first/later, Windows-1252, decimal comma", t_dst_and_cp1252)
 case("re-importing a file stores no duplicates", t_reimport_no_duplicates)
 case("broken rows quarantined with their reason, good rows kept", t_broken_rows)
 case("mapping errors: invalid JSON, unknown column, no section, bad type", t_mapping_errors)
 case("POST /api/v1/imports: upload, 404, 422, 400", t_http_upload)
+case("replay after the mapping is fixed (POST /api/v1/quarantine/replay)", t_replay_after_mapping_fix)
 done()

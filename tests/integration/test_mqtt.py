@@ -409,6 +409,78 @@ def t_bad_gateway_file():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def t_tls_and_password():
+    """A broker that requires TLS (a CA made here with openssl) and a username/password; the
+    password comes from a file and never appears in the log; a wrong one is reported in the
+    registry as the broker's refusal."""
+    d = tempfile.mkdtemp(prefix="vigie-tls-")
+    os.chmod(d, 0o755)
+    mq = None
+    s = None
+    try:
+        def run(*a):
+            subprocess.run(list(a), check=True, capture_output=True, timeout=60, cwd=d)
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Vigie test CA")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
+            "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+        with open(os.path.join(d, "san.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+        run("mosquitto_passwd", "-c", "-b", "passwd", "vigie", "s3cret-pw")
+        port = free_port()
+        conf = os.path.join(d, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s/passwd\n"
+                    "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+                    "persistence false\nuser root\n" % (port, d, d, d, d))
+        mq = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        pub = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "--cafile",
+               os.path.join(d, "ca.crt"), "-u", "vigie", "-P", "s3cret-pw", "-q", "1"]
+        wait_for(lambda: subprocess.run(pub + ["-t", "x", "-m", "ping"],
+                                        capture_output=True).returncode == 0, what="TLS broker")
+        with open(os.path.join(d, "pw"), "w") as f:
+            f.write("s3cret-pw\n")
+        with open(os.path.join(d, "bad"), "w") as f:
+            f.write("bad-pw-7391\n")
+        gw = os.path.join(d, "gw.json")
+
+        def brokers(pwfile):
+            return {"brokers": [{"name": "tls", "host": "127.0.0.1", "port": port,
+                                 "username": "vigie", "password_file": pwfile,
+                                 "tls": {"ca_file": os.path.join(d, "ca.crt")},
+                                 "reconnect_min_s": 1, "reconnect_max_s": 1}],
+                    "sources": [{"name": "secure", "mqtt": {"broker": "tls", "topic": "lp/#"},
+                                 "decoder": "lp", "precision": "ms"}]}
+        with open(gw, "w") as f:
+            json.dump(brokers(os.path.join(d, "bad")), f)
+        s = Server(extra=["--gateway", gw]).start()
+        src = wait_for(lambda: (lambda x: x if x["last_error"] else None)(source(s, "secure")),
+                       what="refusal reported")
+        check(src["connected"] is False and "refused" in src["last_error"], "%r" % src)
+        s.stop()
+        with open(gw, "w") as f:
+            json.dump(brokers(os.path.join(d, "pw")), f)
+        s.start()
+        wait_for(lambda: source(s, "secure").get("connected"), what="TLS connection")
+        subprocess.run(pub + ["-t", "lp/a", "-m", "Streetlight,id=sl-1 powerState=\"on\" "
+                                                  "1795000000000"], check=True)
+        pts = wait_for(lambda: latest_points(s, "sl-1", "powerState"), what="message over TLS")
+        check(pts[0][1] == "on", "%r" % pts)
+        check("s3cret-pw" not in s.tail(100000) and "bad-pw-7391" not in s.tail(100000),
+              "no password in the log")
+    finally:
+        if s:
+            s.stop()
+            s.cleanup()
+        if mq:
+            mq.terminate()
+            mq.wait(10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 case("decoders", t_decoders)
 case("malformed_quarantined_and_replayed", t_malformed_quarantined_and_replayed)
 case("vigie_down_then_restart", t_vigie_down_then_restart)
@@ -416,4 +488,5 @@ case("broker_restart", t_broker_restart)
 case("kill9_mid_stream", t_kill9_mid_stream)
 case("registry_stale_and_metrics", t_registry_stale_and_metrics)
 case("bad_gateway_file", t_bad_gateway_file)
+case("tls_and_password", t_tls_and_password)
 done()
