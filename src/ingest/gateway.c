@@ -36,7 +36,8 @@
 #define GW_BATCH_MSGS 20000          /* messages per batch (one durable commit per source) */
 #define GW_BATCH_BYTES (32u << 20)   /* payload bytes per batch */
 #define GW_PAYLOAD_MAX (1u << 20)    /* larger messages are quarantined unread */
-#define GW_UNITS_MAX 1000000         /* remembered (tenant, entity, attribute) unit writes */
+#define GW_UNITS_MAX 1000000
+#define GW_PARALLEL_MIN 512          /* messages in a batch before decoding uses two threads */         /* remembered (tenant, entity, attribute) unit writes */
 
 enum sub_format { FMT_DECODER = 1, FMT_LP, FMT_NGSILD };
 
@@ -50,6 +51,7 @@ struct sub {
     enum lp_precision prec; /* FMT_LP */
     struct decode_spec *spec;
     struct broker *br;
+    uint32_t index;        /* in br->subs */
     struct buf pending;    /* line protocol of the batch */
     uint64_t pending_msgs; /* messages whose lines are in pending */
 };
@@ -85,6 +87,7 @@ struct broker {
     int running;
     int connected;
     struct msg *batch;
+    struct half *half; /* the helper thread's buffers (flush) */
     uint32_t nbatch;
     size_t batch_bytes;
 };
@@ -350,6 +353,7 @@ static int parse_source(struct gateway *g, const json_t *o, char *err, size_t ca
         return vg_errf(err, cap, VG_EINVAL, "%s: no broker named '%s'", what, bname);
     if (sb->br->nsubs == GW_MAX_SUBS)
         return vg_errf(err, cap, VG_EINVAL, "%s: too many sources on broker '%s'", what, bname);
+    sb->index = sb->br->nsubs;
     sb->br->subs[sb->br->nsubs++] = sb;
     const json_t *d = json_object_get(o, "decoder");
     if (json_is_string(d) && !strcmp(json_string_value(d), "lp")) {
@@ -465,8 +469,8 @@ static void quarantine_msg(struct gateway *g, struct sub *sb, const char *topic,
 }
 
 /* Decode one message into sb->pending; on failure quarantine it. Returns 1 when decoded. */
-static int decode_one(struct gateway *g, struct sub *sb, const char *topic, const char *payload,
-                      size_t len, int64_t now)
+static int decode_one(struct gateway *g, struct sub *sb, struct buf *out, const char *topic,
+                      const char *payload, size_t len, int64_t now)
 {
     char why[512] = "";
     int rc;
@@ -475,16 +479,15 @@ static int decode_one(struct gateway *g, struct sub *sb, const char *topic, cons
                  GW_PAYLOAD_MAX);
         rc = VG_ETOOBIG;
     } else if (sb->fmt == FMT_LP) {
-        buf_append(&sb->pending, payload, len);
+        buf_append(out, payload, len);
         if (len && payload[len - 1] != '\n')
-            buf_putc(&sb->pending, '\n');
+            buf_putc(out, '\n');
         rc = 1;
     } else if (sb->fmt == FMT_NGSILD) {
-        rc = decode_ngsild(payload, len, ingest_id_tag(g->ig), now, &sb->pending, why,
-                           sizeof(why));
+        rc = decode_ngsild(payload, len, ingest_id_tag(g->ig), now, out, why, sizeof(why));
     } else {
         rc = decode_message(sb->spec, topic, payload, len, ingest_id_tag(g->ig), now,
-                            unit_wanted, sb, &sb->pending, why, sizeof(why));
+                            unit_wanted, sb, out, why, sizeof(why));
     }
     if (rc > 0)
         return 1;
@@ -533,6 +536,41 @@ static void batch_clear(struct broker *b)
 }
 
 /* Decode and store the batch. Returns 0 when every message is durable (stored or quarantined). */
+/* The second half of a large batch, decoded by a helper thread into its own buffers (one per
+** subscription of the broker), appended after the first half's: order is kept. */
+struct half {
+    struct broker *b;
+    uint32_t lo, hi;
+    int64_t now;
+    struct buf out[GW_MAX_SUBS];
+    uint64_t msgs[GW_MAX_SUBS];
+};
+
+static void decode_range(struct broker *b, uint32_t lo, uint32_t hi, int64_t now,
+                         struct half *h)
+{
+    for (uint32_t i = lo; i < hi; i++) {
+        struct msg *m = &b->batch[i];
+        struct buf *out = h ? &h->out[m->sub->index] : &m->sub->pending;
+        if (decode_one(b->g, m->sub, out, m->topic, m->payload, m->len, now)) {
+            if (h)
+                h->msgs[m->sub->index]++;
+            else
+                m->sub->pending_msgs++;
+        }
+    }
+}
+
+static void *decode_half(void *arg)
+{
+    struct half *h = arg;
+    decode_range(h->b, h->lo, h->hi, h->now, h);
+    return NULL;
+}
+
+/* Decode and store the batch. Returns 0 when every message is durable (stored or quarantined).
+** Decoding (JSON parsing: most of the CPU per message) of a batch of GW_PARALLEL_MIN messages
+** or more is split in two threads. */
 static int flush(struct broker *b)
 {
     struct gateway *g = b->g;
@@ -540,10 +578,32 @@ static int flush(struct broker *b)
     int rc = VG_OK;
     if (!b->nbatch)
         return VG_OK;
-    for (uint32_t i = 0; i < b->nbatch; i++) {
-        struct msg *m = &b->batch[i];
-        if (decode_one(g, m->sub, m->topic, m->payload, m->len, now))
-            m->sub->pending_msgs++;
+    struct half *h = NULL;
+    pthread_t th;
+    uint32_t mid = b->nbatch;
+    if (b->nbatch >= GW_PARALLEL_MIN) {
+        h = b->half;
+        mid = b->nbatch / 2;
+        h->b = b;
+        h->lo = mid;
+        h->hi = b->nbatch;
+        h->now = now;
+        for (uint32_t i = 0; i < b->nsubs; i++) {
+            h->out[i].len = 0;
+            h->msgs[i] = 0;
+        }
+        if (pthread_create(&th, NULL, decode_half, h)) {
+            h = NULL;
+            mid = b->nbatch;
+        }
+    }
+    decode_range(b, 0, mid, now, NULL);
+    if (h) {
+        pthread_join(th, NULL);
+        for (uint32_t i = 0; i < b->nsubs; i++) {
+            buf_append(&b->subs[i]->pending, h->out[i].p, h->out[i].len);
+            b->subs[i]->pending_msgs += h->msgs[i];
+        }
     }
     for (uint32_t i = 0; i < b->nsubs; i++) {
         int r = store_pending(g, b->subs[i], now);
@@ -764,6 +824,9 @@ static int broker_client(struct broker *b)
         }
     }
     b->batch = vg_calloc(GW_BATCH_MSGS, sizeof(*b->batch));
+    b->half = vg_calloc(1, sizeof(*b->half));
+    for (uint32_t i = 0; i < b->nsubs; i++)
+        buf_init(&b->half->out[i], 0);
     return VG_OK;
 }
 
@@ -796,6 +859,10 @@ void gateway_free(struct gateway *g)
             pthread_join(b->thread, NULL);
         batch_clear(b);
         free(b->batch);
+        if (b->half)
+            for (uint32_t j = 0; j < b->nsubs; j++)
+                buf_release(&b->half->out[j]);
+        free(b->half);
         if (b->m)
             mosquitto_destroy(b->m);
         memset(b->password, 0, sizeof(b->password));
@@ -830,7 +897,7 @@ int gateway_replay(struct gateway *g, const char *source, const char *topic,
     tmp.pending_msgs = 0;
     int64_t now = clock_now_ms();
     int rc = VG_OK;
-    if (decode_one(g, &tmp, topic, payload, len, now)) {
+    if (decode_one(g, &tmp, &tmp.pending, topic, payload, len, now)) {
         struct ingest_result res;
         enum lp_precision prec = tmp.fmt == FMT_LP ? tmp.prec : LP_MS;
         rc = ingest_lp(g->ig, tmp.tenant, tmp.name, tmp.pending.p, tmp.pending.len, prec, now,

@@ -292,12 +292,17 @@ def t_vigie_down_then_restart():
     b, s, tmp, _ = setup()
     try:
         s.stop()  # persistent session: the broker queues QoS 1 messages for vigie-test
-        lines = [json.dumps({"ts": 1795000000000 + i * 1000, "count": i}) for i in range(300)]
+        n = 2000  # queued: delivered in batches large enough to be decoded by two threads
+        lines = [json.dumps({"ts": 1795000000000 + i * 1000, "count": i}) for i in range(n)]
         b.pub_lines("city/counters/c-down", lines)
         s.start()
         ent = "urn:ngsi-ld:TrafficFlowObserved:c-down"
-        wait_for(lambda: count(s, ent, "intensity") == 300, timeout=30,
-                 what="300 messages published while vigie was down")
+        wait_for(lambda: count(s, ent, "intensity") == n, timeout=30,
+                 what="%d messages published while vigie was down" % n)
+        pts = latest_points(s, ent, "intensity")
+        check([p[1] for p in pts] == list(range(n)), "each value once, at its time")
+        st, _, body = s.request("GET", "/metrics")
+        check(st == 200, "metrics")
     finally:
         s.stop()
         s.cleanup()
