@@ -70,6 +70,9 @@ void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
 void h_sources(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
+/* DIR/NAME.json of the server's mappings directory for a mapping name ([A-Za-z0-9_.-], no
+** ".."), or VG_EINVAL. */
+int api_mapping_path(const struct api *a, const char *name, char *path, size_t cap);
 void h_quarantine_replay(struct api *a, struct http_req *req, struct http_resp *resp,
                          const struct principal *p);
 /* The registry's lines of GET /metrics. */

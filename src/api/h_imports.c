@@ -33,12 +33,21 @@ static int name_ok(const char *s)
     return 1;
 }
 
+int api_mapping_path(const struct api *a, const char *name, char *path, size_t cap)
+{
+    if (!name_ok(name) || strstr(name, ".."))
+        return VG_EINVAL;
+    snprintf(path, cap, "%s/%s.json", a->o.mappings_dir ? a->o.mappings_dir : ".", name);
+    return VG_OK;
+}
+
 void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p)
 {
     const char *name = http_arg(req, "mapping");
     const char *file = http_arg(req, "filename");
-    if (!name_ok(name) || strstr(name, "..")) {
+    char path[1200], err[512];
+    if (api_mapping_path(a, name, path, sizeof(path))) {
         problem(resp, 400, "bad-request", "Bad request",
                 "mapping: the name of a mapping of the server's mappings directory "
                 "([A-Za-z0-9_.-], e.g. madrid_noise)");
@@ -49,9 +58,6 @@ void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
                 "filename: the file's name (it picks the mapping section), without a path");
         return;
     }
-    char path[1200], err[512];
-    snprintf(path, sizeof(path), "%s/%s.json", a->o.mappings_dir ? a->o.mappings_dir : ".",
-             name);
     struct stat st;
     if (stat(path, &st) || !S_ISREG(st.st_mode)) {
         problem(resp, 404, "not-found", "Not found", "no mapping '%s' in the mappings directory",

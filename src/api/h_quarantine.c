@@ -101,27 +101,22 @@ void h_quarantine_replay(struct api *a, struct http_req *req, struct http_resp *
         }
         rq.id = id;
     }
+    char path[1200];
     if (m) { /* a mapping of the server's mappings directory, by name */
-        size_t n = strlen(m);
-        if (n == 0 || n > 100 || strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                           "0123456789_.-") != n || strstr(m, "..")) {
+        if (api_mapping_path(a, m, path, sizeof(path))) {
             problem(resp, 400, "bad-query", "Bad query", "mapping: the name of a mapping of "
                                                          "the server's mappings directory");
             return;
         }
-        char *mp = vg_malloc(1200);
-        snprintf(mp, 1200, "%s/%s.json", a->o.mappings_dir ? a->o.mappings_dir : ".", m);
-        rq.mapping = mp;
+        rq.mapping = path;
     }
     if (!a->replay) {
-        free((char *)rq.mapping);
         problem(resp, 503, "unavailable", "Service unavailable", "replay is not available");
         return;
     }
     struct api_replay_res r;
     memset(&r, 0, sizeof(r));
     int rc = a->replay(a->replay_arg, &rq, &r);
-    free((char *)rq.mapping);
     if (rc) {
         problem(resp, rc == VG_EFULL ? 507 : 500, rc == VG_EFULL ? "insufficient-storage"
                                                                  : "internal",

@@ -1289,7 +1289,6 @@ static void put_str(struct dctx *c, struct buf *b, const char *s, size_t n)
 static void write_line(struct dctx *c, struct buf *b, int ask, decode_unit_fn *fn, void *arg)
 {
     const struct decode_spec *s = c->s;
-    char num[40];
     c->scratch = 0;
     put_esc(c, b, s->type, strlen(s->type), LP_ESC_MEASUREMENT, 0);
     buf_putc(b, ',');
@@ -1304,8 +1303,7 @@ static void write_line(struct dctx *c, struct buf *b, int ask, decode_unit_fn *f
         buf_putc(b, '=');
         switch (f->k) {
         case FK_F64:
-            fmt_double(f->f, num, sizeof(num));
-            buf_puts(b, num);
+            buf_json_double(b, f->f); /* finite: the extraction refuses NaN and infinities */
             break;
         case FK_I64:
             buf_printf(b, "%lldi", (long long)f->i);

@@ -81,16 +81,6 @@ static int add_point(struct field *f, uint32_t *n, const json_t *v, int64_t ts)
     return 1;
 }
 
-/* The shortest of %.15g / %.17g that reads back as the same double. */
-static void put_double(struct buf *out, double v)
-{
-    char tmp[40];
-    snprintf(tmp, sizeof(tmp), "%.15g", v);
-    if (strtod(tmp, NULL) != v)
-        snprintf(tmp, sizeof(tmp), "%.17g", v);
-    buf_puts(out, tmp);
-}
-
 static int scalar(const json_t *v)
 {
     return json_is_number(v) || json_is_boolean(v) || json_is_string(v);
@@ -206,11 +196,11 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
             buf_putc(out, '=');
             const json_t *x = f[j].v;
             if (!x)
-                put_double(out, f[j].geo);
+                buf_json_double(out, f[j].geo);
             else if (json_is_integer(x))
                 buf_printf(out, "%lld", (long long)json_integer_value(x));
             else if (json_is_real(x))
-                put_double(out, json_real_value(x));
+                buf_json_double(out, json_real_value(x));
             else if (json_is_boolean(x))
                 buf_puts(out, json_is_true(x) ? "true" : "false");
             else {

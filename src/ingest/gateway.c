@@ -63,6 +63,14 @@ struct msg {
     size_t len;
 };
 
+/* The quarantined messages of a batch, written in one durable transaction before the batch's
+** PUBACKs (topic and payload are borrowed from the batch; reasons are owned). */
+struct qlist {
+    struct meta_quarantine_row *rows;
+    char **reasons;
+    uint32_t n, cap;
+};
+
 struct broker {
     struct gateway *g;
     char name[64];
@@ -88,6 +96,7 @@ struct broker {
     int connected;
     struct msg *batch;
     struct half *half; /* the helper thread's buffers (flush) */
+    struct qlist q;    /* the batch's undecodable messages */
     uint32_t nbatch;
     size_t batch_bytes;
 };
@@ -455,22 +464,62 @@ const json_t *gateway_rules(const struct gateway *g)
 
 /* ---- processing a batch -------------------------------------------------------------------- */
 
-static void quarantine_msg(struct gateway *g, struct sub *sb, const char *topic,
-                           const char *payload, size_t len, const char *why)
+static void qlist_add(struct qlist *q, const struct sub *sb, const char *topic,
+                      const char *payload, size_t len, const char *why)
 {
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 16;
+        q->rows = vg_realloc(q->rows, q->cap * sizeof(*q->rows));
+        q->reasons = vg_realloc(q->reasons, q->cap * sizeof(*q->reasons));
+    }
     char reason[800];
     snprintf(reason, sizeof(reason), "topic %.200s: %s", topic, why);
-    struct meta_quarantine_row q = {0, 0, sb->tenant, sb->name, reason, payload,
-                                    VG_MIN(len, (size_t)GW_PAYLOAD_MAX), "mqtt", topic};
-    int rc = meta_quarantine_add(g->meta, &q, 1);
-    if (rc)
-        log_error("gateway: source %s: cannot quarantine a message: %s", sb->name,
-                  vg_strerror(rc));
+    q->reasons[q->n] = vg_strdup(reason);
+    q->rows[q->n] = (struct meta_quarantine_row){0, 0, sb->tenant, sb->name, q->reasons[q->n],
+                                                 payload, VG_MIN(len, (size_t)GW_PAYLOAD_MAX),
+                                                 "mqtt", topic};
+    q->n++;
 }
 
-/* Decode one message into sb->pending; on failure quarantine it. Returns 1 when decoded. */
-static int decode_one(struct gateway *g, struct sub *sb, struct buf *out, const char *topic,
-                      const char *payload, size_t len, int64_t now)
+/* Move src's rows after dst's. */
+static void qlist_take(struct qlist *dst, struct qlist *src)
+{
+    for (uint32_t i = 0; i < src->n; i++) {
+        if (dst->n == dst->cap) {
+            dst->cap = dst->cap ? dst->cap * 2 : 16;
+            dst->rows = vg_realloc(dst->rows, dst->cap * sizeof(*dst->rows));
+            dst->reasons = vg_realloc(dst->reasons, dst->cap * sizeof(*dst->reasons));
+        }
+        dst->rows[dst->n] = src->rows[i];
+        dst->reasons[dst->n++] = src->reasons[i];
+    }
+    src->n = 0;
+}
+
+/* Write the rows (one transaction) and empty the list. Returns 0 or the meta error. */
+static int qlist_flush(struct gateway *g, struct qlist *q)
+{
+    int rc = meta_quarantine_add(g->meta, q->rows, q->n);
+    if (rc)
+        log_error("gateway: cannot quarantine %u messages: %s", q->n, vg_strerror(rc));
+    for (uint32_t i = 0; i < q->n; i++)
+        free(q->reasons[i]);
+    q->n = 0;
+    return rc;
+}
+
+static void qlist_release(struct qlist *q)
+{
+    for (uint32_t i = 0; i < q->n; i++)
+        free(q->reasons[i]);
+    free(q->rows);
+    free(q->reasons);
+    memset(q, 0, sizeof(*q));
+}
+
+/* Decode one message into out; on failure add it to q. Returns 1 when decoded. */
+static int decode_one(struct gateway *g, struct sub *sb, struct buf *out, struct qlist *q,
+                      const char *topic, const char *payload, size_t len, int64_t now)
 {
     char why[512] = "";
     int rc;
@@ -492,14 +541,18 @@ static int decode_one(struct gateway *g, struct sub *sb, struct buf *out, const 
     if (rc > 0)
         return 1;
     atomic_fetch_add(&g->decode_errors, 1);
-    quarantine_msg(g, sb, topic, payload, len, why[0] ? why : vg_strerror(rc));
+    qlist_add(q, sb, topic, payload, len, why[0] ? why : vg_strerror(rc));
     source_seen(sb->src, 0, 0, 1, now);
     return 0;
 }
 
-/* Store what the subscription's pending buffer holds. Returns 0 or the store error. */
-static int store_pending(struct gateway *g, struct sub *sb, int64_t now)
+/* Store what the subscription's pending buffer holds; *stored (may be NULL) = records stored,
+** err (may be NULL) = the ingest's first errors. Returns 0 or the store error. */
+static int store_pending(struct gateway *g, struct sub *sb, int64_t now, uint64_t *stored,
+                         char *err, size_t cap)
 {
+    if (stored)
+        *stored = 0;
     if (!sb->pending.len) {
         if (sb->pending_msgs)
             source_seen(sb->src, sb->pending_msgs, 0, 0, now);
@@ -519,6 +572,10 @@ static int store_pending(struct gateway *g, struct sub *sb, int64_t now)
         source_seen(sb->src, sb->pending_msgs, res.lines - res.bad, res.bad, now);
         if (res.bad)
             source_error(sb->src, res.first_errors, now);
+        if (stored)
+            *stored = res.lines - res.bad;
+        if (err && res.bad)
+            snprintf(err, cap, "%s", res.first_errors);
     }
     sb->pending.len = 0;
     sb->pending_msgs = 0;
@@ -544,6 +601,7 @@ struct half {
     int64_t now;
     struct buf out[GW_MAX_SUBS];
     uint64_t msgs[GW_MAX_SUBS];
+    struct qlist q;
 };
 
 static void decode_range(struct broker *b, uint32_t lo, uint32_t hi, int64_t now,
@@ -552,7 +610,8 @@ static void decode_range(struct broker *b, uint32_t lo, uint32_t hi, int64_t now
     for (uint32_t i = lo; i < hi; i++) {
         struct msg *m = &b->batch[i];
         struct buf *out = h ? &h->out[m->sub->index] : &m->sub->pending;
-        if (decode_one(b->g, m->sub, out, m->topic, m->payload, m->len, now)) {
+        struct qlist *q = h ? &h->q : &b->q;
+        if (decode_one(b->g, m->sub, out, q, m->topic, m->payload, m->len, now)) {
             if (h)
                 h->msgs[m->sub->index]++;
             else
@@ -604,9 +663,11 @@ static int flush(struct broker *b)
             buf_append(&b->subs[i]->pending, h->out[i].p, h->out[i].len);
             b->subs[i]->pending_msgs += h->msgs[i];
         }
+        qlist_take(&b->q, &h->q);
     }
+    rc = qlist_flush(g, &b->q);
     for (uint32_t i = 0; i < b->nsubs; i++) {
-        int r = store_pending(g, b->subs[i], now);
+        int r = store_pending(g, b->subs[i], now, NULL, NULL, 0);
         if (r && !rc)
             rc = r;
     }
@@ -859,10 +920,13 @@ void gateway_free(struct gateway *g)
             pthread_join(b->thread, NULL);
         batch_clear(b);
         free(b->batch);
-        if (b->half)
+        if (b->half) {
             for (uint32_t j = 0; j < b->nsubs; j++)
                 buf_release(&b->half->out[j]);
+            qlist_release(&b->half->q);
+        }
         free(b->half);
+        qlist_release(&b->q);
         if (b->m)
             mosquitto_destroy(b->m);
         memset(b->password, 0, sizeof(b->password));
@@ -893,26 +957,21 @@ int gateway_replay(struct gateway *g, const char *source, const char *topic,
     }
     /* Replays run outside the broker threads: a private pending buffer. */
     struct sub tmp = *sb;
+    struct qlist q = {0};
     buf_init(&tmp.pending, 0);
     tmp.pending_msgs = 0;
     int64_t now = clock_now_ms();
-    int rc = VG_OK;
-    if (decode_one(g, &tmp, &tmp.pending, topic, payload, len, now)) {
-        struct ingest_result res;
-        enum lp_precision prec = tmp.fmt == FMT_LP ? tmp.prec : LP_MS;
-        rc = ingest_lp(g->ig, tmp.tenant, tmp.name, tmp.pending.p, tmp.pending.len, prec, now,
-                       &res);
-        if (!rc) {
-            *stored = res.lines - res.bad;
-            source_seen(sb->src, 1, res.lines - res.bad, res.bad, now);
-            if (res.bad)
-                snprintf(err, cap, "%s", res.first_errors);
-        } else {
+    int rc;
+    if (decode_one(g, &tmp, &tmp.pending, &q, topic, payload, len, now)) {
+        tmp.pending_msgs = 1;
+        rc = store_pending(g, &tmp, now, stored, err, cap);
+        if (rc)
             snprintf(err, cap, "store: %s", vg_strerror(rc));
-        }
     } else {
+        rc = qlist_flush(g, &q);
         snprintf(err, cap, "the message fails again (quarantined again)");
     }
+    qlist_release(&q);
     buf_release(&tmp.pending);
     return rc;
 }

@@ -672,7 +672,7 @@ static int lp_value(struct run *r, int *nfields, const char *name, enum imp_type
             goto bad;
         lp_field_key(b, nfields, name);
         if (scale != 1 || lp_copy_number(b, p, n, decimal, 0))
-            buf_printf(b, "%.17g", d * scale);
+            buf_json_double(b, d * scale); /* finite: parse_number refuses the others */
         return 0;
     case IT_INTEGER:
         if (parse_number(p, n, decimal, &d) || d != floor(d) || fabs(d) > 9.0e15)

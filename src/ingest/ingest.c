@@ -86,7 +86,8 @@ void ingest_set_validator(struct ingest *ig, struct validator *v)
 
 /* Validation of a line's values (schemas, operator rules). Returns 0 or VG_EINVAL with why. */
 static int validate_line(struct ingest *ig, const char *tenant, const struct lp_line *ln,
-                         const char *eid, size_t elen, int64_t ts, char *why, size_t whycap)
+                         const struct lp_field *lat, const struct lp_field *lon, const char *eid,
+                         size_t elen, int64_t ts, char *why, size_t whycap)
 {
     char type[256], entity[1024], attr[256], unit[64];
     if (!ig->val || ln->mlen >= sizeof(type) || elen >= sizeof(entity))
@@ -99,12 +100,10 @@ static int validate_line(struct ingest *ig, const char *tenant, const struct lp_
     entity[elen] = '\0';
     for (uint32_t f = 0; f < ln->nfields; f++) {
         const struct lp_field *fl = &ln->fields[f];
-        if (fl->klen >= sizeof(attr) || memchr(fl->key, '@', fl->klen))
-            continue; /* unit fields and other sub-properties */
+        if (fl == lat || fl == lon || fl->klen >= sizeof(attr) || memchr(fl->key, '@', fl->klen))
+            continue; /* the location (range-checked by the mapping), unit fields */
         memcpy(attr, fl->key, fl->klen);
         attr[fl->klen] = '\0';
-        if (!strcmp(attr, "lat") || !strcmp(attr, "lon"))
-            continue; /* the location: range-checked by the mapping */
         /* The unit of this value when the same line carries it ("<attr>@unitCode"). */
         const char *u = NULL;
         for (uint32_t g = 0; g < ln->nfields; g++) {
@@ -303,7 +302,7 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
         lat = lon = NULL;
     }
 
-    if (validate_line(ig, tenant, ln, eid, elen, ts, why, whycap))
+    if (validate_line(ig, tenant, ln, lat, lon, eid, elen, ts, why, whycap))
         return VG_EINVAL;
     size_t mark = b->npts;
     for (uint32_t f = 0; f < ln->nfields; f++) {
