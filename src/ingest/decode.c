@@ -1270,16 +1270,8 @@ static void put_esc(struct dctx *c, struct buf *b, const char *s, size_t n, cons
 /* A string field value: CR and LF (which would end the line) become spaces. */
 static void put_str(struct dctx *c, struct buf *b, const char *s, size_t n)
 {
-    size_t before = b->len, i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && s[j] != '\n' && s[j] != '\r')
-            j++;
-        lp_escape(b, s + i, j - i, LP_ESC_STRING);
-        if (j < n)
-            buf_putc(b, ' ');
-        i = j + 1;
-    }
+    size_t before = b->len;
+    lp_put_string(b, s, n);
     if (b->len - before != n)
         c->scratch += n;
 }

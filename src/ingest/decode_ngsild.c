@@ -98,7 +98,7 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
     const char *type = json_string_value(tv);
     if (!id || !name_ok(id) || strlen(id) > 1024)
         return vg_errf(why, cap, VG_EINVAL, "the entity has no valid \"id\"");
-    if (!type || !name_ok(local_name(type)))
+    if (!type || !name_ok(local_name(type)) || local_name(type)[0] == '#')
         return vg_errf(why, cap, VG_EINVAL, "entity %.200s has no valid \"type\"", id);
     type = local_name(type);
     struct field f[DECODE_NGSILD_MAX_ATTRS + 2];
@@ -205,7 +205,7 @@ static int one_entity(const json_t *e, const char *id_tag, int64_t now_ms, struc
                 buf_puts(out, json_is_true(x) ? "true" : "false");
             else {
                 buf_putc(out, '"');
-                lp_escape(out, json_string_value(x), json_string_length(x), LP_ESC_STRING);
+                lp_put_string(out, json_string_value(x), json_string_length(x));
                 buf_putc(out, '"');
             }
             f[j].name = NULL;

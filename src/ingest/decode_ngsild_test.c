@@ -86,6 +86,20 @@ static void test_keyvalues_and_arrays(void)
     buf_release(&out);
 }
 
+/* A line end inside a string value cannot travel in line protocol: written as a space. */
+static void test_string_line_ends(void)
+{
+    struct buf out;
+    char why[256];
+    int n = decode("{\"id\":\"a\",\"type\":\"T\",\"note\":\"two\\nlines\\r\\\\ end\"}",
+                   &out, why);
+    CHECK_EQ_INT(n, 1);
+    CHECK(out.p && strcmp(out.p, "T,id=a note=\"two lines \\\\ end\" 1000\n") == 0);
+    CHECK_EQ_INT(parse_lines(&out), 1);
+    CHECK(g_ln.fields[0].v.s.len == 15 && !memcmp(g_ln.fields[0].v.s.p, "two lines \\ end", 15));
+    buf_release(&out);
+}
+
 static void test_errors_leave_out_unchanged(void)
 {
     const char *bad[] = {
@@ -100,6 +114,7 @@ static void test_errors_leave_out_unchanged(void)
         "\"observedAt\":\"yesterday\"}}",
         "{\"id\":\"a\\u0001\",\"type\":\"T\",\"x\":1}",  /* control character in the id */
         "[{\"id\":\"a\",\"type\":\"T\",\"x\":1},7]",     /* one bad entity fails the message */
+        "{\"id\":\"a\",\"type\":\"#\",\"x\":1}",         /* '#' would start a comment line */
     };
     for (size_t i = 0; i < VG_ARRAY_LEN(bad); i++) {
         struct buf out;
@@ -174,6 +189,7 @@ int main(void)
     TEST_BEGIN("decode_ngsild");
     TEST_RUN(test_normalized);
     TEST_RUN(test_keyvalues_and_arrays);
+    TEST_RUN(test_string_line_ends);
     TEST_RUN(test_errors_leave_out_unchanged);
     TEST_RUN(test_datamodels_examples);
     return TEST_END();

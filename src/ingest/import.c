@@ -692,7 +692,7 @@ static int lp_value(struct run *r, int *nfields, const char *name, enum imp_type
             goto bad;
         lp_field_key(b, nfields, name);
         (void)buf_putc(b, '"');
-        lp_escape(b, p, n, LP_ESC_STRING);
+        lp_put_string(b, p, n);
         (void)buf_putc(b, '"');
         return 0;
     }

@@ -815,6 +815,20 @@ int64_t lp_ts_to_ms(int64_t ts, enum lp_precision prec)
     }
 }
 
+void lp_put_string(struct buf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] != '\n' && s[j] != '\r')
+            j++;
+        lp_escape(b, s + i, j - i, LP_ESC_STRING);
+        if (j < n)
+            (void)buf_putc(b, ' ');
+        i = j + 1;
+    }
+}
+
 void lp_escape(struct buf *b, const char *s, size_t n, const char *esc)
 {
     const char *end = s + n;

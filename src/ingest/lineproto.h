@@ -66,6 +66,9 @@ void lp_init(struct lp_parser *ps, const char *buf, size_t len);
 #define LP_ESC_STRING "\"\\"
 struct buf;
 void lp_escape(struct buf *b, const char *s, size_t n, const char *esc);
+/* A string field's value (without its quotes): escaped, and each CR or LF written as a space
+** (line protocol has no way to carry a line end inside a value). */
+void lp_put_string(struct buf *b, const char *s, size_t n);
 
 /* Parse the next non-empty, non-comment line.
 ** Returns 1 and fills *out; 0 at end of input; VG_EINVAL for a bad line: then out->raw,
