@@ -21,22 +21,46 @@ LIB_C   := $(filter-out $(TEST_C) $(MAIN_C),$(ALL_C))
 LIB_O   := $(LIB_C:%.c=$(BUILD)/%.o)
 TEST_BIN:= $(TEST_C:src/%.c=$(BUILD)/test/%)
 FUZZ_C  := $(wildcard fuzz/fuzz_*.c)
+WEB_O   := $(BUILD)/gen/webassets.o
 
-.PHONY: all deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import bench-mqtt demo clean format lint
+.PHONY: all web deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import bench-mqtt bench-ui demo clean format lint
 
 all: vigie
 
 vigie: $(BUILD)/vigie
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/vigie: $(LIB_O) $(BUILD)/src/app/main.o
+$(BUILD)/vigie: $(LIB_O) $(WEB_O) $(BUILD)/src/app/main.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIB)
+
+# The web application (docs/web.md): npm packages pinned by web/package-lock.json, bundled by
+# web/build.mjs into web/dist/, embedded as a table (scripts/embed_web.c) that every binary links.
+WEB_SRC := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && node build.mjs
+
+build-web/embed_web: scripts/embed_web.c
+	@mkdir -p build-web
+	gcc -O1 -o $@ $< -lz
+
+build-web/webassets.c: build-web/embed_web web/dist/index.html
+	build-web/embed_web web/dist $@
+
+$(WEB_O): build-web/webassets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+web: build-web/webassets.c
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/test/%: $(BUILD)/src/%.o $(LIB_O)
+$(BUILD)/test/%: $(BUILD)/src/%.o $(LIB_O) $(WEB_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
@@ -58,9 +82,13 @@ asan:
 	$(MAKE) BUILD=build-asan CC=gcc MALLOC_LIB= OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
 
 FUZZ_BIN := $(FUZZ_C:fuzz/%.c=build-fuzz/%)
-FUZZ_O   := $(LIB_C:%.c=build-fuzz/obj/%.o)
+FUZZ_O   := $(LIB_C:%.c=build-fuzz/obj/%.o) build-fuzz/obj/gen/webassets.o
 FUZZ_CFLAGS := $(CSTD) -Wall -Wextra -Isrc -g -O1 -pthread -fsanitize=fuzzer-no-link,address,undefined
 build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/obj/gen/webassets.o: build-web/webassets.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -80,6 +108,7 @@ bench: vigie
 	bench/ngsild.sh
 	bench/import.sh
 	bench/mqtt.py
+	node bench/live.mjs
 
 # NGSI-LD broker targets only (batch upsert, PATCH, GET, queries, temporal): bench/README.md.
 bench-ngsild: vigie
@@ -89,6 +118,10 @@ bench-ngsild: vigie
 # CSV import throughput (vigie import, 1,000,000 rows): bench/README.md.
 bench-import: vigie
 	bench/import.sh
+
+# Web application: first render, 5,000 live updates/s to one page, 100 SSE clients (bench/README.md).
+bench-ui: vigie
+	node bench/live.mjs
 
 # MQTT QoS 1 intake against mosquitto_sub alone on the same stream: bench/README.md.
 bench-mqtt: vigie
@@ -101,6 +134,6 @@ format:
 	clang-format -i src/*/*.c src/*/*.h fuzz/*.c
 
 clean:
-	rm -rf build build-asan build-fuzz vigie
+	rm -rf build build-asan build-fuzz build-web web/dist vigie
 
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)

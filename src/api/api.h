@@ -25,11 +25,24 @@ struct api_opts {
     uint64_t max_points;    /* per query response (default 5,000,000) */
     const char *mappings_dir; /* import mappings: DIR/NAME.json (POST /api/v1/imports) */
     uint64_t max_inflight;  /* bytes of write bodies stored at once; beyond: 503 (default 1 GiB) */
+    /* web application and public data (docs/web.md) */
+    const char *const *public_specs; /* "TYPE" or "TYPE:attr,attr": what anyone may read (copied) */
+    uint32_t npublic;
+    const char *public_tenant;  /* tenant of the public data (default: default_tenant) */
+    const char *web_dir;        /* serve the web application from DIR instead of the binary */
+    const char *tiles;          /* raster tile URL template for the maps, or NULL */
+    const char *tiles_attribution;
+    uint32_t live_max_clients;  /* concurrent GET /api/v1/live streams (default 256) */
 };
 
 struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *cat,
                     struct meta *m, struct ingest *ig);
 void api_free(struct api *a);
+/* Give the API the live feed of new values (borrowed): GET /api/v1/live. */
+struct live;
+void api_set_live(struct api *a, struct live *lv);
+/* Is (type, attribute) marked public by the configuration? */
+int api_public_ok(const struct api *a, const char *type, const char *attr);
 /* Give the API the running server (for /metrics); may be NULL. */
 void api_set_http(struct api *a, struct http_server *h);
 
@@ -70,6 +83,9 @@ struct query_params {
     int agg;           /* -1 raw, else enum store_agg */
     int64_t every;     /* bucket width ms (agg only) */
     uint32_t limit;    /* raw points per series, 0 = max_points */
+    /* optional final filter on each selected series (public data); NULL = every series */
+    int (*keep)(void *arg, const char *type, const char *attr);
+    void *keep_arg;
 };
 /* Where query parameters come from: the HTTP query string, or `vigie query` flags. */
 struct query_source {

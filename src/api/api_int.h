@@ -20,6 +20,8 @@ struct api {
     struct entstore *es;
     struct subs *subs;        /* NGSI-LD subscriptions (NULL until api_set_subs) */
     struct sources *sources;  /* the source registry (NULL until api_set_sources) */
+    struct live *live;        /* the live feed (NULL until api_set_live) */
+    struct sessions *sessions; /* browser sessions (owned) */
     api_replay_fn *replay;    /* quarantine replay (NULL until api_set_replay) */
     void *replay_arg;
     int64_t started_ms;
@@ -70,6 +72,23 @@ void h_imports(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
 void h_sources(struct api *a, struct http_req *req, struct http_resp *resp,
                const struct principal *p);
+void h_live(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_public_latest(struct api *a, struct http_req *req, struct http_resp *resp,
+                     const struct principal *p);
+void h_public_query(struct api *a, struct http_req *req, struct http_resp *resp,
+                    const struct principal *p);
+void h_ui_config(struct api *a, struct http_req *req, struct http_resp *resp,
+                 const struct principal *p);
+void h_session_open(struct api *a, struct http_req *req, struct http_resp *resp,
+                    const struct principal *p);
+void h_session_close(struct api *a, struct http_req *req, struct http_resp *resp,
+                     const struct principal *p);
+void h_asset(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+/* A stored value as JSON (the one encoding of /api/v1/query, /latest and the live feed):
+** numbers, true/false, strings (a JSON-marked NGSI-LD compound as its JSON), geo {"lat","lon"}. */
+void api_value_json(struct buf *b, enum vg_vtype vt, const union vg_val *v);
+/* The live feed's lines of GET /metrics. */
+void h_live_metrics(struct api *a, struct buf *b);
 /* DIR/NAME.json of the server's mappings directory for a mapping name ([A-Za-z0-9_.-], no
 ** ".."), or VG_EINVAL. */
 int api_mapping_path(const struct api *a, const char *name, char *path, size_t cap);

@@ -4,12 +4,17 @@
 **   auth on:  the API key (Authorization: Bearer|Token <key>, Basic with the key as password,
 **             X-API-Key, or ?p=<key> as InfluxDB 1.x clients send it) names its tenant and scope;
 **             an NGSILD-Tenant header naming another tenant is refused (403).
+**             A browser session cookie (api/session.h) stands for the key it was opened with.
+**             Public routes (need = SCOPE_NONE) take credentials when they are presented and
+**             valid (their handlers widen what they show), and stay anonymous otherwise.
 **   auth off: tenant from NGSILD-Tenant / Fiware-Service / ?tenant=, else the default; scope admin.
 ** Keys are never logged: the access log shows only the tenant.
 ** Owns: nothing (keys and their cache live in meta).
 */
 #include "api/api_int.h"
 
+#include "api/session.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <stdio.h>
@@ -107,13 +112,14 @@ int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, stru
         snprintf(req->tenant, sizeof(req->tenant), "%s", p->tenant);
         return VG_OK;
     }
-    if (need == SCOPE_NONE) {
+    char key[128];
+    int have_key = presented_key(req, key, sizeof(key));
+    const char *cookie = have_key ? NULL : http_cookie(req, SESSION_COOKIE);
+    if (need == SCOPE_NONE && !have_key && !cookie) {
         p->scope = SCOPE_NONE;
         return VG_OK;
     }
-
-    char key[128];
-    if (!presented_key(req, key, sizeof(key))) {
+    if (!have_key && !cookie) {
         atomic_fetch_add(&a->auth_failures, 1);
         problem(resp, 401, "unauthorized", "Unauthorized",
                 "an API key is required (Authorization: Bearer <key>)");
@@ -121,16 +127,28 @@ int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, stru
         return VG_EPERM;
     }
     enum vg_scope scope = SCOPE_NONE;
-    int rc = meta_apikey_verify_label(a->meta, key, p->tenant, sizeof(p->tenant), &scope,
+    int rc;
+    if (have_key) {
+        rc = meta_apikey_verify_label(a->meta, key, p->tenant, sizeof(p->tenant), &scope,
                                       p->key_label, sizeof(p->key_label));
-    sodium_memzero(key, sizeof(key));
+        sodium_memzero(key, sizeof(key));
+    } else {
+        rc = sessions_check(a->sessions, cookie, clock_now_ms(), p->tenant, sizeof(p->tenant),
+                            &scope, p->key_label, sizeof(p->key_label));
+    }
+    if (rc && need == SCOPE_NONE) { /* a public route: a stale session is no error */
+        memset(p, 0, sizeof(*p));
+        return VG_OK;
+    }
     if (rc) {
         atomic_fetch_add(&a->auth_failures, 1);
         if (rc != VG_ENOENT)
             log_error("cannot verify api key from '%s': %s", req->peer, vg_strerror(rc));
         problem(resp, rc == VG_ENOENT ? 401 : 500, rc == VG_ENOENT ? "unauthorized" : "internal",
                 rc == VG_ENOENT ? "Unauthorized" : "Internal error",
-                rc == VG_ENOENT ? "unknown or revoked API key" : "cannot verify the API key");
+                rc == VG_ENOENT ? (have_key ? "unknown or revoked API key"
+                                            : "the session has expired; sign in again")
+                                : "cannot verify the API key");
         if (rc == VG_ENOENT)
             http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"vigie\", error=\"invalid_token\"");
         return VG_EPERM;
@@ -145,7 +163,7 @@ int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, stru
         return VG_EPERM;
     }
     /* admin implies write and read; write does not imply read (a gateway only writes). */
-    int ok = scope == SCOPE_ADMIN || scope == need;
+    int ok = need == SCOPE_NONE || scope == SCOPE_ADMIN || scope == need;
     if (!ok) {
         atomic_fetch_add(&a->auth_failures, 1);
         problem(resp, 403, "forbidden", "Forbidden", "this API key has scope '%s', the request needs '%s'",

@@ -37,7 +37,7 @@ static int json_text_valid(const char *p, size_t n)
     return j != NULL;
 }
 
-static void json_value(struct buf *b, enum vg_vtype vt, const union vg_val *v)
+void api_value_json(struct buf *b, enum vg_vtype vt, const union vg_val *v)
 {
     switch (vt) {
     case VT_F64: buf_json_double(b, v->f); break;
@@ -100,6 +100,8 @@ static int run_one(void *arg, const struct catalog_series *cs)
     struct run_ctx *c = arg;
     const struct query_params *q = c->q;
     struct buf *b = c->out;
+    if (q->keep && !q->keep(q->keep_arg, cs->type, cs->attr))
+        return 0;
     if (++c->nseries > c->max_series) {
         snprintf(c->err, c->cap, "the selection has more than %u series; narrow it",
                  c->max_series);
@@ -159,7 +161,7 @@ static int run_one(void *arg, const struct catalog_series *cs)
             buf_puts(b, i ? ",[" : "[");
             buf_i64(b, c->pts.ts[i]);
             buf_putc(b, ',');
-            json_value(b, c->pts.vt, &c->pts.v[i]);
+            api_value_json(b, c->pts.vt, &c->pts.v[i]);
             buf_putc(b, ']');
         }
         if (!rc)
@@ -208,6 +210,7 @@ int query_run(struct store *st, struct catalog *cat, const struct query_params *
 }
 
 struct latest_ctx {
+    const struct query_params *q;
     struct store *st;
     struct buf *out;
     uint32_t n, max_series;
@@ -218,6 +221,8 @@ struct latest_ctx {
 static int latest_one(void *arg, const struct catalog_series *cs)
 {
     struct latest_ctx *c = arg;
+    if (c->q->keep && !c->q->keep(c->q->keep_arg, cs->type, cs->attr))
+        return 0;
     int64_t ts;
     union vg_val v;
     if (store_latest(c->st, cs->sid, &ts, &v))
@@ -231,7 +236,7 @@ static int latest_one(void *arg, const struct catalog_series *cs)
     buf_puts(c->out, ",\"ts\":");
     buf_i64(c->out, ts);
     buf_puts(c->out, ",\"value\":");
-    json_value(c->out, cs->vt, &v);
+    api_value_json(c->out, cs->vt, &v);
     buf_putc(c->out, '}');
     return 0;
 }
@@ -239,7 +244,7 @@ static int latest_one(void *arg, const struct catalog_series *cs)
 int query_latest(struct store *st, struct catalog *cat, const struct query_params *q,
                  uint32_t max_series, struct buf *out, char *err, size_t cap)
 {
-    struct latest_ctx c = {st, out, 0, max_series, err, cap};
+    struct latest_ctx c = {q, st, out, 0, max_series, err, cap};
     struct catalog_sel sel = {q->tenant, q->type, q->id, q->attr, q->where, q->nwhere};
     buf_puts(out, "{\"series\":[");
     int rc = catalog_select(cat, &sel, latest_one, &c);
@@ -375,13 +380,31 @@ static int parse_params(struct http_req *req, struct http_resp *resp, const stru
     return VG_OK;
 }
 
-void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
+static int public_keep(void *arg, const char *type, const char *attr)
+{
+    return api_public_ok(arg, type, attr);
+}
+
+/* GET /api/v1/query, and GET /api/v1/public/query (public = 1: the public tenant, public series
+** only, whoever asks). */
+static void query_answer(struct api *a, struct http_req *req, struct http_resp *resp,
+                         const struct principal *p, int public)
 {
     struct query_params q;
     char keys[16][128];
     char err[256] = "";
+    struct principal pub;
+    if (public) {
+        memset(&pub, 0, sizeof(pub));
+        snprintf(pub.tenant, sizeof(pub.tenant), "%s", a->o.public_tenant);
+        p = &pub;
+    }
     if (parse_params(req, resp, p, &q, keys))
         return;
+    if (public) {
+        q.keep = public_keep;
+        q.keep_arg = a;
+    }
     if (!q.type && !q.id) {
         problem(resp, 400, "bad-query", "Bad query", "query needs type= or id=");
         return;
@@ -398,13 +421,35 @@ void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const 
     resp->ctype = "application/json";
 }
 
-void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
+void h_query(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
+{
+    query_answer(a, req, resp, p, 0);
+}
+
+void h_public_query(struct api *a, struct http_req *req, struct http_resp *resp,
+                    const struct principal *p)
+{
+    query_answer(a, req, resp, p, 1);
+}
+
+static void latest_answer(struct api *a, struct http_req *req, struct http_resp *resp,
+                          const struct principal *p, int public)
 {
     struct query_params q;
     char keys[16][128];
     char err[256] = "";
+    struct principal pub;
+    if (public) {
+        memset(&pub, 0, sizeof(pub));
+        snprintf(pub.tenant, sizeof(pub.tenant), "%s", a->o.public_tenant);
+        p = &pub;
+    }
     if (parse_params(req, resp, p, &q, keys))
         return;
+    if (public) {
+        q.keep = public_keep;
+        q.keep_arg = a;
+    }
     int rc = query_latest(a->st, a->cat, &q, a->o.max_series, &resp->body, err, sizeof(err));
     if (rc) {
         problem(resp, rc == VG_ETOOBIG ? 400 : 500, rc == VG_ETOOBIG ? "too-large" : "internal",
@@ -413,4 +458,15 @@ void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const
     }
     resp->status = 200;
     resp->ctype = "application/json";
+}
+
+void h_latest(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
+{
+    latest_answer(a, req, resp, p, 0);
+}
+
+void h_public_latest(struct api *a, struct http_req *req, struct http_resp *resp,
+                     const struct principal *p)
+{
+    latest_answer(a, req, resp, p, 1);
 }

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/version.h"
@@ -46,12 +47,18 @@ void h_ping(struct api *a, struct http_req *req, struct http_resp *resp, const s
 
 void h_index(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p)
 {
+    const char *acc = http_header(req, "Accept");
+    if (acc && strstr(acc, "text/html")) { /* a browser: the dashboard */
+        h_asset(a, req, resp, p);
+        return;
+    }
     resp->status = 200;
     resp->ctype = "application/json";
     buf_puts(&resp->body,
              "{\"name\":\"vigie\",\"version\":\"" VIGIE_VERSION_STR "\",\"endpoints\":["
              "\"/health\",\"/metrics\",\"/write\",\"/api/v2/write\",\"/api/v1/query\","
-             "\"/api/v1/latest\",\"/api/v1/quarantine\"]}\n");
+             "\"/api/v1/latest\",\"/api/v1/quarantine\",\"/api/v1/sources\",\"/api/v1/live\","
+             "\"/ngsi-ld/v1/\"],\"ui\":\"/\"}\n");
 }
 
 static void counter(struct buf *b, const char *name, const char *help, uint64_t v)
@@ -125,6 +132,7 @@ void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, cons
     gauge(b, "vigie_write_inflight_bytes", "Write bodies being stored.",
           atomic_load(&a->inflight_bytes));
     h_sources_metrics(a, b);
+    h_live_metrics(a, b);
     struct http_server *http = __atomic_load_n(&a->http, __ATOMIC_ACQUIRE);
     if (http) {
         struct http_stats hs;

@@ -4,6 +4,7 @@
 */
 #include "api/api_int.h"
 
+#include "api/session.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -34,7 +35,19 @@ static const struct route routes[] = {
     {"POST", "/api/v1/imports", SCOPE_WRITE, h_imports},
     {"GET", "/api/v1/sources", SCOPE_READ, h_sources},
     {"POST", "/api/v1/quarantine/replay", SCOPE_ADMIN, h_quarantine_replay},
+    /* web application (docs/web.md): public routes whose handlers widen what they show for an
+    ** authenticated caller (auth_authorize takes credentials on public routes when presented) */
+    {"GET", "/api/v1/live", SCOPE_NONE, h_live},
+    {"GET", "/api/v1/public/latest", SCOPE_NONE, h_public_latest},
+    {"GET", "/api/v1/public/query", SCOPE_NONE, h_public_query},
+    {"GET", "/api/v1/ui/config", SCOPE_NONE, h_ui_config},
+    {"POST", "/api/v1/session", SCOPE_NONE, h_session_open},
+    {"DELETE", "/api/v1/session", SCOPE_NONE, h_session_close},
 };
+
+/* The web application's files: /assets/... and the display pages /display/... */
+static const struct route asset_get = {"GET", "/assets/", SCOPE_NONE, h_asset};
+static const struct route asset_head = {"HEAD", "/assets/", SCOPE_NONE, h_asset};
 
 /* Every path under /ngsi-ld/v1/ goes to h_ngsild(), which dispatches by resource; reads need
 ** the read scope, every other method the write scope. */
@@ -60,13 +73,39 @@ struct api *api_new(const struct api_opts *o, struct store *st, struct catalog *
     a->cat = cat;
     a->meta = m;
     a->ig = ig;
+    if (!a->o.public_tenant)
+        a->o.public_tenant = a->o.default_tenant;
+    if (!a->o.live_max_clients)
+        a->o.live_max_clients = 256;
+    if (!a->o.npublic)
+        a->o.public_specs = NULL;
+    else { /* copies: the caller's array may not outlive this call */
+        char **pub = vg_calloc(a->o.npublic, sizeof(*pub));
+        for (uint32_t i = 0; i < a->o.npublic; i++)
+            pub[i] = vg_strdup(o->public_specs[i]);
+        a->o.public_specs = (const char *const *)pub;
+    }
+    a->sessions = sessions_new();
     a->started_ms = clock_now_ms();
     return a;
 }
 
 void api_free(struct api *a)
 {
+    if (!a)
+        return;
+    sessions_free(a->sessions);
+    if (a->o.npublic) { /* api_new's copies */
+        for (uint32_t i = 0; i < a->o.npublic; i++)
+            free((char *)a->o.public_specs[i]);
+        free((void *)a->o.public_specs);
+    }
     free(a);
+}
+
+void api_set_live(struct api *a, struct live *lv)
+{
+    a->live = lv;
 }
 
 void api_set_ngsild(struct api *a, struct ldctx_reg *reg, struct entstore *es)
@@ -129,6 +168,15 @@ int api_early(void *arg, struct http_req *req, struct http_resp *resp)
         int read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
         r = read ? &ngsild_read : &ngsild_write;
         path_known = 1;
+    }
+    if (!r && (strncmp(req->url, "/assets/", 8) == 0 || strcmp(req->url, "/display") == 0 ||
+               strncmp(req->url, "/display/", 9) == 0)) {
+        path_known = 1;
+        snprintf(allow, sizeof(allow), "GET, HEAD");
+        if (!strcmp(req->method, "GET"))
+            r = &asset_get;
+        else if (!strcmp(req->method, "HEAD"))
+            r = &asset_head;
     }
     for (size_t i = 0; !r && i < VG_ARRAY_LEN(routes); i++) {
         if (strcmp(routes[i].path, req->url) != 0)

@@ -30,6 +30,35 @@ void config_defaults(struct config *c, int demo)
     snprintf(c->mappings, sizeof(c->mappings), "examples/imports");
     snprintf(c->datamodels, sizeof(c->datamodels), "../shared/datamodels");
     c->max_inflight = 1ull << 30;
+    c->live_max_clients = 256;
+    if (demo) { /* the demo city's public displays: noise, air quality, pools, weather */
+        static const char *const pub[] = {"NoiseLevelObserved", "AirQualityObserved",
+                                          "SwimmingPool", "WeatherObserved"};
+        for (size_t i = 0; i < VG_ARRAY_LEN(pub); i++)
+            snprintf(c->public_[c->npublic++], sizeof(c->public_[0]), "%s", pub[i]);
+        c->public_defaults = 1;
+    }
+}
+
+/* "TYPE" or "TYPE:attr,attr": names of [A-Za-z0-9_.-] (attributes may not be empty). */
+static int public_spec_valid(const char *v)
+{
+    const char *colon = strchr(v, ':');
+    size_t tl = colon ? (size_t)(colon - v) : strlen(v);
+    if (!tl || tl > 200)
+        return 0;
+    for (size_t i = 0; i < tl; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("_.-", v[i]))
+            return 0;
+    if (!colon)
+        return 1;
+    const char *p = colon + 1;
+    if (!*p)
+        return 0;
+    for (; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-,", *p))
+            return 0;
+    return !strstr(colon + 1, ",,") && v[strlen(v) - 1] != ',' && colon[1] != ',';
 }
 
 static int parse_u64(const char *v, uint64_t *out)
@@ -91,6 +120,44 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
     }
     if (strcmp(key, "sdm-contexts") == 0)
         COPY(sdm_contexts);
+    if (strcmp(key, "public") == 0) {
+        if (c->public_defaults) {
+            c->npublic = 0;
+            c->public_defaults = 0;
+        }
+        if (!public_spec_valid(val)) {
+            snprintf(err, cap, "public takes TYPE or TYPE:attr,attr (names of letters, digits, "
+                               "'_', '.', '-')");
+            return -1;
+        }
+        if (c->npublic == CONFIG_MAX_PUBLIC) {
+            snprintf(err, cap, "at most %d public lines", CONFIG_MAX_PUBLIC);
+            return -1;
+        }
+        snprintf(c->public_[c->npublic++], sizeof(c->public_[0]), "%s", val);
+        return 0;
+    }
+    if (strcmp(key, "public-tenant") == 0)
+        COPY(public_tenant);
+    if (strcmp(key, "web-dir") == 0)
+        COPY(web_dir);
+    if (strcmp(key, "map-tiles") == 0) {
+        if (*val && strncmp(val, "https://", 8) && strncmp(val, "http://", 7)) {
+            snprintf(err, cap, "map-tiles takes an http(s) URL template with {z}/{x}/{y}");
+            return -1;
+        }
+        COPY(map_tiles);
+    }
+    if (strcmp(key, "map-attribution") == 0)
+        COPY(map_attribution);
+    if (strcmp(key, "live-max-clients") == 0) {
+        if (parse_u64(val, &u) || u < 1 || u > 100000) {
+            snprintf(err, cap, "live-max-clients takes 1 to 100000");
+            return -1;
+        }
+        c->live_max_clients = (uint32_t)u;
+        return 0;
+    }
     if (strcmp(key, "error-log") == 0)
         COPY(error_log);
     if (strcmp(key, "access-log") == 0)

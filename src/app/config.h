@@ -13,6 +13,7 @@
 
 #define CONFIG_MAX_RETENTION 64
 #define CONFIG_MAX_ID_TAGS 8
+#define CONFIG_MAX_PUBLIC 64
 
 struct config_retention {
     char tenant[64];
@@ -46,6 +47,15 @@ struct config {
     char gateway[512];      /* gateway file: MQTT brokers, sources, rules (docs/sources.md) */
     char datamodels[512];   /* Smart Data Models schemas for validation ("" = none) */
     uint64_t max_inflight;  /* bytes of write bodies being stored at once; beyond: 503 */
+    /* web application and public data (docs/web.md) */
+    char public_[CONFIG_MAX_PUBLIC][256]; /* "TYPE" or "TYPE:attr,attr" anyone may read */
+    uint32_t npublic;
+    int public_defaults;    /* public_ holds the demo's defaults (a `public` line replaces them) */
+    char public_tenant[64]; /* tenant of the public data ("" = the default tenant) */
+    char web_dir[512];      /* serve the web application from this directory ("" = embedded) */
+    char map_tiles[512];    /* raster tile URL template, "" = the schematic offline base map */
+    char map_attribution[256];
+    uint32_t live_max_clients; /* concurrent GET /api/v1/live streams (default 256) */
 };
 
 /* Defaults for `serve` (demo = 0) or `demo` (demo = 1). */

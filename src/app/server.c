@@ -12,6 +12,7 @@
 */
 #include "app/server.h"
 
+#include "api/live.h"
 #include "app/replay.h"
 
 #include "core/clock.h"
@@ -237,7 +238,19 @@ static int lp_wants(void *arg, const char *tenant, const char *entity, size_t el
         return 0;
     memcpy(id, entity, elen);
     id[elen] = '\0';
-    return entstore_has_doc(s->es, tenant, id);
+    return live_active(s->live) || entstore_has_doc(s->es, tenant, id);
+}
+
+/* Every value of a request, to the live feed's watchers (only while someone watches). */
+static void live_feed(struct vg_server *s, const char *tenant, const struct ingest_update *u,
+                      uint32_t n)
+{
+    struct live_point *lp = vg_malloc(n * sizeof(*lp));
+    for (uint32_t i = 0; i < n; i++)
+        lp[i] = (struct live_point){tenant, u[i].entity, u[i].type, u[i].attr, u[i].vt, u[i].v,
+                                    u[i].ts};
+    live_publish(s->live, lp, n);
+    free(lp);
 }
 
 /* Order of lp_apply: entity, attribute, then the newest point first. */
@@ -256,10 +269,24 @@ static int update_cmp(const void *a, const void *b)
 static void lp_apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
 {
     struct vg_server *s = arg;
+    if (live_active(s->live))
+        live_feed(s, tenant, u, n);
     const struct ingest_update **o = vg_malloc(n * sizeof(*o));
     struct entstore_latest *l = vg_malloc(n * sizeof(*l));
-    for (uint32_t i = 0; i < n; i++)
-        o[i] = &u[i];
+    uint32_t nd = 0;
+    int doc = 0;
+    for (uint32_t i = 0; i < n; i++) { /* the values of document entities only (lp_wants may */
+        if (!i || strcmp(u[i].entity, u[i - 1].entity)) /* have taken every line for the feed) */
+            doc = entstore_has_doc(s->es, tenant, u[i].entity);
+        if (doc)
+            o[nd++] = &u[i];
+    }
+    if (!nd) {
+        free(l);
+        free(o);
+        return;
+    }
+    n = nd;
     qsort(o, n, sizeof(*o), update_cmp);
     struct entstore_batch *b = entstore_batch_new(s->es, tenant);
     entstore_batch_no_history(b);
@@ -337,6 +364,7 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
     }
     if ((rc = ngsild_open(s)))
         goto fail;
+    s->live = live_new(0);
     struct ingest_hook hook = {lp_wants, lp_apply, s};
     ingest_set_hook(s->ig, &hook);
     sources_new(&s->sources);
@@ -366,11 +394,22 @@ int server_start(struct vg_server *s, int demo)
     ao.default_tenant = "default";
     ao.mappings_dir = s->cfg.mappings;
     ao.max_inflight = s->cfg.max_inflight;
+    const char *pub[CONFIG_MAX_PUBLIC];
+    for (uint32_t i = 0; i < s->cfg.npublic; i++)
+        pub[i] = s->cfg.public_[i];
+    ao.public_specs = pub;
+    ao.npublic = s->cfg.npublic;
+    ao.public_tenant = s->cfg.public_tenant[0] ? s->cfg.public_tenant : NULL;
+    ao.web_dir = s->cfg.web_dir[0] ? s->cfg.web_dir : NULL;
+    ao.tiles = s->cfg.map_tiles[0] ? s->cfg.map_tiles : NULL;
+    ao.tiles_attribution = s->cfg.map_attribution;
+    ao.live_max_clients = s->cfg.live_max_clients;
     s->api = api_new(&ao, s->store, s->cat, s->meta, s->ig);
     api_set_ngsild(s->api, s->ldreg, s->es);
     api_set_subs(s->api, s->subs);
     api_set_sources(s->api, s->sources);
     api_set_replay(s->api, api_replay, s);
+    api_set_live(s->api, s->live);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;
@@ -438,6 +477,8 @@ void server_close(struct vg_server *s)
         http_quiesce(s->http);
     demo_stop(s->demo);
     s->demo = NULL;
+    if (s->live)
+        live_close(s->live); /* live streams end, so their connections can */
     http_stop(s->http);
     s->http = NULL;
     if (s->maint_running) {
@@ -452,6 +493,8 @@ void server_close(struct vg_server *s)
     s->sources = NULL;
     ingest_free(s->ig);
     s->ig = NULL;
+    live_free(s->live); /* no publisher (ingest) nor reader (http) is left */
+    s->live = NULL;
     validator_free(s->val);
     s->val = NULL;
     schema_set_free(s->schemas);

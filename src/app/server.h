@@ -34,6 +34,7 @@ struct vg_server {
     struct gateway *gw;      /* MQTT gateway (NULL without a gateway file) */
     struct schema_set *schemas; /* Smart Data Models schemas (NULL: none) */
     struct validator *val;   /* schemas + operator rules, used by ingest */
+    struct live *live;       /* the live feed of new values (GET /api/v1/live) */
     struct api *api;
     struct http_server *http;
     struct demo *demo;

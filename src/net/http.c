@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ static void peer_string(struct MHD_Connection *c, char *out, size_t cap)
 static void resp_release(struct http_resp *r)
 {
     buf_release(&r->body);
+    if (r->stream.read && r->stream.free) /* never handed to MHD */
+        r->stream.free(r->stream.arg);
     for (int i = 0; i < r->nhdr; i++)
         free(r->hdr_val[i]);
 }
@@ -56,14 +59,53 @@ void http_resp_header(struct http_resp *resp, const char *name, const char *val)
     resp->nhdr++;
 }
 
+/* MHD's content reader over an http_stream. */
+struct stream_ctx {
+    struct http_server *s;
+    struct http_stream st;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct stream_ctx *c = cls;
+    (void)pos;
+    long n = c->st.read(c->st.arg, out, max);
+    if (n <= 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    atomic_fetch_add(&c->s->bytes_out, (uint64_t)n);
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_ctx *c = cls;
+    if (c->st.free)
+        c->st.free(c->st.arg);
+    free(c);
+}
+
 static enum MHD_Result send_resp(struct http_server *s, struct http_req *req, struct http_resp *r)
 {
     size_t len = 0;
-    char *body = buf_detach(&r->body, &len);
-    struct MHD_Response *mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!mr) {
-        free(body);
-        return MHD_NO;
+    struct MHD_Response *mr;
+    if (r->stream.read) {
+        struct stream_ctx *c = vg_calloc(1, sizeof(*c));
+        c->s = s;
+        c->st = r->stream;
+        memset(&r->stream, 0, sizeof(r->stream)); /* owned by the response from here on */
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, stream_read, c,
+                                               stream_free);
+        if (!mr) {
+            stream_free(c);
+            return MHD_NO;
+        }
+    } else {
+        char *body = buf_detach(&r->body, &len);
+        mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!mr) {
+            free(body);
+            return MHD_NO;
+        }
     }
     if (r->ctype)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
@@ -305,6 +347,11 @@ void http_stop(struct http_server *s)
     free(s);
 }
 
+int http_streams_ok(const struct http_server *s)
+{
+    return s && s->o.threads == 0;
+}
+
 uint16_t http_port(struct http_server *s)
 {
     return s->port;
@@ -313,6 +360,26 @@ uint16_t http_port(struct http_server *s)
 const char *http_header(struct http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+int http_conn_fd(struct http_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+int http_peer_gone(int fd)
+{
+    if (fd < 0)
+        return 0;
+    struct pollfd pfd = {fd, POLLRDHUP, 0};
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+const char *http_cookie(struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
 }
 
 const char *http_arg(struct http_req *r, const char *name)

@@ -51,10 +51,22 @@ struct http_req {
     char principal[32];
 };
 
+/* A streamed answer (Server-Sent Events): instead of body, read() is called for the next bytes
+** until it returns HTTP_STREAM_END (or the client goes away); it may block (thread-per-
+** connection mode only: the caller checks http_streams_ok). free(arg) runs once, when the
+** connection ends, in every case. */
+#define HTTP_STREAM_END (-1)
+struct http_stream {
+    long (*read)(void *arg, char *out, size_t cap); /* bytes written (> 0) or HTTP_STREAM_END */
+    void (*free)(void *arg);
+    void *arg;
+};
+
 struct http_resp {
     int status;
     const char *ctype;     /* static string */
     struct buf body;
+    struct http_stream stream; /* set (read != NULL) to stream instead of body */
     const char *hdr_name[HTTP_MAX_RESP_HEADERS]; /* static names */
     char *hdr_val[HTTP_MAX_RESP_HEADERS];        /* owned copies */
     int nhdr;
@@ -73,12 +85,20 @@ int http_start(const struct http_opts *o, http_handler_fn *fn, void *arg, struct
 void http_quiesce(struct http_server *s);
 /* Finish in-flight requests, close every connection, free. NULL is a no-op. */
 void http_stop(struct http_server *s);
+/* May a handler answer with a blocking http_stream? Only with a thread per connection. */
+int http_streams_ok(const struct http_server *s);
 /* Port actually bound (useful with port 0). */
 uint16_t http_port(struct http_server *s);
 
 /* Request accessors (valid during the handler only). */
 const char *http_header(struct http_req *r, const char *name);
 const char *http_arg(struct http_req *r, const char *name);
+const char *http_cookie(struct http_req *r, const char *name);
+/* The connection's socket, for http_peer_gone (-1 if unknown). */
+int http_conn_fd(struct http_req *r);
+/* Has the client closed its side of the connection fd (or reset it)? Never blocks. A stream asks
+** between writes, so that a departed client frees its thread at once. */
+int http_peer_gone(int fd);
 /* Call fn for each query argument named name (repeated arguments). */
 typedef void http_arg_fn(void *arg, const char *value);
 void http_args(struct http_req *r, const char *name, http_arg_fn *fn, void *arg);
