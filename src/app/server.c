@@ -134,6 +134,9 @@ static int load_user_context(void *arg, const struct meta_doc_row *row)
 
 /* NGSI-LD: the @context registry (built-in core, preloaded directories, the tenants' stored
 ** contexts) and the entity store. */
+static void on_entity_change(void *arg, const char *tenant, const char *id, const json_t *old,
+                             const json_t *new_);
+
 static int ngsild_open(struct vg_server *s)
 {
     char err[512];
@@ -179,7 +182,7 @@ static int ngsild_open(struct vg_server *s)
         return -1;
     }
     subs_set_entstore(s->subs, s->es); /* periodic (timeInterval) notifications read entities */
-    entstore_set_observer(s->es, subs_on_change, s->subs);
+    entstore_set_observer(s->es, on_entity_change, s);
     return 0;
 }
 
@@ -241,6 +244,100 @@ static int lp_wants(void *arg, const char *tenant, const char *entity, size_t el
     return live_active(s->live) || entstore_has_doc(s->es, tenant, id);
 }
 
+/* The live values of an NGSI-LD change: the default instance of every Property with a number,
+** string or boolean value, and of "location" (a Point), that differs from the old state. */
+static int live_value_of(const json_t *inst, enum vg_vtype *vt, union vg_val *v)
+{
+    const char *t = json_string_value(json_object_get(inst, "type"));
+    const json_t *val = json_object_get(inst, "value");
+    if (!t || !val || json_object_get(inst, "datasetId"))
+        return 0;
+    if (!strcmp(t, "Property")) {
+        if (json_is_integer(val)) {
+            *vt = VT_I64;
+            v->i = json_integer_value(val);
+        } else if (json_is_real(val)) {
+            *vt = VT_F64;
+            v->f = json_real_value(val);
+        } else if (json_is_boolean(val)) {
+            *vt = VT_BOOL;
+            v->i = json_is_true(val);
+        } else if (json_is_string(val)) {
+            *vt = VT_STR;
+            v->s.p = json_string_value(val);
+            v->s.len = (uint32_t)json_string_length(val);
+        } else {
+            return 0;
+        }
+        return 1;
+    }
+    const json_t *c = json_object_get(val, "coordinates");
+    if (!strcmp(t, "GeoProperty") && json_array_size(c) >= 2 &&
+        !strcmp(json_string_value(json_object_get(val, "type")) ?: "", "Point")) {
+        *vt = VT_GEO;
+        v->geo.lon = json_number_value(json_array_get(c, 0));
+        v->geo.lat = json_number_value(json_array_get(c, 1));
+        return 1;
+    }
+    return 0;
+}
+
+/* json_equal, where two absent members are the same too */
+static int json_same(const json_t *a, const json_t *b)
+{
+    return (!a && !b) || json_equal((json_t *)a, (json_t *)b);
+}
+
+static void live_from_change(struct vg_server *s, const char *tenant, const char *id,
+                             const json_t *old, const json_t *new_)
+{
+    const json_t *attrs = json_object_get(new_, "attrs");
+    const char *type = json_string_value(json_array_get(json_object_get(new_, "type"), 0));
+    if (!attrs || !type)
+        return;
+    const json_t *oattrs = json_object_get(old, "attrs");
+    struct live_point lp[64];
+    uint32_t n = 0;
+    const char *iri;
+    const json_t *insts;
+    json_object_foreach((json_t *)attrs, iri, insts) {
+        const json_t *inst = json_array_get(insts, 0);
+        if (n == VG_ARRAY_LEN(lp) || json_array_size(insts) != 1)
+            continue;
+        const json_t *was = json_array_get(json_object_get(oattrs, iri), 0);
+        if (was && json_same(json_object_get(was, "value"), json_object_get(inst, "value")) &&
+            json_same(json_object_get(was, "observedAt"), json_object_get(inst, "observedAt")))
+            continue;
+        struct live_point *p = &lp[n];
+        if (!live_value_of(inst, &p->vt, &p->v))
+            continue;
+        const char *at = json_string_value(json_object_get(inst, "observedAt"));
+        if (!at)
+            at = json_string_value(json_object_get(inst, "modifiedAt"));
+        if (!at || clock_parse_time(at, strlen(at), &p->ts))
+            p->ts = clock_now_ms();
+        p->tenant = tenant;
+        p->entity = id;
+        p->type = entstore_local_name(type);
+        p->attr = entstore_local_name(iri);
+        n++;
+    }
+    live_publish(s->live, lp, n);
+}
+
+/* Set while lp_apply commits line-protocol values into documents: those values are in the live
+** feed already (live_feed), so the observer, called in the same thread, does not repeat them. */
+static _Thread_local int lp_applying;
+
+static void on_entity_change(void *arg, const char *tenant, const char *id, const json_t *old,
+                             const json_t *new_)
+{
+    struct vg_server *s = arg;
+    subs_on_change(s->subs, tenant, id, old, new_);
+    if (new_ && !lp_applying && live_active(s->live))
+        live_from_change(s, tenant, id, old, new_);
+}
+
 /* Every value of a request, to the live feed's watchers (only while someone watches). */
 static void live_feed(struct vg_server *s, const char *tenant, const struct ingest_update *u,
                       uint32_t n)
@@ -299,7 +396,9 @@ static void lp_apply(void *arg, const char *tenant, const struct ingest_update *
         rc = entstore_apply_latest(b, o[i]->entity, l, k);
         i = j;
     }
+    lp_applying = 1;
     int rc2 = entstore_batch_finish(b);
+    lp_applying = 0;
     if (rc || rc2) /* the points are durable; only the documents lag until their next change */
         log_error("NGSI-LD: current state not updated from line protocol: %s",
                   vg_strerror(rc ? rc : rc2));

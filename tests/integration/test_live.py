@@ -173,6 +173,45 @@ def t_resume_and_reset():
         s.cleanup()
 
 
+def t_ngsild_changes():
+    s = Server().start()
+    try:
+        c = Sse(s.port, "/api/v1/live?type=WaterObserved")
+        c.next("hello")
+        ent = {"id": "urn:ngsi-ld:WaterObserved:w1", "type": "WaterObserved",
+               "flow": {"type": "Property", "value": 3.5, "observedAt": "2026-01-01T00:00:00Z"},
+               "status": {"type": "Property", "value": "ok"},
+               "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [2.3, 48.8]}},
+               "refDevice": {"type": "Relationship", "object": "urn:ngsi-ld:Device:d1"}}
+        st, _, _ = s.request("POST", "/ngsi-ld/v1/entities", json.dumps(ent),
+                             {"Content-Type": "application/json"})
+        check(st == 201, st)
+        vals, _ = c.values(3)
+        got = sorted(v[2] for v in vals)
+        check(got == ["flow", "location", "status"], vals)
+        flow = [v for v in vals if v[2] == "flow"][0]
+        check(flow == ["urn:ngsi-ld:WaterObserved:w1", "WaterObserved", "flow", 1767225600000, 3.5], flow)
+        # a PATCH of one attribute: only that value
+        st, _, _ = s.request("PATCH", "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:w1/attrs",
+                             json.dumps({"flow": {"type": "Property", "value": 4,
+                                                  "observedAt": "2026-01-01T00:01:00Z"}}),
+                             {"Content-Type": "application/json"})
+        check(st == 204, st)
+        vals, _ = c.values(1)
+        check(vals == [["urn:ngsi-ld:WaterObserved:w1", "WaterObserved", "flow", 1767225660000, 4]], vals)
+        # line protocol into the document entity: the value once, not once per path
+        st, _, _ = s.write("WaterObserved,id=urn:ngsi-ld:WaterObserved:w1 flow=5 1767225720000")
+        check(st == 204, st)
+        vals, _ = c.values(1)
+        check(vals[0][4] == 5, vals)
+        time.sleep(0.5)
+        check(not any(e[0] == "m" for e in list(c.q.queue)), "a value was published twice")
+        c.close()
+    finally:
+        s.stop()
+        s.cleanup()
+
+
 def t_public_data():
     d = Server(auth="on", extra=["--public", "noise:LAeq", "--public", "pool"])
     rkey = cli("apikey", "create", "--tenant", "default", "--scope", "read", "--data", d.data).stdout.strip()
@@ -334,6 +373,7 @@ def t_limits_and_stop():
 
 case("values_within_a_second", t_values_within_a_second)
 case("resume_and_reset", t_resume_and_reset)
+case("ngsild_changes", t_ngsild_changes)
 case("public_data", t_public_data)
 case("sessions", t_sessions)
 # case("pages_and_assets", t_pages_and_assets)  # TEMP until the web UI lands
