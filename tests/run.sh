@@ -4,6 +4,7 @@
 #   2. integration tests: the real ./vigie on loopback (tests/integration/test_*.py)
 #   3. steps 1 and 2 again in an AddressSanitizer + UndefinedBehaviorSanitizer build
 #   4. a short run of every libFuzzer target (fuzz/fuzz_*.c) on its seed corpus
+#   (after step 2 of the gcc build: the web application in Debian's chromium, tests/e2e/e2e.mjs)
 # Every test case prints "ok <suite> <case>" or "FAIL <suite> <case>"; the last line is
 # "N passed, N failed". --quick runs steps 1-2 on the current build only.
 set -u
@@ -62,6 +63,15 @@ if ! make -s -j"$JOBS" unit >"$OUT/build.log" 2>&1; then
 else
     echo "ok build:gcc -Wall -Wextra -Werror" | tee -a "$LOG"
     run_suite build gcc
+    note "browser tests (chromium)"
+    tmp="$OUT/e2e.out"
+    if VIGIE="$ROOT/build/vigie" TEST_OUT="$OUT" timeout 900 node tests/e2e/e2e.mjs >"$tmp" 2>&1; then rc=0; else rc=$?; fi
+    sed -n "s/^\(ok\|FAIL\) /\1 gcc:/p" "$tmp" | tee -a "$LOG"
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL' "$tmp"; then
+        echo "FAIL gcc:e2e exited with status $rc" | tee -a "$LOG"
+    fi
+    [ $rc -ne 0 ] && tail -30 "$tmp"
+    echo "   screenshots: $OUT/screenshots/"
 fi
 
 if [ $QUICK -eq 0 ]; then

@@ -172,6 +172,7 @@ void h_live(struct api *a, struct http_req *req, struct http_resp *resp, const s
     if (!full) {
         c->f.pub = public_filter;
         c->f.pub_arg = a;
+        http_resp_header(resp, "Access-Control-Allow-Origin", "*"); /* public data: any website */
     }
     c->cursor = cursor;
     c->reset = reset;

@@ -430,6 +430,7 @@ void h_public_query(struct api *a, struct http_req *req, struct http_resp *resp,
                     const struct principal *p)
 {
     query_answer(a, req, resp, p, 1);
+    http_resp_header(resp, "Access-Control-Allow-Origin", "*"); /* public data: any website */
 }
 
 static void latest_answer(struct api *a, struct http_req *req, struct http_resp *resp,
@@ -469,4 +470,5 @@ void h_public_latest(struct api *a, struct http_req *req, struct http_resp *resp
                      const struct principal *p)
 {
     latest_answer(a, req, resp, p, 1);
+    http_resp_header(resp, "Access-Control-Allow-Origin", "*"); /* public data: any website */
 }

@@ -143,6 +143,8 @@ void h_asset(struct api *a, struct http_req *req, struct http_resp *resp, const 
         path = "/index.html";
     else if (strcmp(u, "/display") == 0 || strncmp(u, "/display/", 9) == 0)
         path = "/display.html"; /* one page; its script reads the view from the path */
+    else if (strcmp(u, "/widget-demo.html") == 0)
+        path = u; /* a page that looks like a city website embedding the widget */
     else if (strncmp(u, "/assets/", 8) != 0 || strlen(u) > 200)
         path = NULL;
     if (!path || serve_file(a, req, resp, path)) {

@@ -170,7 +170,7 @@ int api_early(void *arg, struct http_req *req, struct http_resp *resp)
         path_known = 1;
     }
     if (!r && (strncmp(req->url, "/assets/", 8) == 0 || strcmp(req->url, "/display") == 0 ||
-               strncmp(req->url, "/display/", 9) == 0)) {
+               strncmp(req->url, "/display/", 9) == 0 || strcmp(req->url, "/widget-demo.html") == 0)) {
         path_known = 1;
         snprintf(allow, sizeof(allow), "GET, HEAD");
         if (!strcmp(req->method, "GET"))

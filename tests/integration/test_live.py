@@ -376,6 +376,6 @@ case("resume_and_reset", t_resume_and_reset)
 case("ngsild_changes", t_ngsild_changes)
 case("public_data", t_public_data)
 case("sessions", t_sessions)
-# case("pages_and_assets", t_pages_and_assets)  # TEMP until the web UI lands
+case("pages_and_assets", t_pages_and_assets)
 case("limits_and_stop", t_limits_and_stop)
 done()

@@ -1,0 +1,249 @@
+// app.js: Vigie's operations dashboard (served at /). Plain ES modules bundled by esbuild.
+// Views by URL hash: #/ overview, #/entity/<id>, #/domain/<kind>, #/sources (docs/web.md).
+// Tests and benchmarks read window.__vigie = {updates, lastUpdateAt, lagMs, ...}.
+
+import './app/style.css';
+import { t, getLang, setLang, onLangChange } from './i18n.js';
+import { api, onUnauthorized } from './common/api.js';
+import { Live } from './common/live.js';
+import { h, mount, errorBox } from './app/dom.js';
+import { store } from './app/store.js';
+import { renderOverview } from './app/overview.js';
+import { renderEntity } from './app/entity.js';
+import { renderDomain } from './app/domainview.js';
+import { renderSources } from './app/sources.js';
+import { renderLogin } from './app/login.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('app-nav');
+const langBtn = document.getElementById('lang-switch');
+const liveEl = document.getElementById('live-status');
+const logoutBtn = document.getElementById('logout');
+const skip = document.getElementById('skip-link');
+
+const ctx = {
+  config: { auth: false, authenticated: false, tiles: null, tilesAttribution: '', publicTypes: [] },
+  firstLoad: null,
+  whenLoaded() {
+    return this.firstLoad || new Promise(() => {});
+  },
+};
+let live = null;
+let view = null;
+let liveState = 'connecting';
+let started = false;
+
+window.__vigie = {
+  get updates() {
+    return store.stats.updates;
+  },
+  get lastUpdateAt() {
+    return store.stats.lastUpdateAt;
+  },
+  get lagMs() {
+    return store.stats.lagMs;
+  },
+  get entities() {
+    return store.entities.size;
+  },
+  get liveState() {
+    return liveState;
+  },
+  get loaded() {
+    return store.loaded;
+  },
+  get firstRenderMs() {
+    return store.firstRenderAt || null;
+  },
+};
+
+const NAV = [
+  ['#/', 'nav.overview'],
+  ['#/domain/noise', 'nav.noise'],
+  ['#/domain/air', 'nav.air'],
+  ['#/domain/mobility', 'nav.mobility'],
+  ['#/domain/energy', 'nav.energy'],
+  ['#/domain/waste', 'nav.waste'],
+  ['#/domain/sport', 'nav.sport'],
+  ['#/sources', 'nav.sources'],
+];
+
+function renderHeader() {
+  document.documentElement.lang = getLang();
+  document.title = t('app.title');
+  skip.textContent = t('app.skip');
+  nav.setAttribute('aria-label', t('nav.label'));
+  const cur = currentHash();
+  mount(
+    nav,
+    h(
+      'ul',
+      null,
+      NAV.map(([href, key]) => {
+        const active = href === '#/' ? cur === '#/' : cur.startsWith(href);
+        return h('li', null, h('a', { href, 'aria-current': active ? 'page' : null }, t(key)));
+      }),
+    ),
+  );
+  const other = getLang() === 'fr' ? 'en' : 'fr';
+  langBtn.textContent = t('lang.switch'); // the other language's name, in that language
+  langBtn.setAttribute('lang', other);
+  langBtn.title = t('lang.switchLabel');
+  langBtn.dataset.lang = getLang();
+  logoutBtn.textContent = t('login.logout');
+  renderLive();
+}
+
+function renderLive() {
+  liveEl.dataset.state = liveState;
+  liveEl.textContent = t(`live.${liveState}`);
+  liveEl.title = t('live.label');
+}
+
+function currentHash() {
+  const hsh = window.location.hash || '#/';
+  return hsh === '#' ? '#/' : hsh;
+}
+
+function route() {
+  const hsh = currentHash();
+  let m;
+  if (hsh === '#/' || hsh === '#') return { name: 'overview' };
+  if ((m = /^#\/entity\/(.+)$/.exec(hsh))) {
+    let id = m[1];
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      // keep as is
+    }
+    return { name: 'entity', id };
+  }
+  if ((m = /^#\/domain\/([^/?]+)/.exec(hsh))) return { name: 'domain', kind: decodeURIComponent(m[1]) };
+  if (hsh.startsWith('#/sources')) return { name: 'sources' };
+  return { name: 'notfound' };
+}
+
+function show() {
+  if (view && view.destroy) view.destroy();
+  view = null;
+  renderHeader();
+  const r = route();
+  if (r.name === 'overview') view = renderOverview(main, ctx);
+  else if (r.name === 'entity') view = renderEntity(main, ctx, r.id);
+  else if (r.name === 'domain') view = renderDomain(main, ctx, r.kind);
+  else if (r.name === 'sources') view = renderSources(main, ctx);
+  else mount(main, h('section', { class: 'page' }, h('h1', null, t('notfound')), h('a', { href: '#/' }, t('entity.back'))));
+}
+
+function loadLatest() {
+  const p = store.load();
+  if (!ctx.firstLoad) ctx.firstLoad = p;
+  return p;
+}
+
+function startData() {
+  if (started) return;
+  started = true;
+  // First snapshot at once (first render); the stream's "hello" then asks for a re-read so
+  // nothing falls between snapshot and subscription: when the snapshot was requested before
+  // the hello, that re-read runs once the first render is done.
+  let loadStartedAt = performance.now();
+  loadLatest().catch(() => {});
+  live = new Live({
+    heartbeat: 15,
+    onHello() {
+      const helloAt = performance.now();
+      const again = () => {
+        loadStartedAt = performance.now();
+        return loadLatest().catch(() => {});
+      };
+      if (store.loading || loadStartedAt < helloAt) {
+        const p = store.loading || Promise.resolve();
+        p.finally(() => setTimeout(again, store.firstRenderAt ? 300 : 1500));
+      } else again();
+    },
+    onUpdates(rows) {
+      store.apply(rows);
+    },
+    onReset() {
+      loadLatest().catch(() => {});
+    },
+    onState(s) {
+      liveState = s;
+      renderLive();
+    },
+  });
+  live.start();
+}
+
+function stopData() {
+  if (live) live.stop();
+  live = null;
+  started = false;
+  ctx.firstLoad = null;
+}
+
+function showLogin() {
+  stopData();
+  liveState = 'offline';
+  renderLive();
+  if (view && view.destroy) view.destroy();
+  view = renderLogin(main, async () => {
+    await boot();
+  });
+}
+
+async function boot() {
+  renderHeader();
+  try {
+    const c = await api('/api/v1/ui/config', { noAuthHandler: true });
+    ctx.config = { ...ctx.config, ...c };
+  } catch (err) {
+    if (err.status && err.status !== 404) {
+      mount(main, h('section', { class: 'page' }, errorBox(err, t), h('button', { type: 'button', class: 'btn', onclick: () => boot() }, t('error.retry'))));
+      return;
+    }
+    // No ui/config on this server (older build): assume auth off.
+  }
+  logoutBtn.hidden = !(ctx.config.auth && ctx.config.authenticated);
+  if (ctx.config.auth && !ctx.config.authenticated) {
+    showLogin();
+    return;
+  }
+  startData();
+  show();
+}
+
+onUnauthorized(() => {
+  ctx.config.authenticated = false;
+  logoutBtn.hidden = true;
+  showLogin();
+});
+
+langBtn.addEventListener('click', () => setLang(getLang() === 'fr' ? 'en' : 'fr'));
+onLangChange(() => {
+  if (started) show();
+  else if (view && view.relabel) view.relabel();
+  else renderHeader();
+});
+logoutBtn.addEventListener('click', async () => {
+  try {
+    await api('/api/v1/session', { method: 'DELETE', noAuthHandler: true });
+  } catch {
+    // already gone
+  }
+  ctx.config.authenticated = false;
+  logoutBtn.hidden = true;
+  showLogin();
+});
+window.addEventListener('hashchange', () => {
+  if (!started) return;
+  show();
+  main.focus({ preventScroll: true });
+});
+skip.addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+
+boot();
