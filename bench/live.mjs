@@ -56,8 +56,8 @@ function cpuTicks(pid) {
   return +f[11] + +f[12]; // utime + stime, in clock ticks (100/s)
 }
 
-// Writes RATE values/s for SECONDS s: lines of `type`, ids from ids(), value = the send time.
-async function drive(type, ids, attr) {
+// Writes RATE values/s for SECONDS s (to tenant when given): lines of `type`, ids from ids().
+async function drive(type, ids, attr, tenant) {
   const perReq = 100;
   const reqs = Math.round(RATE / perReq);
   const t0 = Date.now();
@@ -70,7 +70,7 @@ async function drive(type, ids, attr) {
     const now = Date.now();
     let body = '';
     for (let i = 0; i < perReq; i++, k++) body += `${type},id=${ids(k)} ${attr}=${(now % 1e6) / 10} ${now}\n`;
-    pending.push(request('POST', '/write?precision=ms', body).then((r) => {
+    pending.push(request('POST', `/write?precision=ms${tenant ? `&tenant=${tenant}` : ''}`, body).then((r) => {
       if (r.status !== 204) throw new Error(`write: ${r.status} ${r.body}`);
     }));
     sent += perReq;
@@ -82,6 +82,7 @@ async function drive(type, ids, attr) {
 async function startVigie() {
   fs.mkdirSync(DIR, { recursive: true });
   const data = path.join(DIR, 'demo-data');
+  fs.rmSync(data, { recursive: true, force: true }); // the demo city as `vigie demo` makes it
   const log = fs.openSync(path.join(DIR, 'vigie.log'), 'a');
   const p = spawn(VIGIE, ['demo', '--data', data, '--listen', `127.0.0.1:${PORT}`, '--access-log', '/dev/null'],
     { stdio: ['ignore', log, log], cwd: root });
@@ -162,19 +163,20 @@ function sseClient(filter) {
 }
 
 async function manyClients(pid) {
-  const clients = Array.from({ length: CLIENTS }, () => sseClient('type=BenchSensor&heartbeat=5'));
+  // A tenant of its own: the demo city's data (and the first-render figure) stay as they are.
+  const clients = Array.from({ length: CLIENTS }, () => sseClient('tenant=bench&heartbeat=5'));
   await sleep(2000);
   const opened = clients.filter((c) => c.open).length;
   const c0 = cpuTicks(pid);
   const ids = (k) => `bench-${k % 1000}`;
-  const d = await drive('BenchSensor', ids, 'v');
+  const d = await drive('BenchSensor', ids, 'v', 'bench');
   await sleep(2000);
   const cpu = (cpuTicks(pid) - c0) / 100 / d.seconds;
   const got = clients.map((c) => c.values);
   const lat = clients.flatMap((c) => c.lat);
   clients.forEach((c) => c.req.destroy());
   return { ...d, opened, minValues: Math.min(...got), maxValues: Math.max(...got),
-    latP50: pct(lat, 0.5), latP99: pct(lat, 0.99), latMax: Math.max(...lat), cpu };
+    latP50: pct(lat, 0.5), latP99: pct(lat, 0.99), latMax: lat.reduce((m, x) => Math.max(m, x), 0), cpu };
 }
 
 const vigie = await startVigie();

@@ -2,7 +2,7 @@
 // scripts/embed_web.c, served at / and /display/...). No CDN: every library comes from
 // node_modules, pinned by package-lock.json.
 //   dist/index.html, dist/display.html      pages (copied from src/)
-//   dist/assets/app.{js,css}                 the operations dashboard (src/app.js)
+//   dist/assets/app.{js,css}, chunk-*.js     the operations dashboard (src/app.js, ES module)
 //   dist/assets/display.{js,css}             public displays and the embedded view (src/display.js)
 //   dist/assets/widget.js                    the embedding script a city website includes
 //   dist/assets/*                            images and data the bundles reference
@@ -13,11 +13,9 @@ const dev = process.argv.includes('--dev');
 rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist/assets', { recursive: true });
 
-await esbuild.build({
-  entryPoints: ['src/app.js', 'src/display.js', 'src/widget.js'].filter((f) => existsSync(f)),
+const common = {
   bundle: true,
   outdir: 'dist/assets',
-  format: 'iife',
   target: ['chrome100', 'firefox100', 'safari15'],
   minify: !dev,
   sourcemap: false,
@@ -25,6 +23,16 @@ await esbuild.build({
   loader: { '.png': 'file', '.svg': 'file', '.json': 'json' },
   assetNames: '[name]',
   logLevel: 'warning',
+};
+// The dashboard: an ES module split in chunks, the views other than the overview loaded on
+// first use (chunk-<hash>.js); index.html loads it with <script type="module">.
+if (existsSync('src/app.js'))
+  await esbuild.build({ ...common, entryPoints: ['src/app.js'], format: 'esm', splitting: true, chunkNames: 'chunk-[hash]' });
+// The display pages and the widget: one classic script each (the widget runs on other sites).
+await esbuild.build({
+  ...common,
+  entryPoints: ['src/display.js', 'src/widget.js'].filter((f) => existsSync(f)),
+  format: 'iife',
 });
 
 for (const f of existsSync('src') ? readdirSync('src') : []) {

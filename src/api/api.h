@@ -83,6 +83,7 @@ struct query_params {
     int agg;           /* -1 raw, else enum store_agg */
     int64_t every;     /* bucket width ms (agg only) */
     uint32_t limit;    /* raw points per series, 0 = max_points */
+    int by_entity;     /* latest: one object per entity ("by=entity") instead of per series */
     /* optional final filter on each selected series (public data); NULL = every series */
     int (*keep)(void *arg, const char *type, const char *attr);
     void *keep_arg;

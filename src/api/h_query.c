@@ -216,7 +216,42 @@ struct latest_ctx {
     uint32_t n, max_series;
     char *err;
     size_t cap;
+    char entity[300]; /* by_entity: the entity whose object is open ("" = none) */
 };
+
+/* by=entity: {"id","type","tags":{},"values":{"attr":[ts,value],...}} per entity; the catalogue
+** gives the series in entity order, so one object is open at a time. */
+static void latest_entity_value(struct latest_ctx *c, const struct catalog_series *cs, int64_t ts,
+                                const union vg_val *v)
+{
+    struct buf *b = c->out;
+    if (strcmp(c->entity, cs->entity) != 0) {
+        if (c->entity[0])
+            buf_puts(b, "}},");
+        snprintf(c->entity, sizeof(c->entity), "%s", cs->entity);
+        buf_puts(b, "{\"id\":");
+        buf_json_str(b, cs->entity, strlen(cs->entity));
+        buf_puts(b, ",\"type\":");
+        buf_json_str(b, cs->type, strlen(cs->type));
+        buf_puts(b, ",\"tags\":{");
+        for (uint32_t i = 0; i < cs->ntags; i++) {
+            if (i)
+                buf_putc(b, ',');
+            buf_json_str(b, cs->tags[i].key, cs->tags[i].klen);
+            buf_putc(b, ':');
+            buf_json_str(b, cs->tags[i].val, cs->tags[i].vlen);
+        }
+        buf_puts(b, "},\"values\":{");
+    } else {
+        buf_putc(b, ',');
+    }
+    buf_json_str(b, cs->attr, strlen(cs->attr));
+    buf_puts(b, ":[");
+    buf_i64(b, ts);
+    buf_putc(b, ',');
+    api_value_json(b, cs->vt, v);
+    buf_putc(b, ']');
+}
 
 static int latest_one(void *arg, const struct catalog_series *cs)
 {
@@ -232,6 +267,10 @@ static int latest_one(void *arg, const struct catalog_series *cs)
                  c->max_series);
         return VG_ETOOBIG;
     }
+    if (c->q->by_entity) {
+        latest_entity_value(c, cs, ts, &v);
+        return 0;
+    }
     json_series_head(c->out, cs, c->n == 1);
     buf_puts(c->out, ",\"ts\":");
     buf_i64(c->out, ts);
@@ -244,10 +283,12 @@ static int latest_one(void *arg, const struct catalog_series *cs)
 int query_latest(struct store *st, struct catalog *cat, const struct query_params *q,
                  uint32_t max_series, struct buf *out, char *err, size_t cap)
 {
-    struct latest_ctx c = {q, st, out, 0, max_series, err, cap};
+    struct latest_ctx c = {q, st, out, 0, max_series, err, cap, ""};
     struct catalog_sel sel = {q->tenant, q->type, q->id, q->attr, q->where, q->nwhere};
-    buf_puts(out, "{\"series\":[");
+    buf_puts(out, q->by_entity ? "{\"entities\":[" : "{\"series\":[");
     int rc = catalog_select(cat, &sel, latest_one, &c);
+    if (q->by_entity && c.entity[0])
+        buf_puts(out, "}}");
     buf_puts(out, "]}\n");
     return rc;
 }
@@ -352,6 +393,13 @@ int query_params_parse(const struct query_source *src, const char *tenant, int64
             return VG_EINVAL;
         }
         q->limit = (uint32_t)l;
+    }
+    if ((s = src->get(src->ctx, "by"))) {
+        if (strcmp(s, "entity") != 0) {
+            snprintf(err, cap, "by takes 'entity'");
+            return VG_EINVAL;
+        }
+        q->by_entity = 1;
     }
     return VG_OK;
 }

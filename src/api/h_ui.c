@@ -147,6 +147,11 @@ void h_asset(struct api *a, struct http_req *req, struct http_resp *resp, const 
         path = u; /* a page that looks like a city website embedding the widget */
     else if (strncmp(u, "/assets/", 8) != 0 || strlen(u) > 200)
         path = NULL;
+    /* The dashboard's first data call starts while its script downloads, for callers who will
+    ** be allowed to read it (others would see an unused preload refused). */
+    if (path && !strcmp(path, "/index.html") && (!a->o.auth || p->authenticated) &&
+        (p->scope == SCOPE_READ || p->scope == SCOPE_ADMIN))
+        http_resp_header(resp, "Link", "</api/v1/latest?by=entity>; rel=preload; as=fetch; crossorigin");
     if (!path || serve_file(a, req, resp, path)) {
         if (strcmp(u, "/") == 0 || !strcmp(path ? path : "", "/display.html"))
             problem(resp, 404, "no-web-ui", "Web application not built",

@@ -260,6 +260,10 @@ def t_public_data():
         check(st == 401, st)
         st, _, doc = s.json("GET", "/api/v1/ui/config")
         check(doc["auth"] is True and doc["authenticated"] is False, doc)
+        st, h, _ = s.request("GET", "/", headers={"Accept": "text/html"})
+        check(st == 200 and "link" not in h, h)  # no data preload for who may not read it
+        st, h, _ = s.request("GET", "/", headers={"Accept": "text/html", "Authorization": "Bearer " + rkey})
+        check(st == 200 and "latest" in h.get("link", ""), h)
         check(doc["publicTypes"] == ["noise:LAeq", "pool"], doc)
     finally:
         s.stop()
@@ -311,6 +315,17 @@ def t_pages_and_assets():
         check(b"<html" in body and b"/assets/app.js" in body, body[:300])
         csp = h.get("content-security-policy", "")
         check("frame-ancestors 'none'" in csp and "script-src 'self'" in csp, csp)
+        check(h.get("link") == "</api/v1/latest?by=entity>; rel=preload; as=fetch; crossorigin", h)
+        s.write("m,id=b v=1,w=2 1\nm,id=a v=3,lat=48.5,lon=2.5 2\nn,id=c x=\"s\" 3")
+        st, _, doc = s.json("GET", "/api/v1/latest?by=entity")
+        check(st == 200 and doc == {"entities": [
+            {"id": "a", "type": "m", "tags": {}, "values": {"location": [2, {"lat": 48.5, "lon": 2.5}], "v": [2, 3]}},
+            {"id": "b", "type": "m", "tags": {}, "values": {"v": [1, 1], "w": [1, 2]}},
+            {"id": "c", "type": "n", "tags": {}, "values": {"x": [3, "s"]}}]}, doc)
+        st, _, doc = s.json("GET", "/api/v1/latest?by=entity&id=nope")
+        check(st == 200 and doc == {"entities": []}, doc)
+        st, _, doc = s.json("GET", "/api/v1/latest?by=series")
+        check(st == 400, (st, doc))
         st, h, doc = s.json("GET", "/")  # not a browser: the endpoint list
         check(st == 200 and "/api/v1/live" in doc["endpoints"], doc)
         st, h, body = s.request("GET", "/display/noise?id=x")

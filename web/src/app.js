@@ -2,6 +2,11 @@
 // Views by URL hash: #/ overview, #/entity/<id>, #/domain/<kind>, #/sources (docs/web.md).
 // Tests and benchmarks read window.__vigie = {updates, lastUpdateAt, lagMs, ...}.
 
+// Every style sheet is imported here, so that it lands in app.css: esbuild writes the CSS of
+// code-split chunks to files of their own that nothing would load.
+import 'leaflet/dist/leaflet.css';
+import 'leaflet.markercluster/dist/MarkerCluster.css';
+import 'uplot/dist/uPlot.min.css';
 import './app/style.css';
 import { t, getLang, setLang, onLangChange } from './i18n.js';
 import { api, onUnauthorized } from './common/api.js';
@@ -9,11 +14,17 @@ import { Live } from './common/live.js';
 import { h, mount, errorBox } from './app/dom.js';
 import { store } from './app/store.js';
 import { renderOverview } from './app/overview.js';
-import { renderEntity } from './app/entity.js';
-import { renderDomain } from './app/domainview.js';
-import { renderSources } from './app/sources.js';
+// The other views (and uPlot with them) load on first use: the overview's first render does
+// not wait for their code.
+const lazyViews = {
+  entity: () => import('./app/entity.js').then((m) => m.renderEntity),
+  domain: () => import('./app/domainview.js').then((m) => m.renderDomain),
+  sources: () => import('./app/sources.js').then((m) => m.renderSources),
+};
+let showSeq = 0;
 import { renderLogin } from './app/login.js';
 
+performance.mark('vigie:script'); // every module above is evaluated
 const main = document.getElementById('main');
 const nav = document.getElementById('app-nav');
 const langBtn = document.getElementById('lang-switch');
@@ -128,11 +139,16 @@ function show() {
   view = null;
   renderHeader();
   const r = route();
+  const seq = ++showSeq;
   if (r.name === 'overview') view = renderOverview(main, ctx);
-  else if (r.name === 'entity') view = renderEntity(main, ctx, r.id);
-  else if (r.name === 'domain') view = renderDomain(main, ctx, r.kind);
-  else if (r.name === 'sources') view = renderSources(main, ctx);
-  else mount(main, h('section', { class: 'page' }, h('h1', null, t('notfound')), h('a', { href: '#/' }, t('entity.back'))));
+  else if (lazyViews[r.name]) {
+    lazyViews[r.name]().then((render) => {
+      if (seq !== showSeq) return; // the route changed meanwhile
+      view = r.name === 'entity' ? render(main, ctx, r.id) : r.name === 'domain' ? render(main, ctx, r.kind) : render(main, ctx);
+    }, (err) => {
+      if (seq === showSeq) mount(main, h('section', { class: 'page' }, errorBox({ title: t('error.load'), detail: String(err) }, t)));
+    });
+  } else mount(main, h('section', { class: 'page' }, h('h1', null, t('notfound')), h('a', { href: '#/' }, t('entity.back'))));
 }
 
 function loadLatest() {

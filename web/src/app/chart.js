@@ -1,6 +1,5 @@
 // app/chart.js: uPlot wrappers (time series charts and sparklines) and query helpers.
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { getLang } from '../i18n.js';
 import { fmtNumber } from '../common/format.js';
 

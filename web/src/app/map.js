@@ -1,7 +1,6 @@
 // app/map.js: Leaflet map factory shared by the overview and the entity view.
 import L from './leaflet.js';
 import 'leaflet.markercluster';
-import 'leaflet.markercluster/dist/MarkerCluster.css';
 import { addBasemap } from '../basemap/basemap.js';
 
 export { L };
@@ -14,7 +13,9 @@ export function createMap(el, config, opts = {}) {
   const map = L.map(el, {
     center: opts.center || NATION,
     zoom: opts.zoom || 13,
-    minZoom: 3,
+    // A city map: from the whole metropolitan area (11) down to the street. The marker clusters
+    // are computed for every zoom level in range, so the range is also the first render's cost.
+    minZoom: opts.minZoom || 11,
     maxZoom: 19,
     preferCanvas: true,
     zoomControl: true,
