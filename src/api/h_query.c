@@ -62,14 +62,9 @@ void api_value_json(struct buf *b, enum vg_vtype vt, const union vg_val *v)
     }
 }
 
-static void json_series_head(struct buf *b, const struct catalog_series *cs, int first)
+/* ,"tags":{...} of a series' entity */
+static void json_tags(struct buf *b, const struct catalog_series *cs)
 {
-    buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-    buf_json_str(b, cs->entity, strlen(cs->entity));
-    buf_puts(b, ",\"type\":");
-    buf_json_str(b, cs->type, strlen(cs->type));
-    buf_puts(b, ",\"attr\":");
-    buf_json_str(b, cs->attr, strlen(cs->attr));
     buf_puts(b, ",\"tags\":{");
     for (uint32_t i = 0; i < cs->ntags; i++) {
         if (i)
@@ -79,6 +74,17 @@ static void json_series_head(struct buf *b, const struct catalog_series *cs, int
         buf_json_str(b, cs->tags[i].val, cs->tags[i].vlen);
     }
     buf_putc(b, '}');
+}
+
+static void json_series_head(struct buf *b, const struct catalog_series *cs, int first)
+{
+    buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
+    buf_json_str(b, cs->entity, strlen(cs->entity));
+    buf_puts(b, ",\"type\":");
+    buf_json_str(b, cs->type, strlen(cs->type));
+    buf_puts(b, ",\"attr\":");
+    buf_json_str(b, cs->attr, strlen(cs->attr));
+    json_tags(b, cs);
 }
 
 struct run_ctx {
@@ -233,15 +239,8 @@ static void latest_entity_value(struct latest_ctx *c, const struct catalog_serie
         buf_json_str(b, cs->entity, strlen(cs->entity));
         buf_puts(b, ",\"type\":");
         buf_json_str(b, cs->type, strlen(cs->type));
-        buf_puts(b, ",\"tags\":{");
-        for (uint32_t i = 0; i < cs->ntags; i++) {
-            if (i)
-                buf_putc(b, ',');
-            buf_json_str(b, cs->tags[i].key, cs->tags[i].klen);
-            buf_putc(b, ':');
-            buf_json_str(b, cs->tags[i].val, cs->tags[i].vlen);
-        }
-        buf_puts(b, "},\"values\":{");
+        json_tags(b, cs);
+        buf_puts(b, ",\"values\":{");
     } else {
         buf_putc(b, ',');
     }
