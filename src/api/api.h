@@ -41,6 +41,9 @@ void api_free(struct api *a);
 /* Give the API the live feed of new values (borrowed): GET /api/v1/live. */
 struct live;
 void api_set_live(struct api *a, struct live *lv);
+/* Give the API the alert engine (borrowed): /api/v1/rules, /api/v1/alerts. */
+struct alerts;
+void api_set_alerts(struct api *a, struct alerts *al);
 /* Is (type, attribute) marked public by the configuration? */
 int api_public_ok(const struct api *a, const char *type, const char *attr);
 /* Give the API the running server (for /metrics); may be NULL. */

@@ -21,6 +21,7 @@ struct api {
     struct subs *subs;        /* NGSI-LD subscriptions (NULL until api_set_subs) */
     struct sources *sources;  /* the source registry (NULL until api_set_sources) */
     struct live *live;        /* the live feed (NULL until api_set_live) */
+    struct alerts *alerts;    /* rules and alerts (NULL until api_set_alerts) */
     struct sessions *sessions; /* browser sessions (owned) */
     api_replay_fn *replay;    /* quarantine replay (NULL until api_set_replay) */
     void *replay_arg;
@@ -83,6 +84,14 @@ void h_session_open(struct api *a, struct http_req *req, struct http_resp *resp,
                     const struct principal *p);
 void h_session_close(struct api *a, struct http_req *req, struct http_resp *resp,
                      const struct principal *p);
+void h_rules(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_rule_item(struct api *a, struct http_req *req, struct http_resp *resp,
+                 const struct principal *p);
+void h_alerts(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_alert_action(struct api *a, struct http_req *req, struct http_resp *resp,
+                    const struct principal *p);
+/* The alert engine's lines of GET /metrics. */
+void h_alerts_metrics(struct api *a, struct buf *b);
 void h_asset(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
 /* A stored value as JSON (the one encoding of /api/v1/query, /latest and the live feed):
 ** numbers, true/false, strings (a JSON-marked NGSI-LD compound as its JSON), geo {"lat","lon"}. */

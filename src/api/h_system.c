@@ -57,7 +57,7 @@ void h_index(struct api *a, struct http_req *req, struct http_resp *resp, const 
     buf_puts(&resp->body,
              "{\"name\":\"vigie\",\"version\":\"" VIGIE_VERSION_STR "\",\"endpoints\":["
              "\"/health\",\"/metrics\",\"/write\",\"/api/v2/write\",\"/api/v1/query\","
-             "\"/api/v1/latest\",\"/api/v1/quarantine\",\"/api/v1/sources\",\"/api/v1/live\","
+             "\"/api/v1/latest\",\"/api/v1/quarantine\",\"/api/v1/sources\",\"/api/v1/live\",\"/api/v1/rules\",\"/api/v1/alerts\","
              "\"/ngsi-ld/v1/\"],\"ui\":\"/\"}\n");
 }
 
@@ -133,6 +133,7 @@ void h_metrics(struct api *a, struct http_req *req, struct http_resp *resp, cons
           atomic_load(&a->inflight_bytes));
     h_sources_metrics(a, b);
     h_live_metrics(a, b);
+    h_alerts_metrics(a, b);
     struct http_server *http = __atomic_load_n(&a->http, __ATOMIC_ACQUIRE);
     if (http) {
         struct http_stats hs;

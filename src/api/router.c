@@ -43,7 +43,17 @@ static const struct route routes[] = {
     {"GET", "/api/v1/ui/config", SCOPE_NONE, h_ui_config},
     {"POST", "/api/v1/session", SCOPE_NONE, h_session_open},
     {"DELETE", "/api/v1/session", SCOPE_NONE, h_session_close},
+    /* rules and alerts (docs/alerts.md) */
+    {"GET", "/api/v1/rules", SCOPE_READ, h_rules},
+    {"POST", "/api/v1/rules", SCOPE_WRITE, h_rules},
+    {"GET", "/api/v1/alerts", SCOPE_READ, h_alerts},
 };
+
+/* /api/v1/rules/{id} and /api/v1/alerts/{id}/ack|resolve */
+static const struct route rule_get = {"GET", "/api/v1/rules/", SCOPE_READ, h_rule_item};
+static const struct route rule_put = {"PUT", "/api/v1/rules/", SCOPE_WRITE, h_rule_item};
+static const struct route rule_delete = {"DELETE", "/api/v1/rules/", SCOPE_WRITE, h_rule_item};
+static const struct route alert_post = {"POST", "/api/v1/alerts/", SCOPE_WRITE, h_alert_action};
 
 /* The web application's files: /assets/... and the display pages /display/... */
 static const struct route asset_get = {"GET", "/assets/", SCOPE_NONE, h_asset};
@@ -106,6 +116,11 @@ void api_free(struct api *a)
 void api_set_live(struct api *a, struct live *lv)
 {
     a->live = lv;
+}
+
+void api_set_alerts(struct api *a, struct alerts *al)
+{
+    a->alerts = al;
 }
 
 void api_set_ngsild(struct api *a, struct ldctx_reg *reg, struct entstore *es)
@@ -177,6 +192,19 @@ int api_early(void *arg, struct http_req *req, struct http_resp *resp)
             r = &asset_get;
         else if (!strcmp(req->method, "HEAD"))
             r = &asset_head;
+    }
+    if (!r && strncmp(req->url, "/api/v1/rules/", 14) == 0 && req->url[14]) {
+        path_known = 1;
+        snprintf(allow, sizeof(allow), "GET, PUT, DELETE");
+        r = !strcmp(req->method, "GET")   ? &rule_get
+            : !strcmp(req->method, "PUT") ? &rule_put
+            : !strcmp(req->method, "DELETE") ? &rule_delete
+                                             : NULL;
+    }
+    if (!r && strncmp(req->url, "/api/v1/alerts/", 15) == 0 && req->url[15]) {
+        path_known = 1;
+        snprintf(allow, sizeof(allow), "POST");
+        r = !strcmp(req->method, "POST") ? &alert_post : NULL;
     }
     for (size_t i = 0; !r && i < VG_ARRAY_LEN(routes); i++) {
         if (strcmp(routes[i].path, req->url) != 0)

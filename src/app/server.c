@@ -12,6 +12,7 @@
 */
 #include "app/server.h"
 
+#include "alerts/alerts.h"
 #include "api/live.h"
 #include "app/replay.h"
 
@@ -241,7 +242,7 @@ static int lp_wants(void *arg, const char *tenant, const char *entity, size_t el
         return 0;
     memcpy(id, entity, elen);
     id[elen] = '\0';
-    return live_active(s->live) || entstore_has_doc(s->es, tenant, id);
+    return live_active(s->live) || alerts_active(s->alerts) || entstore_has_doc(s->es, tenant, id);
 }
 
 /* The live values of an NGSI-LD change: the default instance of every Property with a number,
@@ -322,7 +323,15 @@ static void live_from_change(struct vg_server *s, const char *tenant, const char
         p->attr = entstore_local_name(iri);
         n++;
     }
-    live_publish(s->live, lp, n);
+    if (live_active(s->live))
+        live_publish(s->live, lp, n);
+    if (alerts_active(s->alerts)) {
+        struct alerts_value av[64];
+        for (uint32_t i = 0; i < n; i++)
+            av[i] = (struct alerts_value){lp[i].entity, lp[i].type, lp[i].attr, lp[i].vt, lp[i].v,
+                                          lp[i].ts};
+        alerts_on_values(s->alerts, tenant, av, n);
+    }
 }
 
 /* Set while lp_apply commits line-protocol values into documents: those values are in the live
@@ -334,8 +343,19 @@ static void on_entity_change(void *arg, const char *tenant, const char *id, cons
 {
     struct vg_server *s = arg;
     subs_on_change(s->subs, tenant, id, old, new_);
-    if (new_ && !lp_applying && live_active(s->live))
+    if (new_ && !lp_applying && (live_active(s->live) || alerts_active(s->alerts)))
         live_from_change(s, tenant, id, old, new_);
+}
+
+/* Every value of a request, to the rules (only while there are rules). */
+static void alerts_feed(struct vg_server *s, const char *tenant, const struct ingest_update *u,
+                        uint32_t n)
+{
+    struct alerts_value *av = vg_malloc(n * sizeof(*av));
+    for (uint32_t i = 0; i < n; i++)
+        av[i] = (struct alerts_value){u[i].entity, u[i].type, u[i].attr, u[i].vt, u[i].v, u[i].ts};
+    alerts_on_values(s->alerts, tenant, av, n);
+    free(av);
 }
 
 /* Every value of a request, to the live feed's watchers (only while someone watches). */
@@ -368,6 +388,8 @@ static void lp_apply(void *arg, const char *tenant, const struct ingest_update *
     struct vg_server *s = arg;
     if (live_active(s->live))
         live_feed(s, tenant, u, n);
+    if (alerts_active(s->alerts))
+        alerts_feed(s, tenant, u, n);
     const struct ingest_update **o = vg_malloc(n * sizeof(*o));
     struct entstore_latest *l = vg_malloc(n * sizeof(*l));
     uint32_t nd = 0;
@@ -464,6 +486,10 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
     if ((rc = ngsild_open(s)))
         goto fail;
     s->live = live_new(0);
+    if ((rc = alerts_open(s->meta, s->cat, s->store, &s->alerts))) {
+        log_error("cannot load the rules and alerts: %s", vg_strerror(rc));
+        goto fail;
+    }
     struct ingest_hook hook = {lp_wants, lp_apply, s};
     ingest_set_hook(s->ig, &hook);
     sources_new(&s->sources);
@@ -509,6 +535,7 @@ int server_start(struct vg_server *s, int demo)
     api_set_sources(s->api, s->sources);
     api_set_replay(s->api, api_replay, s);
     api_set_live(s->api, s->live);
+    api_set_alerts(s->api, s->alerts);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;
@@ -527,6 +554,8 @@ int server_start(struct vg_server *s, int demo)
         return -1;
     if (pthread_create(&s->maint, NULL, maint_main, s) == 0)
         s->maint_running = 1;
+    if (alerts_start(s->alerts, 1000))
+        return -1;
     int loopback = strncmp(s->cfg.listen, "127.", 4) == 0 ||
                    strncmp(s->cfg.listen, "localhost:", 10) == 0 ||
                    strncmp(s->cfg.listen, "[::1]:", 6) == 0;
@@ -594,6 +623,8 @@ void server_close(struct vg_server *s)
     s->ig = NULL;
     live_free(s->live); /* no publisher (ingest) nor reader (http) is left */
     s->live = NULL;
+    alerts_free(s->alerts); /* after ingest and http: nothing evaluates any more */
+    s->alerts = NULL;
     validator_free(s->val);
     s->val = NULL;
     schema_set_free(s->schemas);

@@ -35,6 +35,7 @@ struct vg_server {
     struct schema_set *schemas; /* Smart Data Models schemas (NULL: none) */
     struct validator *val;   /* schemas + operator rules, used by ingest */
     struct live *live;       /* the live feed of new values (GET /api/v1/live) */
+    struct alerts *alerts;   /* rules and alerts (docs/alerts.md) */
     struct api *api;
     struct http_server *http;
     struct demo *demo;

@@ -1,0 +1,914 @@
+/*
+** alerts/alerts.c: the alert engine (see alerts.h).
+** A series is (tenant, entity, attribute), or (tenant, entity, "") for the rules that watch a
+** whole entity (staleness with no attribute). Each series holds its bindings: the rules whose
+** target it matches, each with its evaluation state and its open alert. Bindings are computed
+** when the series is first seen after a change of the rule set (generation), from the entity's
+** tags and latest location; a binding of a rule that did not change keeps its state.
+*/
+#include "alerts/alerts.h"
+
+#include "alerts/rule.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/vg.h"
+
+#include <jansson.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum alert_state { AS_OPEN = 0, AS_ACKED = 1, AS_RESOLVED = 2 };
+static const char *const state_names[] = {"open", "acknowledged", "resolved"};
+
+struct arule {
+    char tenant[64];
+    struct rule r;
+    char *json;       /* canonical JSON (rule_to_json), owned */
+    uint64_t version; /* changes on replace: bindings of an older version start afresh */
+};
+
+struct alert {
+    int64_t id;
+    char tenant[64];
+    char rule[64];
+    char kind[16];
+    int severity;
+    char *entity, *type, *attr, *message;
+    double value;
+    enum alert_state state;
+    int64_t raised_at, updated_at, acked_at, resolved_at;
+    char *acked_by, *resolved_by, *comment;
+};
+
+struct binding {
+    struct arule *rule;
+    uint64_t version;
+    struct rule_state st;
+    struct alert *open; /* the open (or acknowledged) alert of this binding, or NULL */
+};
+
+struct series {
+    char *tenant, *entity, *type, *attr; /* owned */
+    uint64_t gen;                        /* rule-set generation of the bindings */
+    struct binding *b;
+    uint32_t nb;
+    int has_loc;
+    double lonlat[2];
+};
+
+struct alerts {
+    struct meta *meta;
+    struct catalog *cat;
+    struct store *st;
+    pthread_mutex_t mu;
+    struct arule **rules;
+    uint32_t nrules, caprules;
+    uint32_t entity_rules; /* rules watching a whole entity (attribute "") */
+    uint64_t gen, version;
+    /* series: open addressing on the key tenant\x1f entity\x1f attr */
+    struct series **slots;
+    uint32_t nseries, capslots;
+    struct alert **alerts; /* every alert, in id order */
+    uint32_t nalerts, capalerts;
+    int64_t next_id;
+    pthread_t thread;
+    int running, stopping;
+    pthread_cond_t cv;
+    uint32_t tick_ms;
+    atomic_uint_fast64_t evaluations, raised, resolved;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+
+static uint64_t key_hash(const char *t, const char *e, const char *a)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[3] = {t, e, a};
+    for (int i = 0; i < 3; i++) {
+        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+        h = (h ^ 0x1f) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static void rfc3339(int64_t ms, char *out, size_t cap)
+{
+    if (clock_format_rfc3339(ms, out, cap) <= 0)
+        snprintf(out, cap, "%lld", (long long)ms);
+}
+
+static void set_time(json_t *o, const char *k, int64_t ms)
+{
+    if (!ms)
+        return;
+    char t[40];
+    rfc3339(ms, t, sizeof(t));
+    json_object_set_new(o, k, json_string(t));
+}
+
+static int64_t get_time(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    int64_t ms = 0;
+    if (s && clock_parse_time(s, strlen(s), &ms))
+        ms = 0;
+    return ms;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? vg_strdup(s) : NULL;
+}
+
+static json_t *alert_json(const struct alert *a)
+{
+    json_t *o = json_object();
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)a->id);
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "rule", json_string(a->rule));
+    json_object_set_new(o, "kind", json_string(a->kind));
+    json_object_set_new(o, "severity", json_string(rule_severity_name(a->severity)));
+    json_object_set_new(o, "state", json_string(state_names[a->state]));
+    json_object_set_new(o, "entity", json_string(a->entity));
+    json_object_set_new(o, "type", json_string(a->type));
+    json_object_set_new(o, "attr", json_string(a->attr));
+    json_object_set_new(o, "value", isfinite(a->value) ? json_real(a->value) : json_null());
+    json_object_set_new(o, "message", json_string(a->message));
+    set_time(o, "raisedAt", a->raised_at);
+    set_time(o, "updatedAt", a->updated_at);
+    set_time(o, "acknowledgedAt", a->acked_at);
+    if (a->acked_by)
+        json_object_set_new(o, "acknowledgedBy", json_string(a->acked_by));
+    set_time(o, "resolvedAt", a->resolved_at);
+    if (a->resolved_by)
+        json_object_set_new(o, "resolvedBy", json_string(a->resolved_by));
+    if (a->comment)
+        json_object_set_new(o, "comment", json_string(a->comment));
+    return o;
+}
+
+static void alert_free(struct alert *a)
+{
+    if (!a)
+        return;
+    free(a->entity);
+    free(a->type);
+    free(a->attr);
+    free(a->message);
+    free(a->acked_by);
+    free(a->resolved_by);
+    free(a->comment);
+    free(a);
+}
+
+/* Write one alert durably (meta document "alert", id zero-padded: load order = id order). */
+static int alert_store(struct alerts *al, const struct alert *a)
+{
+    json_t *o = alert_json(a);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char id[24];
+    snprintf(id, sizeof(id), "%012lld", (long long)a->id);
+    struct meta_doc_op op = {"alert", a->tenant, id, text, strlen(text)};
+    int rc = meta_docs_commit(al->meta, &op, 1);
+    free(text);
+    if (rc)
+        log_error("alerts: cannot store alert %lld: %s", (long long)a->id, vg_strerror(rc));
+    return rc;
+}
+
+static void alerts_push(struct alerts *al, struct alert *a)
+{
+    if (al->nalerts == al->capalerts) {
+        al->capalerts = al->capalerts ? al->capalerts * 2 : 64;
+        al->alerts = vg_realloc(al->alerts, al->capalerts * sizeof(*al->alerts));
+    }
+    al->alerts[al->nalerts++] = a;
+    if (a->id >= al->next_id)
+        al->next_id = a->id + 1;
+}
+
+static struct alert *alert_find(struct alerts *al, const char *tenant, int64_t id)
+{
+    uint32_t lo = 0, hi = al->nalerts; /* ids grow with the array */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (al->alerts[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < al->nalerts && al->alerts[lo]->id == id && !strcmp(al->alerts[lo]->tenant, tenant))
+        return al->alerts[lo];
+    return NULL;
+}
+
+/* ---- rules ------------------------------------------------------------------------------------ */
+
+static struct arule *rule_find(struct alerts *al, const char *tenant, const char *id, uint32_t *at)
+{
+    for (uint32_t i = 0; i < al->nrules; i++)
+        if (!strcmp(al->rules[i]->tenant, tenant) && !strcmp(al->rules[i]->r.id, id)) {
+            if (at)
+                *at = i;
+            return al->rules[i];
+        }
+    return NULL;
+}
+
+static void recount(struct alerts *al)
+{
+    al->entity_rules = 0;
+    for (uint32_t i = 0; i < al->nrules; i++)
+        al->entity_rules += al->rules[i]->r.attr[0] == '\0';
+    al->gen++;
+}
+
+/* Resolve, as the engine, every open alert of a rule (it changed or went away). */
+static void resolve_rule_alerts(struct alerts *al, const struct arule *ar, const char *why,
+                                int64_t now)
+{
+    for (uint32_t i = 0; i < al->capslots; i++) {
+        struct series *s = al->slots[i];
+        if (!s)
+            continue;
+        for (uint32_t k = 0; k < s->nb; k++) {
+            struct binding *b = &s->b[k];
+            if (b->rule != ar)
+                continue;
+            if (b->open) {
+                b->open->state = AS_RESOLVED;
+                b->open->resolved_at = b->open->updated_at = now;
+                free(b->open->resolved_by);
+                b->open->resolved_by = vg_strdup(why);
+                alert_store(al, b->open);
+                atomic_fetch_add(&al->resolved, 1);
+                b->open = NULL;
+            }
+            b->rule = NULL; /* dropped at the next rebinding */
+        }
+    }
+    /* open alerts of this rule whose series was not seen since the start */
+    for (uint32_t i = 0; i < al->nalerts; i++) {
+        struct alert *a = al->alerts[i];
+        if (a->state != AS_RESOLVED && !strcmp(a->tenant, ar->tenant) && !strcmp(a->rule, ar->r.id)) {
+            a->state = AS_RESOLVED;
+            a->resolved_at = a->updated_at = now;
+            free(a->resolved_by);
+            a->resolved_by = vg_strdup(why);
+            alert_store(al, a);
+            atomic_fetch_add(&al->resolved, 1);
+        }
+    }
+}
+
+int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, size_t len,
+                    int replace, char *id_out, size_t idcap, char *err, size_t errcap)
+{
+    struct arule *ar = vg_calloc(1, sizeof(*ar));
+    if (rule_parse(json, len, &ar->r, err, errcap)) {
+        free(ar);
+        return VG_EINVAL;
+    }
+    snprintf(ar->tenant, sizeof(ar->tenant), "%s", tenant);
+    ar->json = rule_to_json(&ar->r);
+    vg_putf(id_out, idcap, "%s", ar->r.id);
+    pthread_mutex_lock(&al->mu);
+    uint32_t at = 0;
+    struct arule *old = rule_find(al, tenant, ar->r.id, &at);
+    int rc = VG_OK;
+    if (old && !replace)
+        rc = vg_errf(err, errcap, VG_EEXIST, "rule '%s' exists already; PUT replaces it",
+                     ar->r.id);
+    else if (!old && replace)
+        rc = vg_errf(err, errcap, VG_ENOENT, "no rule '%s'", ar->r.id);
+    if (!rc) {
+        struct meta_doc_op op = {"rule", tenant, ar->r.id, ar->json, strlen(ar->json)};
+        rc = meta_docs_commit(al->meta, &op, 1);
+        if (rc)
+            vg_putf(err, errcap, "cannot store the rule: %s", vg_strerror(rc));
+    }
+    if (rc) {
+        pthread_mutex_unlock(&al->mu);
+        rule_release(&ar->r);
+        free(ar->json);
+        free(ar);
+        return rc;
+    }
+    ar->version = ++al->version;
+    if (old) {
+        resolve_rule_alerts(al, old, "rule changed", clock_now_ms());
+        al->rules[at] = ar;
+        rule_release(&old->r);
+        free(old->json);
+        free(old);
+    } else {
+        if (al->nrules == al->caprules) {
+            al->caprules = al->caprules ? al->caprules * 2 : 16;
+            al->rules = vg_realloc(al->rules, al->caprules * sizeof(*al->rules));
+        }
+        al->rules[al->nrules++] = ar;
+    }
+    recount(al);
+    pthread_mutex_unlock(&al->mu);
+    return VG_OK;
+}
+
+int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id)
+{
+    pthread_mutex_lock(&al->mu);
+    uint32_t at;
+    struct arule *ar = rule_find(al, tenant, id, &at);
+    if (!ar) {
+        pthread_mutex_unlock(&al->mu);
+        return VG_ENOENT;
+    }
+    struct meta_doc_op op = {"rule", tenant, id, NULL, 0};
+    int rc = meta_docs_commit(al->meta, &op, 1);
+    if (!rc) {
+        resolve_rule_alerts(al, ar, "rule deleted", clock_now_ms());
+        al->rules[at] = al->rules[--al->nrules];
+        rule_release(&ar->r);
+        free(ar->json);
+        free(ar);
+        recount(al);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return rc;
+}
+
+int alerts_rules_json(struct alerts *al, const char *tenant, const char *id, struct buf *out)
+{
+    pthread_mutex_lock(&al->mu);
+    int rc = VG_OK;
+    if (id) {
+        struct arule *ar = rule_find(al, tenant, id, NULL);
+        if (ar)
+            buf_puts(out, ar->json);
+        else
+            rc = VG_ENOENT;
+    } else {
+        buf_puts(out, "{\"rules\":[");
+        int first = 1;
+        for (uint32_t i = 0; i < al->nrules; i++) {
+            if (strcmp(al->rules[i]->tenant, tenant))
+                continue;
+            if (!first)
+                buf_putc(out, ',');
+            first = 0;
+            buf_puts(out, al->rules[i]->json);
+        }
+        buf_puts(out, "]}");
+    }
+    pthread_mutex_unlock(&al->mu);
+    if (!rc)
+        buf_putc(out, '\n');
+    return rc;
+}
+
+int alerts_active(const struct alerts *al)
+{
+    return al && __atomic_load_n(&al->nrules, __ATOMIC_RELAXED) > 0;
+}
+
+/* ---- series and bindings ---------------------------------------------------------------------- */
+
+static struct series *series_get(struct alerts *al, const char *tenant, const char *entity,
+                                 const char *type, const char *attr)
+{
+    if ((al->nseries + 1) * 2 > al->capslots) { /* grow: keep the load under one half */
+        uint32_t ncap = al->capslots ? al->capslots * 2 : 1024;
+        struct series **ns = vg_calloc(ncap, sizeof(*ns));
+        for (uint32_t i = 0; i < al->capslots; i++) {
+            struct series *s = al->slots[i];
+            if (!s)
+                continue;
+            uint32_t j = (uint32_t)key_hash(s->tenant, s->entity, s->attr) & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = s;
+        }
+        free(al->slots);
+        al->slots = ns;
+        al->capslots = ncap;
+    }
+    uint32_t j = (uint32_t)key_hash(tenant, entity, attr) & (al->capslots - 1);
+    for (; al->slots[j]; j = (j + 1) & (al->capslots - 1)) {
+        struct series *s = al->slots[j];
+        if (!strcmp(s->entity, entity) && !strcmp(s->attr, attr) && !strcmp(s->tenant, tenant))
+            return s;
+    }
+    struct series *s = vg_calloc(1, sizeof(*s));
+    s->tenant = vg_strdup(tenant);
+    s->entity = vg_strdup(entity);
+    s->type = vg_strdup(type);
+    s->attr = vg_strdup(attr);
+    al->slots[j] = s;
+    al->nseries++;
+    return s;
+}
+
+struct entity_info {
+    struct vg_tag tags[64];
+    uint32_t ntags;
+    char buf[4096]; /* the tag strings */
+    size_t used;
+    uint32_t loc_sid;
+    int has_loc_sid;
+};
+
+static int info_row(void *arg, const struct catalog_series *cs)
+{
+    struct entity_info *in = arg;
+    if (in->ntags == 0 && cs->ntags) {
+        for (uint32_t i = 0; i < cs->ntags && i < 64; i++) {
+            size_t need = cs->tags[i].klen + cs->tags[i].vlen;
+            if (in->used + need > sizeof(in->buf))
+                break;
+            char *k = in->buf + in->used;
+            memcpy(k, cs->tags[i].key, cs->tags[i].klen);
+            char *v = k + cs->tags[i].klen;
+            memcpy(v, cs->tags[i].val, cs->tags[i].vlen);
+            in->used += need;
+            in->tags[in->ntags++] = (struct vg_tag){k, cs->tags[i].klen, v, cs->tags[i].vlen};
+        }
+    }
+    if (cs->vt == VT_GEO && !strcmp(cs->attr, "location")) {
+        in->loc_sid = cs->sid;
+        in->has_loc_sid = 1;
+    }
+    return 0;
+}
+
+/* (Re)compute the bindings of s for the current rule set; kept states survive for rules that
+** did not change. Open alerts loaded at start are attached to their binding, active. */
+static void bind(struct alerts *al, struct series *s)
+{
+    struct entity_info in;
+    memset(&in, 0, sizeof(in));
+    struct catalog_sel sel = {s->tenant, NULL, s->entity, NULL, NULL, 0};
+    catalog_select(al->cat, &sel, info_row, &in);
+    if (in.has_loc_sid && !s->has_loc) {
+        int64_t ts;
+        union vg_val v;
+        if (!store_latest(al->st, in.loc_sid, &ts, &v)) {
+            s->lonlat[0] = v.geo.lon;
+            s->lonlat[1] = v.geo.lat;
+            s->has_loc = 1;
+        }
+    }
+    struct binding *nb = NULL;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < al->nrules; i++) {
+        struct arule *ar = al->rules[i];
+        if (strcmp(ar->tenant, s->tenant))
+            continue;
+        int entity_level = ar->r.attr[0] == '\0';
+        if (entity_level != (s->attr[0] == '\0'))
+            continue;
+        if (!rule_matches(&ar->r, s->type, s->entity, s->attr, in.tags, in.ntags,
+                          s->has_loc ? s->lonlat : NULL))
+            continue;
+        nb = vg_realloc(nb, (n + 1) * sizeof(*nb));
+        struct binding *b = &nb[n++];
+        memset(b, 0, sizeof(*b));
+        b->rule = ar;
+        b->version = ar->version;
+        for (uint32_t k = 0; k < s->nb; k++) /* the same rule, unchanged: keep its state */
+            if (s->b[k].rule == ar && s->b[k].version == ar->version) {
+                *b = s->b[k];
+                break;
+            }
+        if (!b->open) { /* an alert left open by a previous run of this series */
+            for (uint32_t k = al->nalerts; k-- > 0;) {
+                struct alert *a = al->alerts[k];
+                if (a->state != AS_RESOLVED && !strcmp(a->rule, ar->r.id) &&
+                    !strcmp(a->tenant, s->tenant) && !strcmp(a->entity, s->entity) &&
+                    !strcmp(a->attr, s->attr)) {
+                    b->open = a;
+                    b->st.active = 1;
+                    b->st.raised_at = a->raised_at;
+                    b->st.trigger_value = a->value;
+                    break;
+                }
+            }
+        }
+    }
+    free(s->b);
+    s->b = nb;
+    s->nb = n;
+    s->gen = al->gen;
+}
+
+/* A binding's transition: raise a new alert or resolve its open one. */
+static void transition(struct alerts *al, struct series *s, struct binding *b, enum rule_event ev,
+                       int64_t now)
+{
+    if (ev == RULE_RAISE && !b->open) {
+        struct alert *a = vg_calloc(1, sizeof(*a));
+        a->id = al->next_id;
+        snprintf(a->tenant, sizeof(a->tenant), "%s", s->tenant);
+        snprintf(a->rule, sizeof(a->rule), "%s", b->rule->r.id);
+        snprintf(a->kind, sizeof(a->kind), "%s", rule_kind_name(b->rule->r.kind));
+        a->severity = b->rule->r.severity;
+        a->entity = vg_strdup(s->entity);
+        a->type = vg_strdup(s->type);
+        a->attr = vg_strdup(s->attr);
+        char msg[600];
+        rule_message(&b->rule->r, &b->st, s->entity, s->attr, msg, sizeof(msg));
+        a->message = vg_strdup(msg);
+        a->value = b->st.trigger_value;
+        a->raised_at = b->st.raised_at ? b->st.raised_at : now;
+        a->updated_at = now;
+        a->state = AS_OPEN;
+        alerts_push(al, a);
+        b->open = a;
+        alert_store(al, a);
+        atomic_fetch_add(&al->raised, 1);
+    } else if (ev == RULE_CLEAR && b->open) {
+        struct alert *a = b->open;
+        a->state = AS_RESOLVED;
+        a->resolved_at = a->updated_at = now;
+        free(a->resolved_by);
+        a->resolved_by = vg_strdup("auto");
+        alert_store(al, a);
+        atomic_fetch_add(&al->resolved, 1);
+        b->open = NULL;
+    }
+}
+
+static void eval(struct alerts *al, struct series *s, int64_t ts, double v, int64_t now)
+{
+    if (s->gen != al->gen)
+        bind(al, s);
+    for (uint32_t k = 0; k < s->nb; k++) {
+        struct binding *b = &s->b[k];
+        enum rule_event ev = rule_on_value(&b->rule->r, &b->st, ts, v);
+        atomic_fetch_add(&al->evaluations, 1);
+        if (ev)
+            transition(al, s, b, ev, now);
+    }
+}
+
+void alerts_on_values(struct alerts *al, const char *tenant, const struct alerts_value *v,
+                      uint32_t n)
+{
+    if (!alerts_active(al))
+        return;
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&al->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        double x;
+        switch (v[i].vt) {
+        case VT_F64: x = v[i].v.f; break;
+        case VT_I64:
+        case VT_BOOL: x = (double)v[i].v.i; break;
+        case VT_GEO: {
+            /* a moving entity: later bindings (area rules) see where it is now */
+            struct series *s = series_get(al, tenant, v[i].entity, v[i].type, "");
+            s->lonlat[0] = v[i].v.geo.lon;
+            s->lonlat[1] = v[i].v.geo.lat;
+            s->has_loc = 1;
+            if (al->entity_rules) /* a position proves the entity alive (staleness) */
+                eval(al, s, v[i].ts, 0, now);
+            continue;
+        }
+        default:
+            if (al->entity_rules) { /* a string value still proves the entity is alive */
+                struct series *s = series_get(al, tenant, v[i].entity, v[i].type, "");
+                eval(al, s, v[i].ts, 0, now);
+            }
+            continue;
+        }
+        if (strchr(v[i].attr, '@')) /* unit codes */
+            continue;
+        struct series *s = series_get(al, tenant, v[i].entity, v[i].type, v[i].attr);
+        eval(al, s, v[i].ts, x, now);
+        if (al->entity_rules) {
+            struct series *e = series_get(al, tenant, v[i].entity, v[i].type, "");
+            eval(al, e, v[i].ts, x, now);
+        }
+    }
+    pthread_mutex_unlock(&al->mu);
+}
+
+void alerts_tick(struct alerts *al, int64_t now_ms)
+{
+    if (!alerts_active(al))
+        return;
+    pthread_mutex_lock(&al->mu);
+    for (uint32_t i = 0; i < al->capslots; i++) {
+        struct series *s = al->slots[i];
+        if (!s || !s->nb)
+            continue;
+        if (s->gen != al->gen)
+            bind(al, s);
+        for (uint32_t k = 0; k < s->nb; k++) {
+            struct binding *b = &s->b[k];
+            if (b->rule->r.kind != RULE_STALE)
+                continue;
+            enum rule_event ev = rule_on_tick(&b->rule->r, &b->st, now_ms);
+            if (ev)
+                transition(al, s, b, ev, now_ms);
+        }
+    }
+    pthread_mutex_unlock(&al->mu);
+}
+
+/* ---- alerts ----------------------------------------------------------------------------------- */
+
+int alerts_list_json(struct alerts *al, const char *tenant, const struct alerts_filter *f,
+                     struct buf *out)
+{
+    uint32_t limit = f->limit ? f->limit : 1000;
+    json_t *arr = json_array();
+    uint64_t total = 0;
+    pthread_mutex_lock(&al->mu);
+    for (uint32_t i = al->nalerts; i-- > 0;) {
+        const struct alert *a = al->alerts[i];
+        if (strcmp(a->tenant, tenant))
+            continue;
+        if (f->state) {
+            int open = a->state != AS_RESOLVED;
+            if (!strcmp(f->state, "open") ? !open : strcmp(f->state, state_names[a->state]))
+                continue;
+        }
+        if (f->severity && strcmp(f->severity, rule_severity_name(a->severity)))
+            continue;
+        if (f->type && strcmp(f->type, a->type))
+            continue;
+        if (f->rule && strcmp(f->rule, a->rule))
+            continue;
+        if (f->since && a->raised_at < f->since)
+            continue;
+        if (total++ < limit)
+            json_array_append_new(arr, alert_json(a));
+    }
+    pthread_mutex_unlock(&al->mu);
+    json_t *o = json_object();
+    json_object_set_new(o, "total", json_integer((json_int_t)total));
+    json_object_set_new(o, "alerts", arr);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    buf_puts(out, s);
+    buf_putc(out, '\n');
+    free(s);
+    return VG_OK;
+}
+
+static int by_hand(struct alerts *al, const char *tenant, const char *id, const char *by,
+                   const char *comment, int resolve, struct buf *out, char *err, size_t errcap)
+{
+    char *end;
+    long long n = strtoll(id, &end, 10);
+    if (*end || n <= 0)
+        return vg_errf(err, errcap, VG_ENOENT, "no alert '%s'", id);
+    pthread_mutex_lock(&al->mu);
+    struct alert *a = alert_find(al, tenant, n);
+    int rc = VG_OK;
+    if (!a)
+        rc = vg_errf(err, errcap, VG_ENOENT, "no alert '%s'", id);
+    else if (a->state == AS_RESOLVED)
+        rc = vg_errf(err, errcap, VG_EINVAL, "alert %s is resolved already", id);
+    else if (!resolve && a->state == AS_ACKED)
+        rc = vg_errf(err, errcap, VG_EINVAL, "alert %s is acknowledged already", id);
+    if (!rc) {
+        int64_t now = clock_now_ms();
+        if (resolve) {
+            a->state = AS_RESOLVED;
+            a->resolved_at = now;
+            free(a->resolved_by);
+            a->resolved_by = vg_strdup(by);
+            /* the binding keeps its state active: no new alert until the condition clears */
+            for (uint32_t i = 0; i < al->capslots; i++) {
+                struct series *s = al->slots[i];
+                for (uint32_t k = 0; s && k < s->nb; k++)
+                    if (s->b[k].open == a)
+                        s->b[k].open = NULL;
+            }
+            atomic_fetch_add(&al->resolved, 1);
+        } else {
+            a->state = AS_ACKED;
+            a->acked_at = now;
+            free(a->acked_by);
+            a->acked_by = vg_strdup(by);
+        }
+        if (comment) {
+            free(a->comment);
+            a->comment = vg_strdup(comment);
+        }
+        a->updated_at = now;
+        rc = alert_store(al, a);
+        if (rc)
+            vg_putf(err, errcap, "cannot store the alert: %s", vg_strerror(rc));
+        json_t *o = alert_json(a);
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        buf_puts(out, s);
+        buf_putc(out, '\n');
+        free(s);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return rc;
+}
+
+int alerts_ack(struct alerts *al, const char *tenant, const char *id, const char *by,
+               const char *comment, struct buf *out, char *err, size_t errcap)
+{
+    return by_hand(al, tenant, id, by, comment, 0, out, err, errcap);
+}
+
+int alerts_resolve(struct alerts *al, const char *tenant, const char *id, const char *by,
+                   const char *comment, struct buf *out, char *err, size_t errcap)
+{
+    return by_hand(al, tenant, id, by, comment, 1, out, err, errcap);
+}
+
+void alerts_get_stats(struct alerts *al, struct alerts_stats *st)
+{
+    pthread_mutex_lock(&al->mu);
+    st->rules = al->nrules;
+    st->open = 0;
+    for (uint32_t i = 0; i < al->nalerts; i++)
+        st->open += al->alerts[i]->state != AS_RESOLVED;
+    pthread_mutex_unlock(&al->mu);
+    st->raised = atomic_load(&al->raised);
+    st->resolved = atomic_load(&al->resolved);
+    st->evaluations = atomic_load(&al->evaluations);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------- */
+
+static int load_rule(void *arg, const struct meta_doc_row *row)
+{
+    struct alerts *al = arg;
+    struct arule *ar = vg_calloc(1, sizeof(*ar));
+    char err[256];
+    if (rule_parse(row->doc, row->len, &ar->r, err, sizeof(err))) {
+        log_error("alerts: stored rule '%s' of tenant '%s' is refused (%s); it is not evaluated",
+                  row->id, row->tenant, err);
+        free(ar);
+        return 0;
+    }
+    snprintf(ar->tenant, sizeof(ar->tenant), "%s", row->tenant);
+    ar->json = rule_to_json(&ar->r);
+    ar->version = ++al->version;
+    if (al->nrules == al->caprules) {
+        al->caprules = al->caprules ? al->caprules * 2 : 16;
+        al->rules = vg_realloc(al->rules, al->caprules * sizeof(*al->rules));
+    }
+    al->rules[al->nrules++] = ar;
+    return 0;
+}
+
+static int load_alert(void *arg, const struct meta_doc_row *row)
+{
+    struct alerts *al = arg;
+    json_t *o = json_loadb(row->doc, row->len, 0, NULL);
+    const char *id = json_string_value(json_object_get(o, "id"));
+    if (!o || !id) {
+        log_error("alerts: stored alert '%s' is unreadable; skipped", row->id);
+        json_decref(o);
+        return 0;
+    }
+    struct alert *a = vg_calloc(1, sizeof(*a));
+    a->id = strtoll(id, NULL, 10);
+    snprintf(a->tenant, sizeof(a->tenant), "%s", row->tenant);
+    snprintf(a->rule, sizeof(a->rule), "%s", json_string_value(json_object_get(o, "rule")) ?: "");
+    snprintf(a->kind, sizeof(a->kind), "%s", json_string_value(json_object_get(o, "kind")) ?: "");
+    const char *sev = json_string_value(json_object_get(o, "severity"));
+    for (int s = SEV_INFORMATIONAL; s <= SEV_CRITICAL; s++)
+        if (sev && !strcmp(sev, rule_severity_name(s)))
+            a->severity = s;
+    const char *state = json_string_value(json_object_get(o, "state")) ?: "resolved";
+    a->state = !strcmp(state, "open") ? AS_OPEN : !strcmp(state, "acknowledged") ? AS_ACKED
+                                                                                 : AS_RESOLVED;
+    a->entity = vg_strdup(json_string_value(json_object_get(o, "entity")) ?: "");
+    a->type = vg_strdup(json_string_value(json_object_get(o, "type")) ?: "");
+    a->attr = vg_strdup(json_string_value(json_object_get(o, "attr")) ?: "");
+    a->message = vg_strdup(json_string_value(json_object_get(o, "message")) ?: "");
+    const json_t *val = json_object_get(o, "value");
+    a->value = json_is_number(val) ? json_number_value(val) : NAN;
+    a->raised_at = get_time(o, "raisedAt");
+    a->updated_at = get_time(o, "updatedAt");
+    a->acked_at = get_time(o, "acknowledgedAt");
+    a->resolved_at = get_time(o, "resolvedAt");
+    a->acked_by = dup_or_null(json_string_value(json_object_get(o, "acknowledgedBy")));
+    a->resolved_by = dup_or_null(json_string_value(json_object_get(o, "resolvedBy")));
+    a->comment = dup_or_null(json_string_value(json_object_get(o, "comment")));
+    json_decref(o);
+    alerts_push(al, a);
+    return 0;
+}
+
+static int alert_cmp(const void *x, const void *y)
+{
+    int64_t a = (*(struct alert *const *)x)->id, b = (*(struct alert *const *)y)->id;
+    return (a > b) - (a < b);
+}
+
+int alerts_open(struct meta *m, struct catalog *cat, struct store *st, struct alerts **out)
+{
+    struct alerts *al = vg_calloc(1, sizeof(*al));
+    al->meta = m;
+    al->cat = cat;
+    al->st = st;
+    al->next_id = 1;
+    pthread_mutex_init(&al->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&al->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    int rc = meta_docs_load(m, "rule", load_rule, al);
+    if (!rc)
+        rc = meta_docs_load(m, "alert", load_alert, al);
+    if (rc) {
+        alerts_free(al);
+        return rc;
+    }
+    /* documents come in (tenant, id) order: one id order for the lookups */
+    if (al->nalerts)
+        qsort(al->alerts, al->nalerts, sizeof(*al->alerts), alert_cmp);
+    recount(al);
+    *out = al;
+    return VG_OK;
+}
+
+static void *tick_main(void *arg)
+{
+    struct alerts *al = arg;
+    pthread_mutex_lock(&al->mu);
+    while (!al->stopping) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += al->tick_ms / 1000;
+        t.tv_nsec += (long)(al->tick_ms % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&al->cv, &al->mu, &t);
+        if (al->stopping)
+            break;
+        pthread_mutex_unlock(&al->mu);
+        alerts_tick(al, clock_now_ms());
+        pthread_mutex_lock(&al->mu);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return NULL;
+}
+
+int alerts_start(struct alerts *al, uint32_t tick_ms)
+{
+    al->tick_ms = tick_ms ? tick_ms : 1000;
+    if (pthread_create(&al->thread, NULL, tick_main, al))
+        return VG_EIO;
+    al->running = 1;
+    return VG_OK;
+}
+
+void alerts_free(struct alerts *al)
+{
+    if (!al)
+        return;
+    if (al->running) {
+        pthread_mutex_lock(&al->mu);
+        al->stopping = 1;
+        pthread_cond_broadcast(&al->cv);
+        pthread_mutex_unlock(&al->mu);
+        pthread_join(al->thread, NULL);
+    }
+    for (uint32_t i = 0; i < al->capslots; i++) {
+        struct series *s = al->slots[i];
+        if (!s)
+            continue;
+        free(s->tenant);
+        free(s->entity);
+        free(s->type);
+        free(s->attr);
+        free(s->b);
+        free(s);
+    }
+    free(al->slots);
+    for (uint32_t i = 0; i < al->nrules; i++) {
+        rule_release(&al->rules[i]->r);
+        free(al->rules[i]->json);
+        free(al->rules[i]);
+    }
+    free(al->rules);
+    for (uint32_t i = 0; i < al->nalerts; i++)
+        alert_free(al->alerts[i]);
+    free(al->alerts);
+    pthread_cond_destroy(&al->cv);
+    pthread_mutex_destroy(&al->mu);
+    free(al);
+}

@@ -1,0 +1,405 @@
+/*
+** alerts/alerts_test.c: the alert engine over a real meta database, catalogue and store: the
+** lifecycle (raise, de-duplication, acknowledge, automatic and manual resolution), hysteresis,
+** staleness by tick (per attribute and per entity), targets by tag and by area from the
+** catalogue, rule replace and delete, tenants, a restart that does not raise twice, and
+** concurrent evaluation.
+*/
+#include "alerts/alerts.h"
+#include "core/test.h"
+#include "ingest/ingest.h"
+
+#include <jansson.h>
+
+#include <pthread.h>
+
+struct env {
+    char *dir;
+    char mpath[512], sdir[512];
+    struct meta *m;
+    struct store *st;
+    struct catalog *c;
+    struct ingest *ig;
+    struct alerts *al;
+};
+
+static int env_open(struct env *e)
+{
+    struct store_opts so;
+    memset(&so, 0, sizeof(so));
+    if (!e->dir)
+        e->dir = test_tmpdir("alerts");
+    snprintf(e->mpath, sizeof(e->mpath), "%s/meta.db", e->dir);
+    snprintf(e->sdir, sizeof(e->sdir), "%s/store", e->dir);
+    if (meta_open(e->mpath, &e->m) || store_open(e->sdir, &so, &e->st) ||
+        catalog_open(e->m, e->st, &e->c) || store_recover(e->st, NULL) ||
+        ingest_new(e->c, e->st, e->m, NULL, &e->ig) || alerts_open(e->m, e->c, e->st, &e->al))
+        return -1;
+    return 0;
+}
+
+static void env_close(struct env *e)
+{
+    alerts_free(e->al);
+    ingest_free(e->ig);
+    store_close(e->st);
+    catalog_free(e->c);
+    meta_close(e->m);
+    e->al = NULL;
+    e->ig = NULL;
+    e->st = NULL;
+    e->c = NULL;
+    e->m = NULL;
+}
+
+static void env_done(struct env *e)
+{
+    env_close(e);
+    test_rmrf(e->dir);
+    free(e->dir);
+    e->dir = NULL;
+}
+
+static int put(struct env *e, const char *tenant, const char *json)
+{
+    char id[64], err[512];
+    int rc = alerts_rule_put(e->al, tenant, json, strlen(json), 0, id, sizeof(id), err, sizeof(err));
+    if (rc)
+        printf("  rule refused: %s\n", err);
+    return rc;
+}
+
+static void val(struct env *e, const char *tenant, const char *id, const char *type,
+                const char *attr, double v, int64_t ts)
+{
+    struct alerts_value x = {id, type, attr, VT_F64, {.f = v}, ts};
+    alerts_on_values(e->al, tenant, &x, 1);
+}
+
+/* The alerts of tenant matching the filter state (NULL = all), as a JSON array (new ref). */
+static json_t *list(struct env *e, const char *tenant, const char *state)
+{
+    struct alerts_filter f;
+    memset(&f, 0, sizeof(f));
+    f.state = state;
+    struct buf b;
+    buf_init(&b, 0);
+    alerts_list_json(e->al, tenant, &f, &b);
+    json_t *o = json_loadb(b.p, b.len, 0, NULL);
+    buf_release(&b);
+    json_t *a = json_incref(json_object_get(o, "alerts"));
+    json_decref(o);
+    return a;
+}
+
+static const char *field(json_t *arr, size_t i, const char *k)
+{
+    return json_string_value(json_object_get(json_array_get(arr, i), k));
+}
+
+#define PM25_RULE                                                                                  \
+    "{\"id\":\"pm25\",\"kind\":\"threshold\",\"severity\":\"high\","                             \
+    "\"target\":{\"type\":\"air\",\"attr\":\"pm25\"},"                                            \
+    "\"condition\":{\"op\":\">\",\"raise\":50,\"clear\":40,\"for\":\"30m\"}}"
+
+#define MIN 60000LL
+
+static void lifecycle_with_hysteresis(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    CHECK(!alerts_active(e.al));
+    REQUIRE(put(&e, "paris", PM25_RULE) == 0);
+    CHECK(alerts_active(e.al));
+    int64_t t = 1700000000000LL;
+    val(&e, "paris", "a1", "air", "pm25", 55, t);
+    val(&e, "paris", "a1", "air", "pm25", 60, t + 20 * MIN); /* not yet 30 min */
+    json_t *l = list(&e, "paris", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 0);
+    json_decref(l);
+    val(&e, "paris", "a1", "air", "pm25", 58, t + 30 * MIN); /* held 30 min: raise */
+    val(&e, "paris", "a1", "air", "pm25", 70, t + 31 * MIN); /* still high: the same alert */
+    val(&e, "paris", "a1", "air", "pm25", 45, t + 32 * MIN); /* between clear and raise: open */
+    l = list(&e, "paris", "open");
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "state"), "open"));
+    CHECK(!strcmp(field(l, 0, "severity"), "high"));
+    CHECK(!strcmp(field(l, 0, "entity"), "a1"));
+    CHECK(json_real_value(json_object_get(json_array_get(l, 0), "value")) == 58);
+    char id[32];
+    snprintf(id, sizeof(id), "%s", field(l, 0, "id"));
+    json_decref(l);
+    /* acknowledge, twice: the second is refused */
+    struct buf b;
+    buf_init(&b, 0);
+    char err[256];
+    CHECK_EQ_INT(alerts_ack(e.al, "paris", id, "operator-1", "on it", &b, err, sizeof(err)), 0);
+    CHECK(strstr(b.p, "\"acknowledged\"") && strstr(b.p, "operator-1") && strstr(b.p, "on it"));
+    buf_reset(&b);
+    CHECK_EQ_INT(alerts_ack(e.al, "paris", id, "x", NULL, &b, err, sizeof(err)), VG_EINVAL);
+    CHECK_EQ_INT(alerts_ack(e.al, "lyon", id, "x", NULL, &b, err, sizeof(err)), VG_ENOENT);
+    CHECK_EQ_INT(alerts_ack(e.al, "paris", "999", "x", NULL, &b, err, sizeof(err)), VG_ENOENT);
+    buf_release(&b);
+    /* the condition clears: resolved automatically, the acknowledgement kept */
+    val(&e, "paris", "a1", "air", "pm25", 39, t + 40 * MIN);
+    l = list(&e, "paris", NULL);
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "state"), "resolved"));
+    CHECK(!strcmp(field(l, 0, "resolvedBy"), "auto"));
+    CHECK(!strcmp(field(l, 0, "acknowledgedBy"), "operator-1"));
+    json_decref(l);
+    /* high again: a second alert */
+    val(&e, "paris", "a1", "air", "pm25", 80, t + 50 * MIN);
+    val(&e, "paris", "a1", "air", "pm25", 80, t + 90 * MIN);
+    l = list(&e, "paris", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 1);
+    json_decref(l);
+    struct alerts_stats st;
+    alerts_get_stats(e.al, &st);
+    CHECK(st.raised == 2 && st.resolved == 1 && st.open == 1 && st.rules == 1);
+    env_done(&e);
+}
+
+static void restart_does_not_raise_twice(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    REQUIRE(put(&e, "paris", PM25_RULE) == 0);
+    int64_t t = 1700000000000LL;
+    val(&e, "paris", "a1", "air", "pm25", 90, t);
+    val(&e, "paris", "a1", "air", "pm25", 90, t + 31 * MIN);
+    json_t *l = list(&e, "paris", "open");
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "raisedAt"), "2023-11-14T22:44:20.000Z"));
+    json_decref(l);
+    env_close(&e);
+    REQUIRE(env_open(&e) == 0); /* the rule and the open alert come back from meta */
+    CHECK(alerts_active(e.al));
+    val(&e, "paris", "a1", "air", "pm25", 95, t + 40 * MIN);
+    val(&e, "paris", "a1", "air", "pm25", 95, t + 80 * MIN);
+    l = list(&e, "paris", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 1); /* still the one alert */
+    json_decref(l);
+    val(&e, "paris", "a1", "air", "pm25", 10, t + 90 * MIN);
+    l = list(&e, "paris", NULL);
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "state"), "resolved"));
+    CHECK(!strcmp(field(l, 0, "raisedAt"), "2023-11-14T22:44:20.000Z")); /* kept across */
+    json_decref(l);
+    /* and the next id continues after the loaded ones */
+    val(&e, "paris", "a1", "air", "pm25", 95, t + 100 * MIN);
+    val(&e, "paris", "a1", "air", "pm25", 95, t + 140 * MIN);
+    l = list(&e, "paris", "open");
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "id"), "2"));
+    json_decref(l);
+    env_done(&e);
+}
+
+static void manual_resolve_waits_for_clear(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"hot\",\"kind\":\"threshold\",\"target\":{\"type\":\"x\","
+                         "\"attr\":\"v\"},\"condition\":{\"op\":\">\",\"raise\":10}}") == 0);
+    val(&e, "t", "e", "x", "v", 11, 1000);
+    json_t *l = list(&e, "t", "open");
+    REQUIRE(json_array_size(l) == 1);
+    struct buf b;
+    buf_init(&b, 0);
+    char err[128];
+    CHECK_EQ_INT(alerts_resolve(e.al, "t", field(l, 0, "id"), "op", "false alarm", &b, err,
+                                sizeof(err)), 0);
+    json_decref(l);
+    val(&e, "t", "e", "x", "v", 12, 2000); /* still above: no new alert */
+    l = list(&e, "t", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 1);
+    CHECK(!strcmp(field(l, 0, "resolvedBy"), "op"));
+    json_decref(l);
+    val(&e, "t", "e", "x", "v", 5, 3000);
+    val(&e, "t", "e", "x", "v", 15, 4000); /* cleared, then above again: a new alert */
+    l = list(&e, "t", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 1);
+    json_decref(l);
+    buf_release(&b);
+    env_done(&e);
+}
+
+static void stale_by_tick(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"silent\",\"kind\":\"stale\",\"target\":{\"type\":\"noise\"},"
+                         "\"condition\":{\"after\":\"1h\"}}") == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"silent-laeq\",\"kind\":\"stale\",\"target\":{\"type\":"
+                         "\"noise\",\"attr\":\"LAeq\"},\"condition\":{\"after\":\"2h\"}}") == 0);
+    int64_t t = 1700000000000LL;
+    val(&e, "t", "n1", "noise", "LAeq", 60, t);
+    val(&e, "t", "n1", "noise", "LAmax", 70, t);
+    val(&e, "t", "n2", "noise", "LAeq", 60, t + 50 * MIN);
+    alerts_tick(e.al, t + 59 * MIN);
+    json_t *l = list(&e, "t", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 0);
+    json_decref(l);
+    alerts_tick(e.al, t + 61 * MIN); /* n1 silent for an hour: one alert for the entity */
+    alerts_tick(e.al, t + 62 * MIN);
+    l = list(&e, "t", "open");
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "entity"), "n1") && !strcmp(field(l, 0, "rule"), "silent"));
+    CHECK(!strcmp(field(l, 0, "attr"), ""));
+    json_decref(l);
+    alerts_tick(e.al, t + 121 * MIN); /* n2 too, and n1's LAeq for 2 h */
+    l = list(&e, "t", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 3);
+    json_decref(l);
+    val(&e, "t", "n1", "noise", "LAmax", 71, t + 122 * MIN); /* n1 is back (not its LAeq) */
+    l = list(&e, "t", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 2);
+    json_decref(l);
+    env_done(&e);
+}
+
+static void targets_by_tag_and_area(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    struct ingest_result res;
+    const char *lp = "noise,id=n1,district=75012 LAeq=50,lat=48.848,lon=2.396 1000\n"
+                     "noise,id=n2,district=75011 LAeq=50,lat=48.858,lon=2.380 1000\n"
+                     "noise,id=n3,district=75012 LAeq=50,lat=48.835,lon=2.300 1000\n";
+    REQUIRE(ingest_lp(e.ig, "t", "test", lp, strlen(lp), LP_MS, 1000, &res) == 0);
+    /* 75012 only; around Place de la Nation only (a box that holds n1, not n3) */
+    REQUIRE(put(&e, "t", "{\"id\":\"d12\",\"kind\":\"threshold\",\"target\":{\"type\":\"noise\","
+                         "\"attr\":\"LAeq\",\"where\":{\"district\":\"75012\"}},\"condition\":"
+                         "{\"op\":\">\",\"raise\":70}}") == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"nation\",\"kind\":\"threshold\",\"target\":{\"type\":"
+                         "\"noise\",\"attr\":\"LAeq\",\"area\":{\"type\":\"Polygon\","
+                         "\"coordinates\":[[[2.38,48.84],[2.41,48.84],[2.41,48.86],[2.38,48.86],"
+                         "[2.38,48.84]]]}},\"condition\":{\"op\":\">\",\"raise\":70}}") == 0);
+    val(&e, "t", "n1", "noise", "LAeq", 80, 2000); /* 75012 and in the area: 2 alerts */
+    val(&e, "t", "n2", "noise", "LAeq", 80, 2000); /* 75011, in the area: 1 */
+    val(&e, "t", "n3", "noise", "LAeq", 80, 2000); /* 75012, outside: 1 */
+    json_t *l = list(&e, "t", "open");
+    REQUIRE(json_array_size(l) == 4);
+    int n1 = 0, n2 = 0, n3 = 0;
+    for (size_t i = 0; i < 4; i++) {
+        const char *ent = field(l, i, "entity"), *rule = field(l, i, "rule");
+        n1 += !strcmp(ent, "n1");
+        n2 += !strcmp(ent, "n2") && !strcmp(rule, "nation");
+        n3 += !strcmp(ent, "n3") && !strcmp(rule, "d12");
+    }
+    CHECK(n1 == 2 && n2 == 1 && n3 == 1);
+    json_decref(l);
+    env_done(&e);
+}
+
+static void rules_put_replace_delete_tenants(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    char id[64], err[512];
+    const char *bad = "{\"id\":\"x\",\"kind\":\"threshold\",\"target\":{\"type\":\"air\"},"
+                      "\"condition\":{\"op\":\">\",\"raise\":1}}"; /* no attr */
+    CHECK_EQ_INT(alerts_rule_put(e.al, "t", bad, strlen(bad), 0, id, sizeof(id), err, sizeof(err)),
+                 VG_EINVAL);
+    CHECK(strstr(err, "attr") != NULL);
+    REQUIRE(put(&e, "paris", PM25_RULE) == 0);
+    CHECK_EQ_INT(put(&e, "paris", PM25_RULE), VG_EEXIST);
+    CHECK_EQ_INT(put(&e, "lyon", PM25_RULE), 0); /* another tenant, the same id */
+    CHECK_EQ_INT(alerts_rule_put(e.al, "paris", PM25_RULE, strlen(PM25_RULE), 1, id, sizeof(id),
+                                 err, sizeof(err)), 0);
+    const char *nope = "{\"id\":\"nope\",\"kind\":\"stale\",\"target\":{\"type\":\"a\"},"
+                       "\"condition\":{\"after\":\"1h\"}}";
+    CHECK_EQ_INT(alerts_rule_put(e.al, "paris", nope, strlen(nope), 1, id, sizeof(id), err,
+                                 sizeof(err)), VG_ENOENT);
+    /* lyon's value does not reach paris' rule */
+    val(&e, "lyon", "a1", "air", "pm25", 99, 0);
+    val(&e, "lyon", "a1", "air", "pm25", 99, 31 * MIN);
+    json_t *l = list(&e, "paris", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 0);
+    json_decref(l);
+    l = list(&e, "lyon", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 1);
+    json_decref(l);
+    /* replacing lyon's rule resolves its open alert; deleting leaves none open */
+    CHECK_EQ_INT(alerts_rule_put(e.al, "lyon", PM25_RULE, strlen(PM25_RULE), 1, id, sizeof(id),
+                                 err, sizeof(err)), 0);
+    l = list(&e, "lyon", NULL);
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "resolvedBy"), "rule changed"));
+    json_decref(l);
+    val(&e, "lyon", "a1", "air", "pm25", 99, 40 * MIN);
+    val(&e, "lyon", "a1", "air", "pm25", 99, 80 * MIN);
+    CHECK_EQ_INT(alerts_rule_delete(e.al, "lyon", "pm25"), 0);
+    CHECK_EQ_INT(alerts_rule_delete(e.al, "lyon", "pm25"), VG_ENOENT);
+    l = list(&e, "lyon", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 0);
+    json_decref(l);
+    val(&e, "lyon", "a1", "air", "pm25", 99, 200 * MIN); /* no rule any more: nothing */
+    struct buf b;
+    buf_init(&b, 0);
+    alerts_rules_json(e.al, "paris", NULL, &b);
+    CHECK(strstr(b.p, "\"pm25\"") != NULL);
+    buf_reset(&b);
+    alerts_rules_json(e.al, "lyon", NULL, &b);
+    CHECK(!strcmp(b.p, "{\"rules\":[]}\n"));
+    CHECK_EQ_INT(alerts_rules_json(e.al, "lyon", "pm25", &b), VG_ENOENT);
+    buf_release(&b);
+    env_done(&e);
+}
+
+struct racer {
+    struct env *e;
+    int k;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    char id[16];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(id, sizeof(id), "e%d", i % 50);
+        val(r->e, "t", id, "x", "v", (i / 50) % 2 ? 20 : 0, (int64_t)i * 10 + r->k);
+        if (i % 1000 == 0)
+            alerts_tick(r->e->al, 1700000000000LL);
+    }
+    return NULL;
+}
+
+static void concurrent_evaluation(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"hot\",\"kind\":\"threshold\",\"target\":{\"type\":\"x\","
+                         "\"attr\":\"v\"},\"condition\":{\"op\":\">\",\"raise\":10}}") == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"silent\",\"kind\":\"stale\",\"target\":{\"type\":\"x\"},"
+                         "\"condition\":{\"after\":\"1s\"}}") == 0);
+    struct racer r[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (struct racer){&e, i};
+        REQUIRE(pthread_create(&th[i], NULL, race, &r[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    struct alerts_stats st;
+    alerts_get_stats(e.al, &st);
+    /* at most one open alert per (rule, series) at any time */
+    CHECK(st.open <= 100);
+    CHECK(st.raised >= 50 && st.raised - st.resolved == st.open);
+    CHECK(st.evaluations > 0);
+    env_done(&e);
+}
+
+int main(void)
+{
+    TEST_BEGIN("alerts");
+    TEST_RUN(lifecycle_with_hysteresis);
+    TEST_RUN(restart_does_not_raise_twice);
+    TEST_RUN(manual_resolve_waits_for_clear);
+    TEST_RUN(stale_by_tick);
+    TEST_RUN(targets_by_tag_and_area);
+    TEST_RUN(rules_put_replace_delete_tenants);
+    TEST_RUN(concurrent_evaluation);
+    return TEST_END();
+}
