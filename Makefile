@@ -23,7 +23,7 @@ TEST_BIN:= $(TEST_C:src/%.c=$(BUILD)/test/%)
 FUZZ_C  := $(wildcard fuzz/fuzz_*.c)
 WEB_O   := $(BUILD)/gen/webassets.o
 
-.PHONY: all web deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import bench-mqtt bench-ui demo clean format lint
+.PHONY: all web deps test check unit asan fuzz fuzz-smoke bench bench-ngsild bench-import bench-mqtt bench-ui bench-rules demo clean format lint
 
 all: vigie
 
@@ -118,6 +118,14 @@ bench-ngsild: vigie
 # CSV import throughput (vigie import, 1,000,000 rows): bench/README.md.
 bench-import: vigie
 	bench/import.sh
+
+# What rule evaluation costs the ingest: 10,000 rules against none (bench/rules_bench.c).
+$(BUILD)/bench/rules_bench: bench/rules_bench.c $(LIB_O) $(WEB_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIB)
+
+bench-rules: $(BUILD)/bench/rules_bench
+	$(BUILD)/bench/rules_bench 10000 10000 200 $${BENCH_DIR:-/tmp}
 
 # Web application: first render, 5,000 live updates/s to one page, 100 SSE clients (bench/README.md).
 bench-ui: vigie

@@ -70,6 +70,15 @@ struct alerts {
     struct arule **rules;
     uint32_t nrules, caprules;
     uint32_t entity_rules; /* rules watching a whole entity (attribute "") */
+    /* candidate rules of a series, sorted by key: "tenant\x1f<entity id>" for rules that list
+    ** ids, "tenant\x1f\x1e<type>" for the others (every rule has ids or a type) */
+    struct ridx {
+        char *key;
+        uint32_t order; /* the rule's place in rules[]: bindings keep the rules' order */
+        struct arule *rule;
+    } *idx;
+    uint32_t nidx;
+    int idx_dirty;
     uint64_t gen, version;
     /* series: open addressing on the key tenant\x1f entity\x1f attr */
     struct series **slots;
@@ -77,6 +86,10 @@ struct alerts {
     struct alert **alerts; /* every alert, in id order */
     uint32_t nalerts, capalerts;
     int64_t next_id;
+    /* alert documents changed under the mutex, written in one transaction by flush() */
+    struct meta_doc_op *pend;
+    char (*pend_ids)[24];
+    uint32_t npend, cappend;
     pthread_t thread;
     int running, stopping;
     pthread_cond_t cv;
@@ -169,19 +182,38 @@ static void alert_free(struct alert *a)
     free(a);
 }
 
-/* Write one alert durably (meta document "alert", id zero-padded: load order = id order). */
-static int alert_store(struct alerts *al, const struct alert *a)
+/* Queue one alert's document (meta document "alert", id zero-padded: load order = id order);
+** flush() writes what a call queued in one transaction (one fsync, however many alerts). */
+static void alert_store(struct alerts *al, const struct alert *a)
 {
     json_t *o = alert_json(a);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    char id[24];
-    snprintf(id, sizeof(id), "%012lld", (long long)a->id);
-    struct meta_doc_op op = {"alert", a->tenant, id, text, strlen(text)};
-    int rc = meta_docs_commit(al->meta, &op, 1);
-    free(text);
+    if (al->npend == al->cappend) {
+        al->cappend = al->cappend ? al->cappend * 2 : 16;
+        al->pend = vg_realloc(al->pend, al->cappend * sizeof(*al->pend));
+        al->pend_ids = vg_realloc(al->pend_ids, al->cappend * sizeof(*al->pend_ids));
+        for (uint32_t i = 0; i < al->npend; i++) /* ids moved with the array */
+            al->pend[i].id = al->pend_ids[i];
+    }
+    snprintf(al->pend_ids[al->npend], sizeof(al->pend_ids[0]), "%012lld", (long long)a->id);
+    al->pend[al->npend] = (struct meta_doc_op){"alert", a->tenant, al->pend_ids[al->npend], text,
+                                               strlen(text)};
+    al->npend++;
+}
+
+/* Write the queued alert documents (under the mutex: in the order of the changes). The tenant
+** strings are the alerts' own, which live as long as the engine. */
+static int flush(struct alerts *al)
+{
+    if (!al->npend)
+        return VG_OK;
+    int rc = meta_docs_commit(al->meta, al->pend, al->npend);
     if (rc)
-        log_error("alerts: cannot store alert %lld: %s", (long long)a->id, vg_strerror(rc));
+        log_error("alerts: cannot store %u alert changes: %s", al->npend, vg_strerror(rc));
+    for (uint32_t i = 0; i < al->npend; i++)
+        free((char *)al->pend[i].doc);
+    al->npend = 0;
     return rc;
 }
 
@@ -224,12 +256,79 @@ static struct arule *rule_find(struct alerts *al, const char *tenant, const char
     return NULL;
 }
 
+static int ridx_cmp(const void *x, const void *y)
+{
+    const struct ridx *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->order > b->order) - (a->order < b->order);
+}
+
+static void idx_add(struct alerts *al, uint32_t *cap, const char *tenant, const char *sep,
+                    const char *name, uint32_t order, struct arule *ar)
+{
+    if (al->nidx == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        al->idx = vg_realloc(al->idx, *cap * sizeof(*al->idx));
+    }
+    size_t n = strlen(tenant) + strlen(sep) + strlen(name) + 1;
+    char *k = vg_malloc(n);
+    snprintf(k, n, "%s%s%s", tenant, sep, name);
+    al->idx[al->nidx++] = (struct ridx){k, order, ar};
+}
+
+static void idx_free(struct alerts *al)
+{
+    for (uint32_t i = 0; i < al->nidx; i++)
+        free(al->idx[i].key);
+    free(al->idx);
+    al->idx = NULL;
+    al->nidx = 0;
+}
+
+/* Rebuild the candidate index (lazily, at the first binding after a change of the rules: a
+** thousand rules created one by one rebuild it once). */
+static void idx_build(struct alerts *al)
+{
+    idx_free(al);
+    uint32_t cap = 0;
+    for (uint32_t i = 0; i < al->nrules; i++) {
+        struct arule *ar = al->rules[i];
+        if (ar->r.nids)
+            for (uint32_t k = 0; k < ar->r.nids; k++)
+                idx_add(al, &cap, ar->tenant, "\x1f", ar->r.ids[k], i, ar);
+        else
+            idx_add(al, &cap, ar->tenant, "\x1f\x1e", ar->r.type, i, ar);
+    }
+    if (al->nidx)
+        qsort(al->idx, al->nidx, sizeof(*al->idx), ridx_cmp);
+    al->idx_dirty = 0;
+}
+
+/* After a change of the rules: counts, a new generation (every series rebinds when next seen). */
 static void recount(struct alerts *al)
 {
     al->entity_rules = 0;
     for (uint32_t i = 0; i < al->nrules; i++)
         al->entity_rules += al->rules[i]->r.attr[0] == '\0';
+    al->idx_dirty = 1;
     al->gen++;
+}
+
+/* The index entries of key: [*lo, *hi). */
+static void idx_range(const struct alerts *al, const char *key, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t a = 0, b = al->nidx;
+    while (a < b) {
+        uint32_t m = (a + b) / 2;
+        if (strcmp(al->idx[m].key, key) < 0)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = a;
+    while (b < al->nidx && !strcmp(al->idx[b].key, key))
+        b++;
+    *hi = a < b ? b : a;
 }
 
 /* Resolve, as the engine, every open alert of a rule (it changed or went away). */
@@ -306,6 +405,7 @@ int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, siz
     ar->version = ++al->version;
     if (old) {
         resolve_rule_alerts(al, old, "rule changed", clock_now_ms());
+        flush(al);
         al->rules[at] = ar;
         rule_release(&old->r);
         free(old->json);
@@ -335,6 +435,7 @@ int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id)
     int rc = meta_docs_commit(al->meta, &op, 1);
     if (!rc) {
         resolve_rule_alerts(al, ar, "rule deleted", clock_now_ms());
+        flush(al);
         al->rules[at] = al->rules[--al->nrules];
         rule_release(&ar->r);
         free(ar->json);
@@ -467,9 +568,22 @@ static void bind(struct alerts *al, struct series *s)
     }
     struct binding *nb = NULL;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < al->nrules; i++) {
-        struct arule *ar = al->rules[i];
-        if (strcmp(ar->tenant, s->tenant))
+    /* the candidates: rules listing this entity's id, then rules of its type */
+    if (al->idx_dirty)
+        idx_build(al);
+    char key[600];
+    uint32_t r[2][2];
+    snprintf(key, sizeof(key), "%s\x1f%s", s->tenant, s->entity);
+    idx_range(al, key, &r[0][0], &r[0][1]);
+    snprintf(key, sizeof(key), "%s\x1f\x1e%s", s->tenant, s->type);
+    idx_range(al, key, &r[1][0], &r[1][1]);
+    for (int part = 0; part < 2; part++)
+    for (uint32_t i = r[part][0]; i < r[part][1]; i++) {
+        struct arule *ar = al->idx[i].rule;
+        int dup = 0; /* an id listed twice */
+        for (uint32_t k = 0; k < n && !dup; k++)
+            dup = nb[k].rule == ar;
+        if (dup)
             continue;
         int entity_level = ar->r.attr[0] == '\0';
         if (entity_level != (s->attr[0] == '\0'))
@@ -597,6 +711,7 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct alerts
             eval(al, e, v[i].ts, x, now);
         }
     }
+    flush(al);
     pthread_mutex_unlock(&al->mu);
 }
 
@@ -620,6 +735,7 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
                 transition(al, s, b, ev, now_ms);
         }
     }
+    flush(al);
     pthread_mutex_unlock(&al->mu);
 }
 
@@ -706,7 +822,8 @@ static int by_hand(struct alerts *al, const char *tenant, const char *id, const 
             a->comment = vg_strdup(comment);
         }
         a->updated_at = now;
-        rc = alert_store(al, a);
+        alert_store(al, a);
+        rc = flush(al);
         if (rc)
             vg_putf(err, errcap, "cannot store the alert: %s", vg_strerror(rc));
         json_t *o = alert_json(a);
@@ -899,12 +1016,16 @@ void alerts_free(struct alerts *al)
         free(s);
     }
     free(al->slots);
+    flush(al);
+    free(al->pend);
+    free(al->pend_ids);
     for (uint32_t i = 0; i < al->nrules; i++) {
         rule_release(&al->rules[i]->r);
         free(al->rules[i]->json);
         free(al->rules[i]);
     }
     free(al->rules);
+    idx_free(al);
     for (uint32_t i = 0; i < al->nalerts; i++)
         alert_free(al->alerts[i]);
     free(al->alerts);

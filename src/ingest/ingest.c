@@ -150,26 +150,49 @@ struct batch {
     struct meta_quarantine_row *bad;
     uint32_t nbad, badcap;
     char **reasons; /* owned copies, parallel to bad */
-    struct ingest_update *upd; /* for the hook: names owned (malloc'ed), values borrowed */
+    struct ingest_update *upd; /* for the hook: values borrowed; names in `names` (below) */
+    uint32_t (*uoff)[3];       /* offsets of each update's entity, type, attribute in names */
     uint32_t nupd, capupd;
+    struct buf names;          /* NUL-terminated names of the updates, one arena per call */
     struct ingest_result *res;
 };
 
-static void batch_add_update(struct batch *b, const char *eid, size_t elen,
-                             const struct lp_line *ln, const char *attr, size_t alen,
+/* Copy a name into the arena; returns its offset. */
+static uint32_t batch_name(struct batch *b, const char *p, size_t n)
+{
+    uint32_t off = (uint32_t)b->names.len;
+    buf_append(&b->names, p, n);
+    buf_putc(&b->names, '\0');
+    return off;
+}
+
+/* An update for the hook; its names are arena offsets until batch_fix_names. One allocation per
+** batch, not three per value: the hook sees every value while a rule or a live stream watches. */
+static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint32_t aoff,
                              enum vg_vtype vt, union vg_val v, int64_t ts)
 {
     if (b->nupd == b->capupd) {
         b->capupd = b->capupd ? b->capupd * 2 : 16;
         b->upd = vg_realloc(b->upd, b->capupd * sizeof(*b->upd));
+        b->uoff = vg_realloc(b->uoff, b->capupd * sizeof(*b->uoff));
     }
+    b->uoff[b->nupd][0] = eoff;
+    b->uoff[b->nupd][1] = toff;
+    b->uoff[b->nupd][2] = aoff;
     struct ingest_update *u = &b->upd[b->nupd++];
-    u->entity = vg_strndup(eid, elen);
-    u->type = vg_strndup(ln->meas, ln->mlen);
-    u->attr = vg_strndup(attr, alen);
     u->vt = vt;
     u->v = v;
     u->ts = ts;
+}
+
+/* The arena does not move any more: point the updates' names into it. */
+static void batch_fix_names(struct batch *b)
+{
+    for (uint32_t i = 0; i < b->nupd; i++) {
+        b->upd[i].entity = b->names.p + b->uoff[i][0];
+        b->upd[i].type = b->names.p + b->uoff[i][1];
+        b->upd[i].attr = b->names.p + b->uoff[i][2];
+    }
 }
 
 static void batch_add_point(struct batch *b, uint32_t sid, int64_t ts, union vg_val v)
@@ -211,12 +234,9 @@ static void batch_add_bad(struct batch *b, const char *tenant, const char *sourc
 
 static void batch_release(struct batch *b)
 {
-    for (uint32_t i = 0; i < b->nupd; i++) {
-        free((char *)b->upd[i].entity);
-        free((char *)b->upd[i].type);
-        free((char *)b->upd[i].attr);
-    }
     free(b->upd);
+    free(b->uoff);
+    buf_release(&b->names);
     for (uint32_t i = 0; i < b->nbad; i++)
         free(b->reasons[i]);
     free(b->reasons);
@@ -350,13 +370,15 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
     /* The line is mapped: hand its values to the hook (field order, then location). */
     if (idt >= 0 && ig->hook.wants && ig->hook.wants(ig->hook.arg, tenant, eid, elen)) {
         size_t i = mark;
+        uint32_t eo = batch_name(b, eid, elen), to = batch_name(b, ln->meas, ln->mlen);
         for (uint32_t f = 0; f < ln->nfields; f++) {
             const struct lp_field *fl = &ln->fields[f];
             if (fl != lat && fl != lon)
-                batch_add_update(b, eid, elen, ln, fl->key, fl->klen, fl->vt, b->pts[i++].v, ts);
+                batch_add_update(b, eo, to, batch_name(b, fl->key, fl->klen), fl->vt,
+                                 b->pts[i++].v, ts);
         }
         if (lat)
-            batch_add_update(b, eid, elen, ln, "location", 8, VT_GEO, b->pts[i].v, ts);
+            batch_add_update(b, eo, to, batch_name(b, "location", 8), VT_GEO, b->pts[i].v, ts);
     }
     return VG_OK;
 }
@@ -372,6 +394,7 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
 
     memset(res, 0, sizeof(*res));
     memset(&b, 0, sizeof(b));
+    buf_init(&b.names, 0);
     b.res = res;
     atomic_fetch_add(&ig->requests, 1);
     lp_init(ps, body, len);
@@ -417,8 +440,10 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
             goto out;
     }
     res->points = b.npts;
-    if (b.nupd && ig->hook.apply)
+    if (b.nupd && ig->hook.apply) {
+        batch_fix_names(&b);
         ig->hook.apply(ig->hook.arg, tenant, b.upd, b.nupd);
+    }
 out:
     res->store_rc = rc;
     atomic_fetch_add(&ig->lines, res->lines);
