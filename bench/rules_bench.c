@@ -33,11 +33,7 @@ static int wants(void *arg, const char *tenant, const char *entity, size_t elen)
 
 static void apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
 {
-    struct alerts_value *av = vg_malloc(n * sizeof(*av));
-    for (uint32_t i = 0; i < n; i++)
-        av[i] = (struct alerts_value){u[i].entity, u[i].type, u[i].attr, u[i].vt, u[i].v, u[i].ts};
-    alerts_on_values(arg, tenant, av, n);
-    free(av);
+    alerts_on_values(arg, tenant, u, n);
 }
 
 static int env_open(struct env *e, const char *base, const char *name)

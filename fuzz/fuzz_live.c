@@ -53,18 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (reset != (lastid[0] != '\0')) /* a fresh ring holds no event a client can name */
         abort();
-    struct live_point pts[64];
+    struct ingest_update pts[64];
     int want = 0, n = 0;
     char *save = NULL;
     for (char *line = strtok_r(vals, "\n", &save); line && n < 64; line = strtok_r(NULL, "\n", &save)) {
         char *t = strtok(line, " "), *id = strtok(NULL, " "), *a = strtok(NULL, " ");
         if (!t || !id || !a)
             continue;
-        pts[n] = (struct live_point){"t", id, t, a, VT_I64, {.i = n}, n};
+        pts[n] = (struct ingest_update){id, t, a, VT_I64, {.i = n}, n};
         want += in_list(types, t) && in_list(ids, id);
         n++;
     }
-    live_publish(lv, pts, (uint32_t)n);
+    live_publish(lv, "t", pts, (uint32_t)n);
     struct live_filter f = {.tenant = "t", .types = types, .ids = ids};
     struct buf out;
     buf_init(&out, 0);

@@ -672,7 +672,7 @@ static void eval(struct alerts *al, struct series *s, int64_t ts, double v, int6
     }
 }
 
-void alerts_on_values(struct alerts *al, const char *tenant, const struct alerts_value *v,
+void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest_update *v,
                       uint32_t n)
 {
     if (!alerts_active(al))

@@ -17,6 +17,7 @@
 #define VG_ALERTS_ALERTS_H
 
 #include "core/buf.h"
+#include "ingest/ingest.h" /* struct ingest_update: the values evaluated */
 #include "meta/catalog.h"
 #include "meta/meta.h"
 #include "store/db.h"
@@ -46,15 +47,9 @@ int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id);
 int alerts_rules_json(struct alerts *al, const char *tenant, const char *id, struct buf *out);
 
 /* ---- evaluation ----------------------------------------------------------------------------- */
-struct alerts_value {
-    const char *entity, *type, *attr;
-    enum vg_vtype vt;
-    union vg_val v;
-    int64_t ts;
-};
 /* Values of one tenant just made durable (numbers and booleans are evaluated; a location updates
 ** the entity's position for area rules matched later). */
-void alerts_on_values(struct alerts *al, const char *tenant, const struct alerts_value *v,
+void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest_update *v,
                       uint32_t n);
 /* Time passes (the tick thread calls it; tests call it with their own clock). */
 void alerts_tick(struct alerts *al, int64_t now_ms);

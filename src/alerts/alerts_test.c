@@ -72,7 +72,7 @@ static int put(struct env *e, const char *tenant, const char *json)
 static void val(struct env *e, const char *tenant, const char *id, const char *type,
                 const char *attr, double v, int64_t ts)
 {
-    struct alerts_value x = {id, type, attr, VT_F64, {.f = v}, ts};
+    struct ingest_update x = {id, type, attr, VT_F64, {.f = v}, ts};
     alerts_on_values(e->al, tenant, &x, 1);
 }
 

@@ -96,6 +96,8 @@ void h_asset(struct api *a, struct http_req *req, struct http_resp *resp, const 
 /* A stored value as JSON (the one encoding of /api/v1/query, /latest and the live feed):
 ** numbers, true/false, strings (a JSON-marked NGSI-LD compound as its JSON), geo {"lat","lon"}. */
 void api_value_json(struct buf *b, enum vg_vtype vt, const union vg_val *v);
+/* api_public_ok() in the shape of a filter callback (arg: the struct api). */
+int api_public_filter(void *arg, const char *type, const char *attr);
 /* The live feed's lines of GET /metrics. */
 void h_live_metrics(struct api *a, struct buf *b);
 /* DIR/NAME.json of the server's mappings directory for a mapping name ([A-Za-z0-9_.-], no

@@ -30,22 +30,13 @@ int api_public_ok(const struct api *a, const char *type, const char *attr)
         size_t sl = colon ? (size_t)(colon - s) : strlen(s);
         if (sl != tl || memcmp(s, type, tl) != 0)
             continue;
-        if (!colon)
+        if (!colon || live_list_has(colon + 1, attr, al))
             return 1;
-        for (const char *p = colon + 1;;) {
-            const char *c = strchr(p, ',');
-            size_t l = c ? (size_t)(c - p) : strlen(p);
-            if (l == al && memcmp(p, attr, al) == 0)
-                return 1;
-            if (!c)
-                break;
-            p = c + 1;
-        }
     }
     return 0;
 }
 
-static int public_filter(void *arg, const char *type, const char *attr)
+int api_public_filter(void *arg, const char *type, const char *attr)
 {
     return api_public_ok(arg, type, attr);
 }
@@ -170,7 +161,7 @@ void h_live(struct api *a, struct http_req *req, struct http_resp *resp, const s
     c->f.ids = c->ids;
     c->f.attrs = c->attrs;
     if (!full) {
-        c->f.pub = public_filter;
+        c->f.pub = api_public_filter;
         c->f.pub_arg = a;
         http_resp_header(resp, "Access-Control-Allow-Origin", "*"); /* public data: any website */
     }

@@ -414,23 +414,26 @@ static void req_each(void *ctx, const char *name, void (*fn)(void *arg, const ch
     http_args(ctx, name, fn, arg);
 }
 
-/* Parse the parameters; on error fills resp with a 400 problem and returns VG_EINVAL. */
-static int parse_params(struct http_req *req, struct http_resp *resp, const struct principal *p,
-                        struct query_params *q, char keys[][128])
+/* Parse the parameters; on error fills resp with a 400 problem and returns VG_EINVAL. public:
+** the public tenant and only the series the configuration marks public, whoever asks. */
+static int parse_params(struct api *a, struct http_req *req, struct http_resp *resp,
+                        const struct principal *p, int public, struct query_params *q,
+                        char keys[][128])
 {
     struct query_source src = {req_get, req_each, req};
     char err[256];
-    if (query_params_parse(&src, p->tenant, clock_now_ms(), q, keys, err, sizeof(err))) {
+    const char *tenant = public ? a->o.public_tenant : p->tenant;
+    if (query_params_parse(&src, tenant, clock_now_ms(), q, keys, err, sizeof(err))) {
         problem(resp, 400, "bad-query", "Bad query", "%s", err);
         return VG_EINVAL;
+    }
+    if (public) {
+        q->keep = api_public_filter;
+        q->keep_arg = a;
     }
     return VG_OK;
 }
 
-static int public_keep(void *arg, const char *type, const char *attr)
-{
-    return api_public_ok(arg, type, attr);
-}
 
 /* GET /api/v1/query, and GET /api/v1/public/query (public = 1: the public tenant, public series
 ** only, whoever asks). */
@@ -440,18 +443,8 @@ static void query_answer(struct api *a, struct http_req *req, struct http_resp *
     struct query_params q;
     char keys[16][128];
     char err[256] = "";
-    struct principal pub;
-    if (public) {
-        memset(&pub, 0, sizeof(pub));
-        snprintf(pub.tenant, sizeof(pub.tenant), "%s", a->o.public_tenant);
-        p = &pub;
-    }
-    if (parse_params(req, resp, p, &q, keys))
+    if (parse_params(a, req, resp, p, public, &q, keys))
         return;
-    if (public) {
-        q.keep = public_keep;
-        q.keep_arg = a;
-    }
     if (!q.type && !q.id) {
         problem(resp, 400, "bad-query", "Bad query", "query needs type= or id=");
         return;
@@ -486,18 +479,8 @@ static void latest_answer(struct api *a, struct http_req *req, struct http_resp 
     struct query_params q;
     char keys[16][128];
     char err[256] = "";
-    struct principal pub;
-    if (public) {
-        memset(&pub, 0, sizeof(pub));
-        snprintf(pub.tenant, sizeof(pub.tenant), "%s", a->o.public_tenant);
-        p = &pub;
-    }
-    if (parse_params(req, resp, p, &q, keys))
+    if (parse_params(a, req, resp, p, public, &q, keys))
         return;
-    if (public) {
-        q.keep = public_keep;
-        q.keep_arg = a;
-    }
     int rc = query_latest(a->st, a->cat, &q, a->o.max_series, &resp->body, err, sizeof(err));
     if (rc) {
         problem(resp, rc == VG_ETOOBIG ? 400 : 500, rc == VG_ETOOBIG ? "too-large" : "internal",

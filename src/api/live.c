@@ -90,7 +90,8 @@ const char *live_boot(const struct live *lv)
     return lv->boot;
 }
 
-static struct live_ev *event_new(const struct live_point *p, struct buf *scratch)
+static struct live_ev *event_new(const char *tenant, const struct ingest_update *p,
+                                 struct buf *scratch)
 {
     buf_reset(scratch);
     buf_putc(scratch, '[');
@@ -104,11 +105,11 @@ static struct live_ev *event_new(const struct live_point *p, struct buf *scratch
     buf_putc(scratch, ',');
     api_value_json(scratch, p->vt, &p->v);
     buf_putc(scratch, ']');
-    size_t lt = strlen(p->tenant) + 1, le = strlen(p->entity) + 1, ly = strlen(p->type) + 1,
+    size_t lt = strlen(tenant) + 1, le = strlen(p->entity) + 1, ly = strlen(p->type) + 1,
            la = strlen(p->attr) + 1;
     struct live_ev *e = vg_malloc(sizeof(*e) + lt + le + ly + la + scratch->len + 1);
     char *s = (char *)(e + 1);
-    e->tenant = memcpy(s, p->tenant, lt);
+    e->tenant = memcpy(s, tenant, lt);
     s += lt;
     e->entity = memcpy(s, p->entity, le);
     s += le;
@@ -123,7 +124,7 @@ static struct live_ev *event_new(const struct live_point *p, struct buf *scratch
     return e;
 }
 
-void live_publish(struct live *lv, const struct live_point *p, uint32_t n)
+void live_publish(struct live *lv, const char *tenant, const struct ingest_update *p, uint32_t n)
 {
     if (!lv || !n)
         return;
@@ -132,7 +133,7 @@ void live_publish(struct live *lv, const struct live_point *p, uint32_t n)
     struct buf scratch;
     buf_init(&scratch, 0);
     for (uint32_t i = 0; i < n; i++)
-        evs[i] = event_new(&p[i], &scratch);
+        evs[i] = event_new(tenant, &p[i], &scratch);
     buf_release(&scratch);
     pthread_mutex_lock(&lv->mu);
     for (uint32_t i = 0; i < n; i++) {
@@ -184,12 +185,8 @@ void live_leave(struct live *lv)
     atomic_fetch_sub(&lv->readers, 1);
 }
 
-/* Is name in the comma-separated list? (NULL or "" = any) */
-static int in_list(const char *list, const char *name)
+int live_list_has(const char *list, const char *name, size_t n)
 {
-    if (!list || !*list)
-        return 1;
-    size_t n = strlen(name);
     for (const char *p = list;;) {
         const char *c = strchr(p, ',');
         size_t l = c ? (size_t)(c - p) : strlen(p);
@@ -199,6 +196,12 @@ static int in_list(const char *list, const char *name)
             return 0;
         p = c + 1;
     }
+}
+
+/* Is name in the comma-separated list? (NULL or "" = any) */
+static int in_list(const char *list, const char *name)
+{
+    return !list || !*list || live_list_has(list, name, strlen(name));
 }
 
 static int passes(const struct live_filter *f, const struct live_ev *e)

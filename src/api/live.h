@@ -13,7 +13,7 @@
 #define VG_API_LIVE_H
 
 #include "core/buf.h"
-#include "store/value.h"
+#include "ingest/ingest.h" /* struct ingest_update: the values published */
 
 #include <stdint.h>
 
@@ -28,14 +28,8 @@ void live_close(struct live *lv);
 /* Is anyone listening? (publishers skip the work when not) */
 int live_active(const struct live *lv);
 
-struct live_point {
-    const char *tenant, *entity, *type, *attr;
-    enum vg_vtype vt;
-    union vg_val v;
-    int64_t ts;
-};
-/* Publish n values (one event each, in order). Strings are copied. */
-void live_publish(struct live *lv, const struct live_point *p, uint32_t n);
+/* Publish n values of tenant (one event each, in order). Strings are copied. */
+void live_publish(struct live *lv, const char *tenant, const struct ingest_update *u, uint32_t n);
 
 /* What a reader wants: tenant is required; lists are comma-separated names (NULL or "" = any);
 ** pub, when set, is asked for each event and drops what it refuses (public data only). */
@@ -45,6 +39,9 @@ struct live_filter {
     int (*pub)(void *arg, const char *type, const char *attr);
     void *pub_arg;
 };
+
+/* Is name (n bytes) one of the items of the comma-separated list? */
+int live_list_has(const char *list, const char *name, size_t n);
 
 /* Readers. live_join counts a reader in (VG_EAGAIN when max readers are in already) and sets
 ** *cursor from the client's Last-Event-ID (NULL = from now): returns 1 in *reset when that id

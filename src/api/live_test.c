@@ -15,11 +15,30 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct live_point pt(const char *tenant, const char *id, const char *type, const char *attr,
-                            double v, int64_t ts)
+/* A value with its tenant (live_publish takes one tenant per call). */
+struct tpoint {
+    const char *tenant;
+    struct ingest_update u;
+};
+
+static struct tpoint pt(const char *tenant, const char *id, const char *type, const char *attr,
+                        double v, int64_t ts)
 {
-    struct live_point p = {tenant, id, type, attr, VT_F64, {.f = v}, ts};
+    struct tpoint p = {tenant, {id, type, attr, VT_F64, {.f = v}, ts}};
     return p;
+}
+
+/* Publish in order: one live_publish per run of values of the same tenant. */
+static void publish(struct live *lv, const struct tpoint *p, uint32_t n)
+{
+    struct ingest_update u[64];
+    for (uint32_t i = 0; i < n;) {
+        uint32_t k = 0;
+        const char *t = p[i].tenant;
+        while (i < n && k < 64 && !strcmp(p[i].tenant, t))
+            u[k++] = p[i++].u;
+        live_publish(lv, t, u, k);
+    }
 }
 
 /* The data array of the one "m" event in b (a new reference), and its id in idout. */
@@ -42,12 +61,12 @@ static void publishes_in_order_with_json(void)
     REQUIRE(live_join(lv, 0, NULL, &cur, &reset) == 0);
     CHECK_EQ_INT(reset, 0);
     CHECK(live_active(lv));
-    struct live_point p[3] = {pt("t", "n1", "noise", "LAeq", 63.5, 1000),
-                              pt("t", "n2", "noise", "LAeq", 70, 1001),
-                              {"t", "truck", "Vehicle", "location", VT_GEO, {.f = 0}, 1002}};
-    p[2].v.geo.lat = 48.5;
-    p[2].v.geo.lon = 2.25;
-    live_publish(lv, p, 3);
+    struct tpoint p[3] = {pt("t", "n1", "noise", "LAeq", 63.5, 1000),
+                          pt("t", "n2", "noise", "LAeq", 70, 1001),
+                          {"t", {"truck", "Vehicle", "location", VT_GEO, {.f = 0}, 1002}}};
+    p[2].u.v.geo.lat = 48.5;
+    p[2].u.v.geo.lon = 2.25;
+    publish(lv, p, 3);
     struct live_filter f = {.tenant = "t"};
     struct buf b;
     buf_init(&b, 0);
@@ -87,12 +106,12 @@ static void filters(void)
     uint64_t c0;
     int reset;
     REQUIRE(live_join(lv, 0, NULL, &c0, &reset) == 0);
-    struct live_point p[] = {
+    struct tpoint p[] = {
         pt("a", "n1", "noise", "LAeq", 1, 1), pt("b", "n1", "noise", "LAeq", 2, 1),
         pt("a", "n1", "noise", "LAmax", 3, 1), pt("a", "x1", "air", "pm25", 4, 1),
         pt("a", "n22", "noise", "LAeq", 5, 1), pt("a", "n2", "noise", "LAeq", 6, 1),
     };
-    live_publish(lv, p, 6);
+    publish(lv, p, 6);
     struct {
         struct live_filter f;
         int n;
@@ -137,8 +156,8 @@ static void resume_and_reset(void)
     int reset;
     REQUIRE(live_join(lv, 0, NULL, &cur, &reset) == 0);
     for (int i = 0; i < 10; i++) {
-        struct live_point p = pt("t", "e", "ty", "v", i, i);
-        live_publish(lv, &p, 1);
+        struct tpoint p = pt("t", "e", "ty", "v", i, i);
+        publish(lv, &p, 1);
     }
     char id[64];
     snprintf(id, sizeof(id), "%s-4", live_boot(lv)); /* the client saw events 1..4 */
@@ -171,8 +190,8 @@ static void resume_and_reset(void)
     /* fall more than the ring (1024) behind: reset, then live again from now */
     uint64_t slow = c2;
     for (int i = 0; i < 1100; i++) {
-        struct live_point p = pt("t", "e", "ty", "v", i, i);
-        live_publish(lv, &p, 1);
+        struct tpoint p = pt("t", "e", "ty", "v", i, i);
+        publish(lv, &p, 1);
     }
     buf_reset(&b);
     CHECK_EQ_INT(live_read(lv, &slow, &f, 20, 500, &b), LIVE_RESET);
@@ -244,12 +263,12 @@ static void *publisher(void *arg)
 {
     struct live *lv = arg;
     for (int i = 0; i < RACE_N;) {
-        struct live_point p[50];
+        struct tpoint p[50];
         int n = 0;
         for (; n < 50 && i < RACE_N; n++, i++) {
             p[n] = pt("t", "e", i % 3 ? "a" : "b", "v", i, i);
         }
-        live_publish(lv, p, (uint32_t)n);
+        publish(lv, p, (uint32_t)n);
         if (i % 5000 == 0)
             usleep(100);
     }

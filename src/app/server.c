@@ -289,7 +289,9 @@ static int json_same(const json_t *a, const json_t *b)
     return (!a && !b) || json_equal((json_t *)a, (json_t *)b);
 }
 
-static void live_from_change(struct vg_server *s, const char *tenant, const char *id,
+/* The values an NGSI-LD change set, to the live feed and the rules (the same values line
+** protocol hands to lp_apply). */
+static void values_from_change(struct vg_server *s, const char *tenant, const char *id,
                              const json_t *old, const json_t *new_)
 {
     const json_t *attrs = json_object_get(new_, "attrs");
@@ -297,7 +299,7 @@ static void live_from_change(struct vg_server *s, const char *tenant, const char
     if (!attrs || !type)
         return;
     const json_t *oattrs = json_object_get(old, "attrs");
-    struct live_point lp[64];
+    struct ingest_update lp[64];
     uint32_t n = 0;
     const char *iri;
     const json_t *insts;
@@ -309,7 +311,7 @@ static void live_from_change(struct vg_server *s, const char *tenant, const char
         if (was && json_same(json_object_get(was, "value"), json_object_get(inst, "value")) &&
             json_same(json_object_get(was, "observedAt"), json_object_get(inst, "observedAt")))
             continue;
-        struct live_point *p = &lp[n];
+        struct ingest_update *p = &lp[n];
         if (!live_value_of(inst, &p->vt, &p->v))
             continue;
         const char *at = json_string_value(json_object_get(inst, "observedAt"));
@@ -317,25 +319,19 @@ static void live_from_change(struct vg_server *s, const char *tenant, const char
             at = json_string_value(json_object_get(inst, "modifiedAt"));
         if (!at || clock_parse_time(at, strlen(at), &p->ts))
             p->ts = clock_now_ms();
-        p->tenant = tenant;
         p->entity = id;
         p->type = entstore_local_name(type);
         p->attr = entstore_local_name(iri);
         n++;
     }
     if (live_active(s->live))
-        live_publish(s->live, lp, n);
-    if (alerts_active(s->alerts)) {
-        struct alerts_value av[64];
-        for (uint32_t i = 0; i < n; i++)
-            av[i] = (struct alerts_value){lp[i].entity, lp[i].type, lp[i].attr, lp[i].vt, lp[i].v,
-                                          lp[i].ts};
-        alerts_on_values(s->alerts, tenant, av, n);
-    }
+        live_publish(s->live, tenant, lp, n);
+    if (alerts_active(s->alerts))
+        alerts_on_values(s->alerts, tenant, lp, n);
 }
 
 /* Set while lp_apply commits line-protocol values into documents: those values are in the live
-** feed already (live_feed), so the observer, called in the same thread, does not repeat them. */
+** feed and the rules already (lp_apply), so the observer, called in the same thread, does not repeat them. */
 static _Thread_local int lp_applying;
 
 static void on_entity_change(void *arg, const char *tenant, const char *id, const json_t *old,
@@ -344,30 +340,7 @@ static void on_entity_change(void *arg, const char *tenant, const char *id, cons
     struct vg_server *s = arg;
     subs_on_change(s->subs, tenant, id, old, new_);
     if (new_ && !lp_applying && (live_active(s->live) || alerts_active(s->alerts)))
-        live_from_change(s, tenant, id, old, new_);
-}
-
-/* Every value of a request, to the rules (only while there are rules). */
-static void alerts_feed(struct vg_server *s, const char *tenant, const struct ingest_update *u,
-                        uint32_t n)
-{
-    struct alerts_value *av = vg_malloc(n * sizeof(*av));
-    for (uint32_t i = 0; i < n; i++)
-        av[i] = (struct alerts_value){u[i].entity, u[i].type, u[i].attr, u[i].vt, u[i].v, u[i].ts};
-    alerts_on_values(s->alerts, tenant, av, n);
-    free(av);
-}
-
-/* Every value of a request, to the live feed's watchers (only while someone watches). */
-static void live_feed(struct vg_server *s, const char *tenant, const struct ingest_update *u,
-                      uint32_t n)
-{
-    struct live_point *lp = vg_malloc(n * sizeof(*lp));
-    for (uint32_t i = 0; i < n; i++)
-        lp[i] = (struct live_point){tenant, u[i].entity, u[i].type, u[i].attr, u[i].vt, u[i].v,
-                                    u[i].ts};
-    live_publish(s->live, lp, n);
-    free(lp);
+        values_from_change(s, tenant, id, old, new_);
 }
 
 /* Order of lp_apply: entity, attribute, then the newest point first. */
@@ -386,10 +359,12 @@ static int update_cmp(const void *a, const void *b)
 static void lp_apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
 {
     struct vg_server *s = arg;
+    /* every value of the request, to the live feed's watchers and the rules (only while there
+    ** are some) */
     if (live_active(s->live))
-        live_feed(s, tenant, u, n);
+        live_publish(s->live, tenant, u, n);
     if (alerts_active(s->alerts))
-        alerts_feed(s, tenant, u, n);
+        alerts_on_values(s->alerts, tenant, u, n);
     const struct ingest_update **o = vg_malloc(n * sizeof(*o));
     struct entstore_latest *l = vg_malloc(n * sizeof(*l));
     uint32_t nd = 0;
