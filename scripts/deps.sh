@@ -11,7 +11,7 @@ set -eu
 BUILD="gcc=4:12.2.0-3 make=4.3-4.1 pkg-config libmicrohttpd-dev=0.9.75-6 libjansson-dev=2.14-2
 libsqlite3-dev=3.40.1-2+deb12u2 libsodium-dev=1.0.18-1+deb12u1 libzstd-dev=1.5.4+dfsg2-5
 zlib1g-dev=1:1.2.13.dfsg-1 libmosquitto-dev=2.0.11-1.2+deb12u2 libcurl4-openssl-dev=7.88.1-10+deb12u15
-libjemalloc-dev=5.3.0-1"
+libjemalloc-dev=5.3.0-1 tzdata"
 TEST="clang=1:14.0-55.7~deb12u1 libclang-rt-14-dev=1:14.0.6-12 python3 curl procps
 mosquitto=2.0.11-1.2+deb12u2 mosquitto-clients=2.0.11-1.2+deb12u2 openssl
 chromium=156.0.8078.114-1~deb12u1"

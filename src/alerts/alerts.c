@@ -8,6 +8,8 @@
 */
 #include "alerts/alerts.h"
 
+#include "alerts/baseline.h"
+#include "alerts/forecast.h"
 #include "alerts/rule.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -43,6 +45,12 @@ struct alert {
     double value;
     enum alert_state state;
     int64_t raised_at, updated_at, acked_at, resolved_at;
+    int64_t created_at;   /* wall clock when raised (raised_at is the data's time) */
+    int64_t escalated_at; /* last escalation (0 = never) */
+    uint32_t escalations; /* severity levels added because nobody acknowledged */
+    int flapping;         /* raised and cleared too often: held open until stable */
+    int has_loc;          /* the entity's position when raised */
+    double lonlat[2];
     char *acked_by, *resolved_by, *comment;
 };
 
@@ -51,6 +59,14 @@ struct binding {
     uint64_t version;
     struct rule_state st;
     struct alert *open; /* the open (or acknowledged) alert of this binding, or NULL */
+    struct flap *flap;  /* times of its recent transitions (allocated at the first one) */
+};
+
+/* Flapping: the last FLAP_MAX transitions of a binding, in a ring. */
+#define FLAP_MAX 16
+struct flap {
+    int64_t at[FLAP_MAX];
+    uint32_t n; /* transitions recorded so far (the ring holds the last FLAP_MAX) */
 };
 
 struct series {
@@ -60,7 +76,14 @@ struct series {
     uint32_t nb;
     int has_loc;
     double lonlat[2];
+    struct series *whole; /* the entity-level series (attribute ""), once looked up */
+    int unit;             /* a unit code series ("attr@unit"): not evaluated */
+    struct hw *hw;        /* its forecasting model, once asked for (fed by every value) */
 };
+
+#define FC_STEP_MS 3600000LL               /* forecasts: hourly steps */
+#define FC_HISTORY_MS (8 * 7 * 86400000LL) /* a model starts from 8 weeks of history */
+#define FC_MAX_MODELS 4096                 /* kept models (20 KB each) */
 
 struct alerts {
     struct meta *meta;
@@ -83,18 +106,35 @@ struct alerts {
     /* series: open addressing on the key tenant\x1f entity\x1f attr */
     struct series **slots;
     uint32_t nseries, capslots;
+    /* the same series by the store's series id (struct ingest_update.sid): the ingest's values
+    ** reach their series by an index, with no hashing or comparison of names */
+    struct series **by_sid;
+    uint32_t capsid;
     struct alert **alerts; /* every alert, in id order */
     uint32_t nalerts, capalerts;
     int64_t next_id;
     /* alert documents changed under the mutex, written in one transaction by flush() */
     struct meta_doc_op *pend;
     char (*pend_ids)[24];
+    const char **pend_events; /* the change of each ("raised", ...; NULL = not announced) */
     uint32_t npend, cappend;
+    /* changes to announce once the mutex is released (flush_unlock), in order */
+    struct note {
+        const char *event;
+        char *doc;          /* the alert's JSON, owned */
+        const char *tenant; /* the alert's (lives as long as the engine) */
+    } *notes;
+    uint32_t nnotes, capnotes;
+    struct alerts_listener listener;
+    pthread_mutex_t deliver_mu; /* one announcer at a time: changes are announced in order */
+    struct alerts_policy policy;
+    uint32_t open_lo; /* alerts[] below this index are all resolved */
+    uint32_t nmodels; /* series with a forecasting model (alerts_active while any) */
     pthread_t thread;
     int running, stopping;
     pthread_cond_t cv;
     uint32_t tick_ms;
-    atomic_uint_fast64_t evaluations, raised, resolved;
+    atomic_uint_fast64_t evaluations, raised, resolved, escalated, flapping;
 };
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
@@ -155,11 +195,21 @@ static json_t *alert_json(const struct alert *a)
     json_object_set_new(o, "attr", json_string(a->attr));
     json_object_set_new(o, "value", isfinite(a->value) ? json_real(a->value) : json_null());
     json_object_set_new(o, "message", json_string(a->message));
+    if (a->has_loc)
+        json_object_set_new(o, "location",
+                            json_pack("[f,f]", a->lonlat[0], a->lonlat[1]));
     set_time(o, "raisedAt", a->raised_at);
     set_time(o, "updatedAt", a->updated_at);
     set_time(o, "acknowledgedAt", a->acked_at);
     if (a->acked_by)
         json_object_set_new(o, "acknowledgedBy", json_string(a->acked_by));
+    set_time(o, "createdAt", a->created_at);
+    if (a->escalations) {
+        set_time(o, "escalatedAt", a->escalated_at);
+        json_object_set_new(o, "escalations", json_integer(a->escalations));
+    }
+    if (a->flapping)
+        json_object_set_new(o, "flapping", json_true());
     set_time(o, "resolvedAt", a->resolved_at);
     if (a->resolved_by)
         json_object_set_new(o, "resolvedBy", json_string(a->resolved_by));
@@ -184,21 +234,23 @@ static void alert_free(struct alert *a)
 
 /* Queue one alert's document (meta document "alert", id zero-padded: load order = id order);
 ** flush() writes what a call queued in one transaction (one fsync, however many alerts). */
-static void alert_store(struct alerts *al, const struct alert *a)
+static void alert_store(struct alerts *al, const struct alert *a, const char *event)
 {
     json_t *o = alert_json(a);
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(o);
     if (al->npend == al->cappend) {
         al->cappend = al->cappend ? al->cappend * 2 : 16;
         al->pend = vg_realloc(al->pend, al->cappend * sizeof(*al->pend));
         al->pend_ids = vg_realloc(al->pend_ids, al->cappend * sizeof(*al->pend_ids));
+        al->pend_events = vg_realloc(al->pend_events, al->cappend * sizeof(*al->pend_events));
         for (uint32_t i = 0; i < al->npend; i++) /* ids moved with the array */
             al->pend[i].id = al->pend_ids[i];
     }
     snprintf(al->pend_ids[al->npend], sizeof(al->pend_ids[0]), "%012lld", (long long)a->id);
     al->pend[al->npend] = (struct meta_doc_op){"alert", a->tenant, al->pend_ids[al->npend], text,
                                                strlen(text)};
+    al->pend_events[al->npend] = event;
     al->npend++;
 }
 
@@ -211,9 +263,63 @@ static int flush(struct alerts *al)
     int rc = meta_docs_commit(al->meta, al->pend, al->npend);
     if (rc)
         log_error("alerts: cannot store %u alert changes: %s", al->npend, vg_strerror(rc));
-    for (uint32_t i = 0; i < al->npend; i++)
-        free((char *)al->pend[i].doc);
+    for (uint32_t i = 0; i < al->npend; i++) {
+        if (!al->listener.fn || !al->pend_events[i]) {
+            free((char *)al->pend[i].doc);
+            continue;
+        }
+        if (al->nnotes == al->capnotes) {
+            al->capnotes = al->capnotes ? al->capnotes * 2 : 16;
+            al->notes = vg_realloc(al->notes, al->capnotes * sizeof(*al->notes));
+        }
+        al->notes[al->nnotes++] = (struct note){al->pend_events[i], (char *)al->pend[i].doc,
+                                                al->pend[i].tenant};
+    }
     al->npend = 0;
+    return rc;
+}
+
+/* flush(), release the mutex, then announce the changes to the listener (outside the engine's
+** mutex: the listener may write entities, publish, queue notifications). */
+static int flush_unlock(struct alerts *al)
+{
+    int rc = flush(al);
+    struct note *notes = al->notes;
+    uint32_t n = al->nnotes;
+    al->notes = NULL;
+    al->nnotes = al->capnotes = 0;
+    if (!n) {
+        pthread_mutex_unlock(&al->mu);
+        return rc;
+    }
+    struct alerts_listener l = al->listener;
+    pthread_mutex_lock(&al->deliver_mu); /* before releasing mu: the order of the changes */
+    pthread_mutex_unlock(&al->mu);
+    struct alerts_change *c = vg_calloc(n, sizeof(*c));
+    json_t **docs = vg_calloc(n, sizeof(*docs));
+    for (uint32_t i = 0; i < n; i++) {
+        json_t *o = docs[i] = json_loads(notes[i].doc, 0, NULL);
+        const char *sev = json_string_value(json_object_get(o, "severity")) ?: "";
+        const json_t *loc = json_object_get(o, "location");
+        c[i] = (struct alerts_change){notes[i].tenant, notes[i].event,
+                                      json_string_value(json_object_get(o, "entity")) ?: "",
+                                      json_string_value(json_object_get(o, "type")) ?: "",
+                                      notes[i].doc, 0, json_array_size(loc) == 2,
+                                      {json_number_value(json_array_get(loc, 0)),
+                                       json_number_value(json_array_get(loc, 1))}};
+        for (int k = SEV_INFORMATIONAL; k <= SEV_CRITICAL; k++)
+            if (!strcmp(sev, rule_severity_name(k)))
+                c[i].severity = k;
+    }
+    l.fn(l.arg, c, n);
+    pthread_mutex_unlock(&al->deliver_mu);
+    for (uint32_t i = 0; i < n; i++) {
+        json_decref(docs[i]);
+        free(notes[i].doc);
+    }
+    free(docs);
+    free(c);
+    free(notes);
     return rc;
 }
 
@@ -348,7 +454,7 @@ static void resolve_rule_alerts(struct alerts *al, const struct arule *ar, const
                 b->open->resolved_at = b->open->updated_at = now;
                 free(b->open->resolved_by);
                 b->open->resolved_by = vg_strdup(why);
-                alert_store(al, b->open);
+                alert_store(al, b->open, "resolved");
                 atomic_fetch_add(&al->resolved, 1);
                 b->open = NULL;
             }
@@ -363,7 +469,7 @@ static void resolve_rule_alerts(struct alerts *al, const struct arule *ar, const
             a->resolved_at = a->updated_at = now;
             free(a->resolved_by);
             a->resolved_by = vg_strdup(why);
-            alert_store(al, a);
+            alert_store(al, a, "resolved");
             atomic_fetch_add(&al->resolved, 1);
         }
     }
@@ -418,8 +524,31 @@ int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, siz
         al->rules[al->nrules++] = ar;
     }
     recount(al);
-    pthread_mutex_unlock(&al->mu);
+    flush_unlock(al); /* announces the alerts the replaced rule resolved */
     return VG_OK;
+}
+
+int alerts_rule_ensure(struct alerts *al, const char *tenant, const char *json, size_t len,
+                       int *changed, char *err, size_t errcap)
+{
+    struct rule r;
+    if (rule_parse(json, len, &r, err, errcap))
+        return VG_EINVAL;
+    char *canon = rule_to_json(&r);
+    pthread_mutex_lock(&al->mu);
+    struct arule *old = rule_find(al, tenant, r.id, NULL);
+    int same = old && !strcmp(old->json, canon);
+    pthread_mutex_unlock(&al->mu);
+    rule_release(&r);
+    *changed = same ? 0 : old ? 2 : 1;
+    int rc = VG_OK;
+    if (!same) { /* a concurrent API change in between: the configuration wins */
+        char id[64];
+        rc = alerts_rule_put(al, tenant, canon, strlen(canon), old != NULL, id, sizeof(id), err,
+                             errcap);
+    }
+    free(canon);
+    return rc;
 }
 
 int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id)
@@ -442,7 +571,7 @@ int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id)
         free(ar);
         recount(al);
     }
-    pthread_mutex_unlock(&al->mu);
+    flush_unlock(al);
     return rc;
 }
 
@@ -477,7 +606,8 @@ int alerts_rules_json(struct alerts *al, const char *tenant, const char *id, str
 
 int alerts_active(const struct alerts *al)
 {
-    return al && __atomic_load_n(&al->nrules, __ATOMIC_RELAXED) > 0;
+    return al && (__atomic_load_n(&al->nrules, __ATOMIC_RELAXED) > 0 ||
+                  __atomic_load_n(&al->nmodels, __ATOMIC_RELAXED) > 0);
 }
 
 /* ---- series and bindings ---------------------------------------------------------------------- */
@@ -512,9 +642,41 @@ static struct series *series_get(struct alerts *al, const char *tenant, const ch
     s->entity = vg_strdup(entity);
     s->type = vg_strdup(type);
     s->attr = vg_strdup(attr);
+    s->unit = strchr(attr, '@') != NULL;
     al->slots[j] = s;
     al->nseries++;
     return s;
+}
+
+/* The series of a stored value: by its sid when the ingest gave one, else by its names. */
+static struct series *series_of(struct alerts *al, const char *tenant,
+                                const struct ingest_update *u)
+{
+    if (u->sid < al->capsid && al->by_sid[u->sid])
+        return al->by_sid[u->sid];
+    struct series *s = series_get(al, tenant, u->entity, u->type, u->attr);
+    if (u->sid && u->sid < (1u << 28)) { /* sids are dense from 1 */
+        if (u->sid >= al->capsid) {
+            uint32_t ncap = al->capsid ? al->capsid : 1024;
+            while (ncap <= u->sid)
+                ncap *= 2;
+            al->by_sid = vg_realloc(al->by_sid, ncap * sizeof(*al->by_sid));
+            memset(al->by_sid + al->capsid, 0, (ncap - al->capsid) * sizeof(*al->by_sid));
+            al->capsid = ncap;
+        }
+        al->by_sid[u->sid] = s;
+    }
+    return s;
+}
+
+/* The entity-level series of s's entity (for the rules that watch a whole entity). */
+static struct series *series_whole(struct alerts *al, struct series *s)
+{
+    if (!s->attr[0])
+        return s;
+    if (!s->whole)
+        s->whole = series_get(al, s->tenant, s->entity, s->type, "");
+    return s->whole;
 }
 
 struct entity_info {
@@ -616,17 +778,48 @@ static void bind(struct alerts *al, struct series *s)
             }
         }
     }
+    for (uint32_t k = 0; k < s->nb; k++) { /* flapping records of bindings not kept */
+        int kept = 0;
+        for (uint32_t j = 0; j < n && !kept; j++)
+            kept = nb[j].flap == s->b[k].flap;
+        if (!kept)
+            free(s->b[k].flap);
+    }
     free(s->b);
     s->b = nb;
     s->nb = n;
     s->gen = al->gen;
 }
 
-/* A binding's transition: raise a new alert or resolve its open one. */
-static void transition(struct alerts *al, struct series *s, struct binding *b, enum rule_event ev,
-                       int64_t now)
+/* Record a transition of b at t; returns the number of transitions within the flapping window
+** (this one included). */
+static uint32_t flap_note(struct alerts *al, struct binding *b, int64_t t)
 {
-    if (ev == RULE_RAISE && !b->open) {
+    if (!b->flap)
+        b->flap = vg_calloc(1, sizeof(*b->flap));
+    struct flap *f = b->flap;
+    f->at[f->n++ % FLAP_MAX] = t;
+    uint32_t held = f->n < FLAP_MAX ? f->n : FLAP_MAX, in = 0;
+    for (uint32_t i = 0; i < held; i++)
+        in += t - f->at[i] <= al->policy.flap_window_ms;
+    return in;
+}
+
+/* A binding's transition at t (the value's time, or the tick's): raise a new alert or resolve
+** its open one. A binding that changes state flap_count times within flap_window_ms is flapping:
+** its alert stays open (marked "flapping", announced once) and new raisings fold into it, until
+** the condition has stayed clear for a whole window (alerts_tick resolves it then). */
+static void transition(struct alerts *al, struct series *s, struct binding *b, enum rule_event ev,
+                       int64_t t)
+{
+    int64_t now = clock_now_ms();
+    uint32_t recent = al->policy.flap_count ? flap_note(al, b, t) : 0;
+    if (ev == RULE_RAISE && b->open) { /* held open by flapping: fold in */
+        struct alert *a = b->open;
+        a->value = b->st.trigger_value;
+        a->updated_at = now;
+        alert_store(al, a, NULL);
+    } else if (ev == RULE_RAISE) {
         struct alert *a = vg_calloc(1, sizeof(*a));
         a->id = al->next_id;
         snprintf(a->tenant, sizeof(a->tenant), "%s", s->tenant);
@@ -640,36 +833,53 @@ static void transition(struct alerts *al, struct series *s, struct binding *b, e
         rule_message(&b->rule->r, &b->st, s->entity, s->attr, msg, sizeof(msg));
         a->message = vg_strdup(msg);
         a->value = b->st.trigger_value;
-        a->raised_at = b->st.raised_at ? b->st.raised_at : now;
-        a->updated_at = now;
+        struct series *w = s->has_loc ? s : series_whole(al, s);
+        if (w->has_loc) {
+            a->has_loc = 1;
+            memcpy(a->lonlat, w->lonlat, sizeof(a->lonlat));
+        }
+        a->raised_at = b->st.raised_at ? b->st.raised_at : t;
+        a->created_at = a->updated_at = now;
         a->state = AS_OPEN;
         alerts_push(al, a);
         b->open = a;
-        alert_store(al, a);
+        alert_store(al, a, "raised");
         atomic_fetch_add(&al->raised, 1);
     } else if (ev == RULE_CLEAR && b->open) {
         struct alert *a = b->open;
+        if (al->policy.flap_count && recent >= al->policy.flap_count) {
+            if (!a->flapping) {
+                a->flapping = 1;
+                a->updated_at = now;
+                alert_store(al, a, "flapping");
+                atomic_fetch_add(&al->flapping, 1);
+            }
+            return;
+        }
         a->state = AS_RESOLVED;
         a->resolved_at = a->updated_at = now;
         free(a->resolved_by);
         a->resolved_by = vg_strdup("auto");
-        alert_store(al, a);
+        alert_store(al, a, "resolved");
         atomic_fetch_add(&al->resolved, 1);
         b->open = NULL;
     }
 }
 
-static void eval(struct alerts *al, struct series *s, int64_t ts, double v, int64_t now)
+/* Evaluate the value on s's rules; returns the number of evaluations. */
+static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, int64_t now)
 {
+    if (s->hw)
+        hw_add(s->hw, ts, v);
     if (s->gen != al->gen)
         bind(al, s);
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
         enum rule_event ev = rule_on_value(&b->rule->r, &b->st, ts, v);
-        atomic_fetch_add(&al->evaluations, 1);
         if (ev)
-            transition(al, s, b, ev, now);
+            transition(al, s, b, ev, ts);
     }
+    return s->nb;
 }
 
 void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest_update *v,
@@ -678,6 +888,7 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
     if (!alerts_active(al))
         return;
     int64_t now = clock_now_ms();
+    uint64_t evals = 0;
     pthread_mutex_lock(&al->mu);
     for (uint32_t i = 0; i < n; i++) {
         double x;
@@ -687,32 +898,51 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
         case VT_BOOL: x = (double)v[i].v.i; break;
         case VT_GEO: {
             /* a moving entity: later bindings (area rules) see where it is now */
-            struct series *s = series_get(al, tenant, v[i].entity, v[i].type, "");
+            struct series *s = series_whole(al, series_of(al, tenant, &v[i]));
             s->lonlat[0] = v[i].v.geo.lon;
             s->lonlat[1] = v[i].v.geo.lat;
             s->has_loc = 1;
             if (al->entity_rules) /* a position proves the entity alive (staleness) */
-                eval(al, s, v[i].ts, 0, now);
+                evals += eval(al, s, v[i].ts, 0, now);
             continue;
         }
         default:
-            if (al->entity_rules) { /* a string value still proves the entity is alive */
-                struct series *s = series_get(al, tenant, v[i].entity, v[i].type, "");
-                eval(al, s, v[i].ts, 0, now);
-            }
+            if (al->entity_rules) /* a string value still proves the entity is alive */
+                evals += eval(al, series_whole(al, series_of(al, tenant, &v[i])), v[i].ts, 0,
+                              now);
             continue;
         }
-        if (strchr(v[i].attr, '@')) /* unit codes */
+        struct series *s = series_of(al, tenant, &v[i]);
+        if (s->unit) /* unit codes */
             continue;
-        struct series *s = series_get(al, tenant, v[i].entity, v[i].type, v[i].attr);
-        eval(al, s, v[i].ts, x, now);
-        if (al->entity_rules) {
-            struct series *e = series_get(al, tenant, v[i].entity, v[i].type, "");
-            eval(al, e, v[i].ts, x, now);
-        }
+        evals += eval(al, s, v[i].ts, x, now);
+        if (al->entity_rules)
+            evals += eval(al, series_whole(al, s), v[i].ts, x, now);
     }
-    flush(al);
-    pthread_mutex_unlock(&al->mu);
+    flush_unlock(al);
+    atomic_fetch_add(&al->evaluations, evals);
+}
+
+/* Open alerts nobody acknowledged for escalate_after_ms go up one severity level, and again
+** after each further delay, up to critical ("escalated"). */
+static void escalate(struct alerts *al, int64_t now)
+{
+    int64_t d = al->policy.escalate_after_ms;
+    while (al->open_lo < al->nalerts && al->alerts[al->open_lo]->state == AS_RESOLVED)
+        al->open_lo++;
+    if (d <= 0)
+        return;
+    for (uint32_t i = al->open_lo; i < al->nalerts; i++) {
+        struct alert *a = al->alerts[i];
+        if (a->state != AS_OPEN || a->severity >= SEV_CRITICAL ||
+            now - a->created_at < d * (int64_t)(a->escalations + 1))
+            continue;
+        a->severity++;
+        a->escalations++;
+        a->escalated_at = a->updated_at = now;
+        alert_store(al, a, "escalated");
+        atomic_fetch_add(&al->escalated, 1);
+    }
 }
 
 void alerts_tick(struct alerts *al, int64_t now_ms)
@@ -728,6 +958,18 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
             bind(al, s);
         for (uint32_t k = 0; k < s->nb; k++) {
             struct binding *b = &s->b[k];
+            struct alert *a = b->open;
+            if (a && a->flapping && !b->st.active && b->flap &&
+                now_ms - b->flap->at[(b->flap->n - 1) % FLAP_MAX] >= al->policy.flap_window_ms) {
+                /* clear for a whole window: the flapping alert is over */
+                a->state = AS_RESOLVED;
+                a->resolved_at = a->updated_at = clock_now_ms();
+                free(a->resolved_by);
+                a->resolved_by = vg_strdup("auto");
+                alert_store(al, a, "resolved");
+                atomic_fetch_add(&al->resolved, 1);
+                b->open = NULL;
+            }
             if (b->rule->r.kind != RULE_STALE)
                 continue;
             enum rule_event ev = rule_on_tick(&b->rule->r, &b->st, now_ms);
@@ -735,8 +977,98 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
                 transition(al, s, b, ev, now_ms);
         }
     }
-    flush(al);
+    escalate(al, now_ms);
+    flush_unlock(al);
+}
+
+/* ---- forecasts -------------------------------------------------------------------------------- */
+
+/* A model fed with the series' history: hourly means of the last FC_HISTORY_MS. Outside the
+** engine's mutex (it reads the store). */
+static struct hw *model_from_history(struct alerts *al, uint32_t sid, int64_t now)
+{
+    struct hw *m = hw_new(FC_STEP_MS, 24, 168);
+    int64_t to = now - now % FC_STEP_MS, from = to - FC_HISTORY_MS;
+    uint32_t nb = store_bucket_count(from, to, FC_STEP_MS);
+    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
+    if (!store_aggregate(al->st, sid, from, to, FC_STEP_MS, b, nb))
+        for (uint32_t i = 0; i < nb; i++)
+            if (b[i].count)
+                hw_add(m, b[i].start, store_bucket_value(&b[i], AGG_AVG));
+    free(b);
+    return m;
+}
+
+struct fc_find {
+    uint32_t sid;
+    enum vg_vtype vt;
+    char type[160];
+};
+
+static int fc_row(void *arg, const struct catalog_series *cs)
+{
+    struct fc_find *f = arg;
+    f->sid = cs->sid;
+    f->vt = cs->vt;
+    snprintf(f->type, sizeof(f->type), "%s", cs->type);
+    return 1;
+}
+
+int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, const char *attr,
+                    int64_t horizon_ms, double level, struct buf *out)
+{
+    struct fc_find f = {0, VT_F64, ""};
+    struct catalog_sel sel = {tenant, NULL, entity, attr, NULL, 0};
+    catalog_select(al->cat, &sel, fc_row, &f);
+    if (!f.sid)
+        return VG_ENOENT;
+    if (f.vt != VT_F64 && f.vt != VT_I64)
+        return VG_ETYPE;
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&al->mu);
+    struct ingest_update u = {entity, f.type, attr, f.vt, {.f = 0}, now, f.sid};
+    struct series *s = series_of(al, tenant, &u);
+    int cached = s->hw != NULL;
     pthread_mutex_unlock(&al->mu);
+    struct hw *fresh = NULL;
+    if (!cached) /* the first request: from the history, then kept up to date by each value */
+        fresh = model_from_history(al, f.sid, now);
+    pthread_mutex_lock(&al->mu);
+    if (fresh && !s->hw && al->nmodels < FC_MAX_MODELS) {
+        s->hw = fresh;
+        fresh = NULL;
+        __atomic_add_fetch(&al->nmodels, 1, __ATOMIC_RELAXED);
+    }
+    struct hw *m = s->hw ? s->hw : fresh; /* beyond FC_MAX_MODELS: this request's own */
+    hw_advance(m, now - now % FC_STEP_MS);
+    uint32_t n = (uint32_t)((horizon_ms + FC_STEP_MS - 1) / FC_STEP_MS);
+    int64_t *t = vg_malloc(n * sizeof(*t));
+    double *pt = vg_malloc(n * 3 * sizeof(*pt)), *lo = pt + n, *hi = pt + 2 * n;
+    uint32_t got = hw_forecast(m, n, level, t, pt, lo, hi);
+    int weekly = hw_weekly(m);
+    pthread_mutex_unlock(&al->mu);
+    hw_free(fresh);
+    buf_puts(out, "{\"id\":");
+    buf_json_str(out, entity, strlen(entity));
+    buf_puts(out, ",\"attr\":");
+    buf_json_str(out, attr, strlen(attr));
+    buf_printf(out, ",\"model\":\"holt-winters\",\"seasons\":\"%s\",\"step\":\"1h\","
+                    "\"level\":%g,\"points\":[",
+               weekly ? "daily+weekly" : "daily", level);
+    for (uint32_t i = 0; i < got; i++) {
+        char ts[40];
+        clock_format_rfc3339(t[i], ts, sizeof(ts));
+        buf_printf(out, "%s{\"at\":\"%s\",\"value\":%.6g,\"lower\":%.6g,\"upper\":%.6g}",
+                   i ? "," : "", ts, pt[i], lo[i], hi[i]);
+    }
+    buf_putc(out, ']');
+    if (!got)
+        buf_puts(out, ",\"reason\":\"not enough history: a forecast needs two days of hourly "
+                      "values (two weeks for the weekly season)\"");
+    buf_puts(out, "}\n");
+    free(t);
+    free(pt);
+    return VG_OK;
 }
 
 /* ---- alerts ----------------------------------------------------------------------------------- */
@@ -772,7 +1104,7 @@ int alerts_list_json(struct alerts *al, const char *tenant, const struct alerts_
     json_t *o = json_object();
     json_object_set_new(o, "total", json_integer((json_int_t)total));
     json_object_set_new(o, "alerts", arr);
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(o);
     buf_puts(out, s);
     buf_putc(out, '\n');
@@ -822,16 +1154,17 @@ static int by_hand(struct alerts *al, const char *tenant, const char *id, const 
             a->comment = vg_strdup(comment);
         }
         a->updated_at = now;
-        alert_store(al, a);
-        rc = flush(al);
-        if (rc)
-            vg_putf(err, errcap, "cannot store the alert: %s", vg_strerror(rc));
+        alert_store(al, a, resolve ? "resolved" : "acknowledged");
         json_t *o = alert_json(a);
-        char *s = json_dumps(o, JSON_COMPACT);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
         json_decref(o);
         buf_puts(out, s);
         buf_putc(out, '\n');
         free(s);
+        rc = flush_unlock(al);
+        if (rc)
+            vg_putf(err, errcap, "cannot store the alert: %s", vg_strerror(rc));
+        return rc;
     }
     pthread_mutex_unlock(&al->mu);
     return rc;
@@ -860,6 +1193,8 @@ void alerts_get_stats(struct alerts *al, struct alerts_stats *st)
     st->raised = atomic_load(&al->raised);
     st->resolved = atomic_load(&al->resolved);
     st->evaluations = atomic_load(&al->evaluations);
+    st->escalated = atomic_load(&al->escalated);
+    st->flapping = atomic_load(&al->flapping);
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
@@ -918,6 +1253,16 @@ static int load_alert(void *arg, const struct meta_doc_row *row)
     a->updated_at = get_time(o, "updatedAt");
     a->acked_at = get_time(o, "acknowledgedAt");
     a->resolved_at = get_time(o, "resolvedAt");
+    a->created_at = get_time(o, "createdAt");
+    a->escalated_at = get_time(o, "escalatedAt");
+    a->escalations = (uint32_t)json_integer_value(json_object_get(o, "escalations"));
+    a->flapping = json_is_true(json_object_get(o, "flapping"));
+    const json_t *loc = json_object_get(o, "location");
+    if (json_array_size(loc) == 2) {
+        a->has_loc = 1;
+        a->lonlat[0] = json_number_value(json_array_get(loc, 0));
+        a->lonlat[1] = json_number_value(json_array_get(loc, 1));
+    }
     a->acked_by = dup_or_null(json_string_value(json_object_get(o, "acknowledgedBy")));
     a->resolved_by = dup_or_null(json_string_value(json_object_get(o, "resolvedBy")));
     a->comment = dup_or_null(json_string_value(json_object_get(o, "comment")));
@@ -932,9 +1277,28 @@ static int alert_cmp(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+void alerts_set_listener(struct alerts *al, const struct alerts_listener *l)
+{
+    pthread_mutex_lock(&al->mu);
+    al->listener = *l;
+    pthread_mutex_unlock(&al->mu);
+}
+
+void alerts_set_policy(struct alerts *al, const struct alerts_policy *p)
+{
+    pthread_mutex_lock(&al->mu);
+    al->policy = *p;
+    if (al->policy.flap_count > FLAP_MAX)
+        al->policy.flap_count = FLAP_MAX;
+    pthread_mutex_unlock(&al->mu);
+}
+
 int alerts_open(struct meta *m, struct catalog *cat, struct store *st, struct alerts **out)
 {
     struct alerts *al = vg_calloc(1, sizeof(*al));
+    al->policy = (struct alerts_policy){ALERTS_ESCALATE_MS, ALERTS_FLAP_WINDOW_MS,
+                                        ALERTS_FLAP_COUNT};
+    pthread_mutex_init(&al->deliver_mu, NULL);
     al->meta = m;
     al->cat = cat;
     al->st = st;
@@ -1012,13 +1376,21 @@ void alerts_free(struct alerts *al)
         free(s->entity);
         free(s->type);
         free(s->attr);
+        for (uint32_t k = 0; k < s->nb; k++)
+            free(s->b[k].flap);
         free(s->b);
+        hw_free(s->hw);
         free(s);
     }
     free(al->slots);
+    free(al->by_sid);
     flush(al);
     free(al->pend);
     free(al->pend_ids);
+    free(al->pend_events);
+    for (uint32_t i = 0; i < al->nnotes; i++)
+        free(al->notes[i].doc);
+    free(al->notes);
     for (uint32_t i = 0; i < al->nrules; i++) {
         rule_release(&al->rules[i]->r);
         free(al->rules[i]->json);
@@ -1031,5 +1403,6 @@ void alerts_free(struct alerts *al)
     free(al->alerts);
     pthread_cond_destroy(&al->cv);
     pthread_mutex_destroy(&al->mu);
+    pthread_mutex_destroy(&al->deliver_mu);
     free(al);
 }

@@ -41,6 +41,11 @@ int alerts_active(const struct alerts *al);
 ** rule resolves its open alerts ("rule changed") and starts its series afresh. */
 int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, size_t len,
                     int replace, char *id_out, size_t idcap, char *err, size_t errcap);
+/* Make the rule of this JSON present as given (the configuration's rules at each start): created
+** if absent, kept as is (with its state and open alerts) if identical, replaced if different.
+** *changed = 0 kept, 1 created, 2 replaced. VG_EINVAL with the reason in err. */
+int alerts_rule_ensure(struct alerts *al, const char *tenant, const char *json, size_t len,
+                       int *changed, char *err, size_t errcap);
 /* Delete a rule (its open alerts are resolved, "rule deleted"). VG_ENOENT if absent. */
 int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id);
 /* {"rules":[...]} of a tenant, or one rule (id != NULL; VG_ENOENT if absent), appended to out. */
@@ -53,6 +58,16 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
                       uint32_t n);
 /* Time passes (the tick thread calls it; tests call it with their own clock). */
 void alerts_tick(struct alerts *al, int64_t now_ms);
+
+/* ---- forecasts ------------------------------------------------------------------------------
+** GET /api/v1/forecast: hourly point forecasts and prediction intervals (alerts/forecast.h,
+** docs/forecast.md) of a numeric series for horizon_ms, at probability level, as
+** {"id","attr","model","seasons","step","level","points":[{"at","value","lower","upper"}]}
+** ("points":[] and a "reason" without enough history). The first request fits the model on the
+** series' last 8 weeks; the engine keeps it and feeds it every new value (up to 4,096 models).
+** VG_ENOENT: no such series; VG_ETYPE: not numeric. */
+int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, const char *attr,
+                    int64_t horizon_ms, double level, struct buf *out);
 
 /* ---- alerts --------------------------------------------------------------------------------- */
 struct alerts_filter {
@@ -75,8 +90,42 @@ int alerts_resolve(struct alerts *al, const char *tenant, const char *id, const 
                    const char *comment, struct buf *out, char *err, size_t errcap);
 
 struct alerts_stats {
-    uint64_t rules, open, raised, resolved, evaluations;
+    uint64_t rules, open, raised, resolved, evaluations, escalated, flapping;
 };
+
+/* ---- announcing changes ----------------------------------------------------------------------
+** The listener hears every change of an alert once it is durable, in order, outside the engine's
+** mutex, the changes of one call together: event is "raised", "acknowledged", "resolved",
+** "escalated" or "flapping"; json is the alert as GET /api/v1/alerts shows it. Everything is
+** borrowed for the call. It runs in the thread that made the changes (ingest, tick, API): it must
+** not block on the network (queue such work). It may write NGSI-LD entities, but the values of
+** those must not come back to alerts_on_values from the same thread. */
+struct alerts_change {
+    const char *tenant, *event, *entity, *type, *json;
+    int severity; /* enum rule_severity, after the change */
+    int has_loc;  /* the entity's position when known */
+    double lonlat[2];
+};
+struct alerts_listener {
+    void (*fn)(void *arg, const struct alerts_change *c, uint32_t n);
+    void *arg;
+};
+void alerts_set_listener(struct alerts *al, const struct alerts_listener *l);
+
+/* Lifecycle policy. escalate_after_ms: an open alert nobody acknowledged goes up one severity
+** level after this delay, and again after each further delay, up to critical (0 = never).
+** flap_window_ms/flap_count: a rule and series that change state flap_count times within the
+** window are flapping: the alert stays open (marked "flapping"), new raisings fold into it, and
+** it resolves once the condition stayed clear for a whole window (flap_count 0 = off; <= 16). */
+#define ALERTS_ESCALATE_MS (60 * 60 * 1000LL)
+#define ALERTS_FLAP_WINDOW_MS (60 * 60 * 1000LL)
+#define ALERTS_FLAP_COUNT 6
+struct alerts_policy {
+    int64_t escalate_after_ms;
+    int64_t flap_window_ms;
+    uint32_t flap_count;
+};
+void alerts_set_policy(struct alerts *al, const struct alerts_policy *p);
 void alerts_get_stats(struct alerts *al, struct alerts_stats *st);
 
 #endif

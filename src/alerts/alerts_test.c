@@ -6,6 +6,7 @@
 ** concurrent evaluation.
 */
 #include "alerts/alerts.h"
+#include "core/clock.h"
 #include "core/test.h"
 #include "ingest/ingest.h"
 
@@ -72,7 +73,7 @@ static int put(struct env *e, const char *tenant, const char *json)
 static void val(struct env *e, const char *tenant, const char *id, const char *type,
                 const char *attr, double v, int64_t ts)
 {
-    struct ingest_update x = {id, type, attr, VT_F64, {.f = v}, ts};
+    struct ingest_update x = {id, type, attr, VT_F64, {.f = v}, ts, 0};
     alerts_on_values(e->al, tenant, &x, 1);
 }
 
@@ -391,6 +392,93 @@ static void concurrent_evaluation(void)
     env_done(&e);
 }
 
+/* The listener hears every change once, in order, with the alert's JSON. */
+struct heard {
+    char events[32][16];
+    int severity[32];
+    int n;
+};
+
+static void hear(void *arg, const struct alerts_change *c, uint32_t n)
+{
+    struct heard *h = arg;
+    for (uint32_t i = 0; i < n; i++)
+        if (h->n < 32 && !strcmp(c[i].tenant, "paris") && !strcmp(c[i].entity, "a1") &&
+            !strcmp(c[i].type, "air") && strstr(c[i].json, "\"rule\":\"pm25\"")) {
+            snprintf(h->events[h->n], sizeof(h->events[0]), "%s", c[i].event);
+            h->severity[h->n++] = c[i].severity;
+        }
+}
+
+static void listener_escalation_flapping(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    struct heard h;
+    memset(&h, 0, sizeof(h));
+    struct alerts_listener l = {hear, &h};
+    alerts_set_listener(e.al, &l);
+    struct alerts_policy pol = {10 * MIN, 60 * MIN, 4};
+    alerts_set_policy(e.al, &pol);
+    REQUIRE(put(&e, "paris", PM25_RULE) == 0);
+    int64_t t = 1700000000000LL;
+    val(&e, "paris", "a1", "air", "pm25", 55, t);
+    val(&e, "paris", "a1", "air", "pm25", 60, t + 30 * MIN); /* raised */
+    REQUIRE(h.n == 1);
+    CHECK(!strcmp(h.events[0], "raised"));
+    CHECK_EQ_INT(h.severity[0], 3); /* high */
+    /* nobody acknowledges: escalation after 10 min of wall clock, once per delay, to critical */
+    int64_t now = clock_now_ms();
+    alerts_tick(e.al, now + 5 * MIN);
+    CHECK_EQ_INT(h.n, 1);
+    alerts_tick(e.al, now + 11 * MIN);
+    REQUIRE(h.n == 2);
+    CHECK(!strcmp(h.events[1], "escalated"));
+    CHECK_EQ_INT(h.severity[1], 4); /* critical */
+    alerts_tick(e.al, now + 25 * MIN); /* critical already: no further escalation */
+    CHECK_EQ_INT(h.n, 2);
+    json_t *a = list(&e, "paris", "open");
+    REQUIRE(json_array_size(a) == 1);
+    CHECK(!strcmp(field(a, 0, "severity"), "critical"));
+    CHECK_EQ_INT((int)json_integer_value(json_object_get(json_array_get(a, 0), "escalations")), 1);
+    json_decref(a);
+    /* flapping: raised at +30, cleared, raised, cleared within the hour: 4 transitions */
+    val(&e, "paris", "a1", "air", "pm25", 30, t + 35 * MIN); /* clear: 2nd transition */
+    CHECK(!strcmp(h.events[h.n - 1], "resolved"));
+    val(&e, "paris", "a1", "air", "pm25", 55, t + 36 * MIN);
+    val(&e, "paris", "a1", "air", "pm25", 56, t + 66 * MIN); /* raised again: 3rd */
+    CHECK(!strcmp(h.events[h.n - 1], "raised"));
+    int before = h.n;
+    val(&e, "paris", "a1", "air", "pm25", 30, t + 67 * MIN); /* 4th within 60 min: flapping */
+    REQUIRE(h.n == before + 1);
+    CHECK(!strcmp(h.events[h.n - 1], "flapping"));
+    a = list(&e, "paris", "open");
+    REQUIRE(json_array_size(a) == 1); /* held open */
+    CHECK(json_is_true(json_object_get(json_array_get(a, 0), "flapping")));
+    json_decref(a);
+    val(&e, "paris", "a1", "air", "pm25", 55, t + 68 * MIN);
+    val(&e, "paris", "a1", "air", "pm25", 57, t + 98 * MIN); /* raises again: folded in */
+    CHECK_EQ_INT(h.n, before + 1);
+    a = list(&e, "paris", NULL);
+    CHECK_EQ_INT((int)json_array_size(a), 2); /* no third alert */
+    json_decref(a);
+    val(&e, "paris", "a1", "air", "pm25", 20, t + 99 * MIN); /* clear, still flapping: open */
+    alerts_tick(e.al, t + 120 * MIN); /* clear for 21 min only */
+    a = list(&e, "paris", "open");
+    CHECK_EQ_INT((int)json_array_size(a), 1);
+    json_decref(a);
+    alerts_tick(e.al, t + 160 * MIN); /* clear for a whole window: resolved */
+    a = list(&e, "paris", "open");
+    CHECK_EQ_INT((int)json_array_size(a), 0);
+    json_decref(a);
+    CHECK(!strcmp(h.events[h.n - 1], "resolved"));
+    struct alerts_stats st;
+    alerts_get_stats(e.al, &st);
+    CHECK_EQ_INT((int)st.escalated, 1);
+    CHECK_EQ_INT((int)st.flapping, 1);
+    env_done(&e);
+}
+
 int main(void)
 {
     TEST_BEGIN("alerts");
@@ -401,5 +489,6 @@ int main(void)
     TEST_RUN(targets_by_tag_and_area);
     TEST_RUN(rules_put_replace_delete_tenants);
     TEST_RUN(concurrent_evaluation);
+    TEST_RUN(listener_escalation_flapping);
     return TEST_END();
 }

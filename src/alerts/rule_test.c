@@ -6,12 +6,14 @@
 */
 #include "alerts/rule.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/test.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define MIN_MS 60000LL
 #define HOUR_MS 3600000LL
@@ -62,7 +64,8 @@ static int refused(const char *json, const char *want)
         return 0;
     }
     /* released: nothing left owned */
-    return r.ids == NULL && r.nids == 0 && r.poly == NULL && r.nwhere == 0;
+    return r.ids == NULL && r.nids == 0 && r.poly == NULL && r.nwhere == 0 && r.geo == NULL &&
+           r.geo_ring == NULL && r.geo_poly == NULL && r.ngeo == 0;
 }
 
 static int same_rule(const struct rule *a, const struct rule *b)
@@ -76,6 +79,26 @@ static int same_rule(const struct rule *a, const struct rule *b)
         a->after_ms != b->after_ms || a->min_repeats != b->min_repeats ||
         memcmp(&a->max_delta, &b->max_delta, sizeof(double)) || a->per_ms != b->per_ms)
         return 0;
+    if (a->night_from != b->night_from || a->night_to != b->night_to || a->nights != b->nights ||
+        a->learn != b->learn || a->window != b->window ||
+        memcmp(&a->ratio, &b->ratio, sizeof(double)) ||
+        memcmp(&a->margin, &b->margin, sizeof(double)) ||
+        memcmp(&a->radius_m, &b->radius_m, sizeof(double)) || a->geo_multi != b->geo_multi ||
+        a->ngeo != b->ngeo || a->ngeo_ring != b->ngeo_ring || a->ngeo_poly != b->ngeo_poly ||
+        memcmp(a->geo_bbox, b->geo_bbox, sizeof(a->geo_bbox)) || a->horizon_ms != b->horizon_ms ||
+        a->upper != b->upper || memcmp(&a->score, &b->score, sizeof(double)) ||
+        a->weeks != b->weeks || a->min_weeks != b->min_weeks || a->nclauses != b->nclauses ||
+        a->window_ms != b->window_ms)
+        return 0;
+    if ((a->ngeo && memcmp(a->geo, b->geo, 2 * sizeof(double) * a->ngeo)) ||
+        (a->ngeo_ring && memcmp(a->geo_ring, b->geo_ring, sizeof(uint32_t) * a->ngeo_ring)) ||
+        (a->ngeo_poly && memcmp(a->geo_poly, b->geo_poly, sizeof(uint32_t) * a->ngeo_poly)))
+        return 0;
+    for (uint32_t i = 0; i < a->nclauses; i++)
+        if (strcmp(a->clauses[i].type, b->clauses[i].type) ||
+            strcmp(a->clauses[i].attr, b->clauses[i].attr) || a->clauses[i].op != b->clauses[i].op ||
+            memcmp(&a->clauses[i].value, &b->clauses[i].value, sizeof(double)))
+            return 0;
     for (uint32_t i = 0; i < a->nids; i++)
         if (strcmp(a->ids[i], b->ids[i]))
             return 0;
@@ -390,14 +413,130 @@ static void rnd_dur(struct buf *b, int allow_zero)
     buf_printf(b, "\"%d%s\"", v, units[rndn((int)VG_ARRAY_LEN(units))]);
 }
 
+static void rnd_ring(struct buf *b, double lon0, double lat0)
+{
+    int n = 3 + rndn(8);
+    double first[2] = {0, 0};
+    buf_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        double a = 2 * M_PI * i / n;
+        double p[2] = {fmax(-180, fmin(180, lon0 + cos(a) * (1 + rndn(1000)) / 1e4)),
+                       fmax(-90, fmin(90, lat0 + sin(a) * (1 + rndn(1000)) / 1e4))};
+        if (i == 0)
+            memcpy(first, p, sizeof(p));
+        buf_printf(b, "%s[", i ? "," : "");
+        buf_json_double(b, p[0]);
+        buf_puts(b, ",");
+        buf_json_double(b, p[1]);
+        buf_puts(b, "]");
+    }
+    if (rndn(2)) { /* closed: the first position again (else the parser closes it) */
+        buf_puts(b, ",[");
+        buf_json_double(b, first[0]);
+        buf_puts(b, ",");
+        buf_json_double(b, first[1]);
+        buf_puts(b, "]");
+    }
+    buf_puts(b, "]");
+}
+
+static const char *const rnd_ops[] = {">", "<", ">=", "<="};
+
+/* The condition of a nightmin, dwell, forecast, anomaly or composite rule, some members left to
+** their defaults. */
+static void rnd_new_condition(struct buf *b, int kind, int has_type)
+{
+    switch (kind) {
+    case RULE_NIGHTMIN: {
+        int from = rndn(1439), to = from + 1 + rndn(1439 - from);
+        int learn = 1 + rndn(60);
+        buf_printf(b, "\"nights\":%d", 1 + rndn(30));
+        if (rndn(2))
+            buf_printf(b, ",\"from\":\"%02d:%02d\",\"to\":\"%02d:%02d\"", from / 60, from % 60,
+                       to / 60, to % 60);
+        if (rndn(2))
+            buf_printf(b, ",\"learn\":%d,\"window\":%d", learn, learn + rndn(61 - learn));
+        if (rndn(2)) {
+            buf_puts(b, ",\"ratio\":");
+            buf_json_double(b, fabs(rnd_double()));
+        }
+        if (rndn(2)) {
+            buf_puts(b, ",\"margin\":");
+            buf_json_double(b, fabs(rnd_double()));
+        }
+        break;
+    }
+    case RULE_DWELL: {
+        int multi = rndn(2), npoly = multi ? 1 + rndn(3) : 1;
+        double lon0 = rndn(340) - 170, lat0 = rndn(160) - 80;
+        buf_printf(b, "\"geofence\":{\"type\":\"%s\",\"coordinates\":[",
+                   multi ? "MultiPolygon" : "Polygon");
+        for (int k = 0; k < npoly; k++) {
+            int nr = 1 + rndn(3);
+            buf_puts(b, k ? ",": "");
+            if (multi)
+                buf_puts(b, "[");
+            for (int j = 0; j < nr; j++) {
+                buf_puts(b, j ? "," : "");
+                rnd_ring(b, lon0 + k, lat0);
+            }
+            if (multi)
+                buf_puts(b, "]");
+        }
+        buf_puts(b, "]}");
+        if (rndn(2)) {
+            buf_puts(b, ",\"radius_m\":");
+            buf_json_double(b, 1 + rndn(9999) + rndn(1000) / 1000.0);
+        }
+        if (rndn(2)) {
+            buf_puts(b, ",\"for\":");
+            rnd_dur(b, 0);
+        }
+        break;
+    }
+    case RULE_FORECAST:
+        buf_printf(b, "\"op\":\"%s\",\"value\":", rnd_ops[rndn(4)]);
+        buf_json_double(b, rnd_double());
+        if (rndn(2))
+            buf_printf(b, ",\"horizon\":\"%d%s\"", 1 + rndn(30), rndn(2) ? "h" : "d");
+        if (rndn(2))
+            buf_printf(b, ",\"bound\":\"%s\"", rndn(2) ? "upper" : "point");
+        break;
+    case RULE_ANOMALY: {
+        int weeks = 2 + rndn(7);
+        buf_puts(b, "\"score\":");
+        buf_json_double(b, fabs(rnd_double()) + 1e-3);
+        if (rndn(2))
+            buf_printf(b, ",\"weeks\":%d,\"min_weeks\":%d", weeks, 1 + rndn(weeks));
+        break;
+    }
+    case RULE_COMPOSITE: {
+        int n = 2 + rndn(RULE_MAX_CLAUSES - 1);
+        buf_puts(b, "\"all\":[");
+        for (int i = 0; i < n; i++) {
+            buf_printf(b, "%s{\"type\":\"%s\",\"attr\":\"a%d\",\"op\":\"%s\",\"value\":",
+                       i ? "," : "", has_type || rndn(2) ? "T" : "U", rndn(3), rnd_ops[rndn(4)]);
+            buf_json_double(b, rnd_double());
+            buf_puts(b, "}");
+        }
+        buf_puts(b, "]");
+        if (rndn(2)) {
+            buf_puts(b, ",\"window\":");
+            rnd_dur(b, 0);
+        }
+        break;
+    }
+    }
+}
+
 static void random_rules_round_trip(void)
 {
-    int parsed = 0;
-    for (int iter = 0; iter < 3000; iter++) {
+    int parsed = 0, kinds_parsed[RULE_KIND_MAX + 1] = {0};
+    for (int iter = 0; iter < 6000; iter++) {
         struct buf b;
         struct rule r;
         char err[256];
-        int kind = 1 + rndn(4);
+        int kind = 1 + rndn(RULE_KIND_MAX);
         buf_init(&b, 0);
         buf_puts(&b, "{\"id\":\"");
         rnd_text(&b, 20, 1);
@@ -419,9 +558,14 @@ static void random_rules_round_trip(void)
             buf_printf(&b, ",\"enabled\":%s", rndn(2) ? "true" : "false");
         buf_puts(&b, ",\"target\":{");
         int has_ids = rndn(2);
-        buf_puts(&b, "\"type\":\"T\"");
-        if (kind != RULE_STALE || rndn(2))
+        int has_type = kind != RULE_COMPOSITE || rndn(2);
+        buf_puts(&b, has_type ? "\"type\":\"T\"" : "\"ids\":[\"only\"]");
+        if (kind == RULE_DWELL && rndn(2))
+            buf_puts(&b, ",\"attr\":\"pos\"");
+        else if (kind != RULE_COMPOSITE && kind != RULE_DWELL && (kind != RULE_STALE || rndn(2)))
             buf_puts(&b, ",\"attr\":\"a\"");
+        if (!has_type)
+            has_ids = 0;
         if (has_ids) {
             int n = 1 + rndn(5);
             buf_puts(&b, ",\"ids\":[");
@@ -439,7 +583,7 @@ static void random_rules_round_trip(void)
                 buf_printf(&b, "%s\"k%d\":\"v%d\"", i ? "," : "", rndn(1000) * 10 + i, rndn(9));
             buf_puts(&b, "}");
         }
-        if (rndn(2)) {
+        if (rndn(2) || kind == RULE_COMPOSITE) {
             int n = 3 + rndn(10);
             double lon0 = rndn(360) - 180 + rndn(1000) / 1000.0, lat0 = rndn(180) - 90;
             if (lon0 > 180)
@@ -505,10 +649,14 @@ static void random_rules_round_trip(void)
                 rnd_dur(&b, 0);
             }
             break;
+        default:
+            rnd_new_condition(&b, kind, has_type);
+            break;
         }
         buf_puts(&b, "}}");
         if (rule_parse(b.p, b.len, &r, err, sizeof(err)) == 0) {
             parsed++;
+            kinds_parsed[r.kind]++;
             if (!round_trips(&r)) {
                 printf("  input: %s\n", b.p);
                 CHECK(0);
@@ -522,6 +670,11 @@ static void random_rules_round_trip(void)
         buf_release(&b);
     }
     CHECK(parsed > 1500);
+    for (int k = 1; k <= RULE_KIND_MAX; k++) {
+        if (kinds_parsed[k] < 100)
+            printf("  kind %s: %d parsed\n", rule_kind_name(k), kinds_parsed[k]);
+        CHECK(kinds_parsed[k] >= 100);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -886,6 +1039,818 @@ static void names_and_durations(void)
     }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* New kinds: parsing and refusals                                                             */
+
+#define SCHOOL_POLY                                                                                \
+    "[[[2.349,48.849],[2.351,48.849],[2.351,48.851],[2.349,48.851],[2.349,48.849]]]"
+static const char *EX_NIGHTMIN = "{\"id\":\"leak\",\"kind\":\"nightmin\","
+                                 "\"target\":{\"type\":\"Building\",\"attr\":\"waterConsumption\"},"
+                                 "\"condition\":{}}";
+static const char *EX_DWELL = "{\"id\":\"gate\",\"kind\":\"dwell\",\"target\":{\"type\":\"Vehicle\"},"
+                              "\"condition\":{\"geofence\":{\"type\":\"Polygon\",\"coordinates\":"
+                              SCHOOL_POLY "},\"radius_m\":30,\"for\":\"30m\"}}";
+static const char *EX_FORECAST = "{\"id\":\"fc\",\"kind\":\"forecast\","
+                                 "\"target\":{\"type\":\"AirQualityObserved\",\"attr\":\"no2\"},"
+                                 "\"condition\":{\"op\":\">\",\"value\":50,\"horizon\":\"24h\","
+                                 "\"bound\":\"upper\"}}";
+static const char *EX_ANOMALY = "{\"id\":\"an\",\"kind\":\"anomaly\","
+                                "\"target\":{\"type\":\"T\",\"attr\":\"flow\"},"
+                                "\"condition\":{\"score\":6,\"weeks\":4,\"min_weeks\":2}}";
+static const char *EX_COMPOSITE =
+    "{\"id\":\"nation\",\"name\":\"Nation\",\"kind\":\"composite\",\"target\":{\"area\":"
+    "{\"type\":\"Polygon\",\"coordinates\":[[[2.39,48.84],[2.40,48.84],[2.40,48.85],[2.39,48.85],"
+    "[2.39,48.84]]]}},"
+    "\"condition\":{\"all\":[{\"type\":\"NoiseLevelObserved\",\"attr\":\"LAeq\",\"op\":\">\","
+    "\"value\":70},{\"type\":\"CrowdFlowObserved\",\"attr\":\"peopleCount\",\"op\":\">=\","
+    "\"value\":100}],\"window\":\"10m\"}}";
+
+static void parses_new_kinds_with_defaults(void)
+{
+    struct rule r;
+    REQUIRE(parse(EX_NIGHTMIN, &r) == 0);
+    CHECK_EQ_INT(r.kind, RULE_NIGHTMIN);
+    CHECK(r.night_from == 120 && r.night_to == 240 && r.nights == 2 && r.learn == 7 &&
+          r.window == 14 && r.ratio == 0.5 && r.margin == 0);
+    CHECK(round_trips(&r));
+    char *j = rule_to_json(&r);
+    CHECK(strstr(j, "\"condition\":{\"from\":\"02:00\",\"to\":\"04:00\",\"nights\":2,\"learn\":7,"
+                    "\"window\":14,\"ratio\":0.5,\"margin\":0}") != NULL);
+    free(j);
+    rule_release(&r);
+    /* learn above 14 without window: the window follows learn */
+    REQUIRE(parse("{\"id\":\"l\",\"kind\":\"nightmin\",\"target\":{\"type\":\"B\",\"attr\":\"w\"},"
+                  "\"condition\":{\"from\":\"01:30\",\"to\":\"05:15\",\"learn\":20}}",
+                  &r) == 0);
+    CHECK(r.window == 20 && r.night_from == 90 && r.night_to == 315);
+    CHECK(round_trips(&r));
+    rule_release(&r);
+
+    REQUIRE(parse(EX_DWELL, &r) == 0);
+    CHECK_EQ_INT(r.kind, RULE_DWELL);
+    CHECK(!strcmp(r.attr, "location")); /* the default attr */
+    CHECK(r.radius_m == 30 && r.for_ms == 30 * MIN_MS && r.geo_multi == 0);
+    CHECK(r.ngeo == 5 && r.ngeo_ring == 1 && r.ngeo_poly == 1 && r.geo_ring[0] == 5);
+    CHECK(r.geo_bbox[0] == 2.349 && r.geo_bbox[3] == 48.851);
+    CHECK(round_trips(&r));
+    rule_release(&r);
+    /* MultiPolygon with open rings and a hole: rings are closed in the canonical form */
+    REQUIRE(parse("{\"id\":\"m\",\"kind\":\"dwell\",\"target\":{\"type\":\"V\",\"attr\":\"pos\"},"
+                  "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":["
+                  "[[[0,0],[1,0],[1,1],[0,1]]],"
+                  "[[[10,0],[13,0],[13,3],[10,3],[10,0]],[[11,1],[12,1],[12,2],[11,2]]]]}}}",
+                  &r) == 0);
+    CHECK(r.geo_multi == 1 && r.ngeo_poly == 2 && r.ngeo_ring == 3 && r.ngeo == 15);
+    CHECK(r.geo_poly[0] == 1 && r.geo_poly[1] == 2);
+    CHECK(!strcmp(r.attr, "pos") && r.for_ms == 30 * MIN_MS && r.radius_m == 30);
+    j = rule_to_json(&r);
+    CHECK(strstr(j, "[[[0,0],[1,0],[1,1],[0,1],[0,0]]]") != NULL);
+    CHECK(strstr(j, "[[11,1],[12,1],[12,2],[11,2],[11,1]]") != NULL);
+    free(j);
+    CHECK(round_trips(&r));
+    rule_release(&r);
+
+    REQUIRE(parse(EX_FORECAST, &r) == 0);
+    CHECK(r.kind == RULE_FORECAST && r.op == RULE_OP_GT && r.raise == 50 && r.upper == 1 &&
+          r.horizon_ms == 24 * HOUR_MS);
+    CHECK(round_trips(&r));
+    rule_release(&r);
+    REQUIRE(parse("{\"id\":\"f\",\"kind\":\"forecast\",\"target\":{\"type\":\"T\",\"attr\":\"a\"},"
+                  "\"condition\":{\"op\":\"<=\",\"value\":-3}}",
+                  &r) == 0);
+    CHECK(r.op == RULE_OP_LE && r.upper == 0 && r.horizon_ms == 24 * HOUR_MS);
+    CHECK(strstr(r.message, "below") != NULL);
+    j = rule_to_json(&r);
+    CHECK(strstr(j, "{\"op\":\"<=\",\"value\":-3,\"horizon\":\"1d\",\"bound\":\"point\"}") != NULL);
+    free(j);
+    rule_release(&r);
+
+    REQUIRE(parse(EX_ANOMALY, &r) == 0);
+    CHECK(r.kind == RULE_ANOMALY && r.score == 6 && r.weeks == 4 && r.min_weeks == 2);
+    CHECK(round_trips(&r));
+    rule_release(&r);
+    REQUIRE(parse("{\"id\":\"a\",\"kind\":\"anomaly\",\"target\":{\"type\":\"T\",\"attr\":\"a\"},"
+                  "\"condition\":{}}",
+                  &r) == 0);
+    CHECK(r.score == 6 && r.weeks == 4 && r.min_weeks == 2);
+    rule_release(&r);
+
+    REQUIRE(parse(EX_COMPOSITE, &r) == 0);
+    CHECK(r.kind == RULE_COMPOSITE && r.nclauses == 2 && r.window_ms == 10 * MIN_MS);
+    CHECK(r.type[0] == 0 && r.attr[0] == 0 && r.npoly == 5);
+    CHECK(!strcmp(r.clauses[1].attr, "peopleCount") && r.clauses[1].op == RULE_OP_GE &&
+          r.clauses[1].value == 100);
+    CHECK(round_trips(&r));
+    rule_release(&r);
+
+    for (int k = RULE_NIGHTMIN; k <= RULE_KIND_MAX; k++)
+        CHECK(strcmp(rule_kind_name(k), "unknown") != 0);
+    CHECK(!strcmp(rule_kind_name(RULE_NIGHTMIN), "nightmin"));
+    CHECK(!strcmp(rule_kind_name(RULE_COMPOSITE), "composite"));
+    CHECK(!strcmp(rule_kind_name(0), "unknown"));
+}
+
+static void refuses_bad_new_kinds(void)
+{
+#define NM "{\"id\":\"a\",\"kind\":\"nightmin\",\"target\":{\"type\":\"B\",\"attr\":\"w\"},"
+#define DW "{\"id\":\"a\",\"kind\":\"dwell\",\"target\":{\"type\":\"V\"},"
+#define GF(c) "\"geofence\":{\"type\":\"Polygon\",\"coordinates\":" c "}"
+#define FC "{\"id\":\"a\",\"kind\":\"forecast\",\"target\":{\"type\":\"T\",\"attr\":\"a\"},"
+#define AN "{\"id\":\"a\",\"kind\":\"anomaly\",\"target\":{\"type\":\"T\",\"attr\":\"a\"},"
+#define AREA "\"area\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}"
+#define CO "{\"id\":\"a\",\"kind\":\"composite\",\"target\":{" AREA "},"
+#define CL "{\"type\":\"N\",\"attr\":\"x\",\"op\":\">\",\"value\":1}"
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"id\":\"a\",\"kind\":\"leak\"}",
+         "kind must be one of threshold, stale, stuck, rate, nightmin, dwell, forecast, anomaly, "
+         "composite"},
+        {NM "\"condition\":{\"from\":\"2:00\"}}", "condition.from must be a local time \"HH:MM\""},
+        {NM "\"condition\":{\"to\":\"24:00\"}}", "condition.to must be a local time"},
+        {NM "\"condition\":{\"to\":\"03:60\"}}", "condition.to must be a local time"},
+        {NM "\"condition\":{\"from\":200}}", "condition.from must be a local time"},
+        {NM "\"condition\":{\"from\":\"04:00\",\"to\":\"02:00\"}}",
+         "condition.from must be before condition.to"},
+        {NM "\"condition\":{\"from\":\"03:00\",\"to\":\"03:00\"}}",
+         "condition.from must be before condition.to"},
+        {NM "\"condition\":{\"nights\":0}}", "condition.nights must be an integer from 1 to 30"},
+        {NM "\"condition\":{\"nights\":31}}", "condition.nights must be an integer from 1 to 30"},
+        {NM "\"condition\":{\"nights\":1.5}}", "condition.nights must be an integer"},
+        {NM "\"condition\":{\"learn\":61}}", "condition.learn must be an integer from 1 to 60"},
+        {NM "\"condition\":{\"learn\":10,\"window\":9}}",
+         "condition.window must be an integer from condition.learn (10) to 60"},
+        {NM "\"condition\":{\"window\":61}}", "condition.window must be an integer from 1 to 60"},
+        {NM "\"condition\":{\"ratio\":-0.1}}", "condition.ratio must be >= 0"},
+        {NM "\"condition\":{\"ratio\":\"1\"}}", "condition.ratio must be a finite number"},
+        {NM "\"condition\":{\"margin\":-1}}", "condition.margin must be >= 0"},
+        {NM "\"condition\":{\"for\":\"1h\"}}", "unknown member 'for' in condition"},
+        {"{\"id\":\"a\",\"kind\":\"nightmin\",\"target\":{\"type\":\"B\"},\"condition\":{}}",
+         "target.attr is required for a nightmin rule"},
+        {DW "\"condition\":{}}", "condition.geofence is required"},
+        {DW "\"condition\":{\"geofence\":[]}}", "condition.geofence must be a GeoJSON Polygon"},
+        {DW "\"condition\":{\"geofence\":{\"type\":\"Point\",\"coordinates\":[0,0]}}}",
+         "condition.geofence.type must be \"Polygon\" or \"MultiPolygon\""},
+        {DW "\"condition\":{\"geofence\":{\"type\":\"Polygon\",\"coordinates\":[],\"x\":1}}}",
+         "unknown member 'x' in condition.geofence"},
+        {DW "\"condition\":{" GF("[]") "}}", "condition.geofence.coordinates must be a non-empty"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0]]]") "}}",
+         "condition.geofence.coordinates[0] must be a ring of at least 3 positions"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[0,0]]]") "}}",
+         "condition.geofence.coordinates[0] must be a ring of at least 3 positions"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[1,1]],[[0,0],[1,\"x\"],[1,1]]]") "}}",
+         "condition.geofence.coordinates[1][1] must be a position"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[1,95]]]") "}}",
+         "condition.geofence.coordinates[0][2]: latitude 95 out of range"},
+        {DW "\"condition\":{" GF("[[[0,0],[-181,0],[1,1]]]") "}}",
+         "condition.geofence.coordinates[0][1]: longitude -181 out of range"},
+        {DW "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":"
+            "[[[[0,0],[1,0],[1,1]]],[]]}}}",
+         "condition.geofence.coordinates[1] must be a non-empty array of rings"},
+        {DW "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":"
+            "[[[[0,0],[1,0],[1,1]]],[[[0,0],[1,0]]]]}}}",
+         "condition.geofence.coordinates[1][0] must be a ring"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[1,1]]]") ",\"radius_m\":0.5}}",
+         "condition.radius_m must be from 1 to 10000"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[1,1]]]") ",\"radius_m\":10001}}",
+         "condition.radius_m must be from 1 to 10000"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[1,1]]]") ",\"for\":\"0s\"}}",
+         "condition.for must be above 0"},
+        {DW "\"condition\":{" GF("[[[0,0],[1,0],[1,1]]]") ",\"for\":\"long\"}}",
+         "condition.for must be a duration"},
+        {FC "\"condition\":{\"value\":1}}", "condition.op is required"},
+        {FC "\"condition\":{\"op\":\"==\",\"value\":1}}",
+         "condition.op must be one of \">\", \"<\", \">=\", \"<=\""},
+        {FC "\"condition\":{\"op\":\">\"}}", "condition.value is required"},
+        {FC "\"condition\":{\"op\":\">\",\"value\":null}}", "condition.value must be a finite"},
+        {FC "\"condition\":{\"op\":\">\",\"value\":1,\"horizon\":\"0s\"}}",
+         "condition.horizon must be above 0 and at most 30d"},
+        {FC "\"condition\":{\"op\":\">\",\"value\":1,\"horizon\":\"31d\"}}",
+         "condition.horizon must be above 0 and at most 30d"},
+        {FC "\"condition\":{\"op\":\">\",\"value\":1,\"bound\":\"lower\"}}",
+         "condition.bound must be \"point\" or \"upper\""},
+        {FC "\"condition\":{\"op\":\">\",\"value\":1,\"raise\":2}}",
+         "unknown member 'raise' in condition"},
+        {AN "\"condition\":{\"score\":0}}", "condition.score must be above 0"},
+        {AN "\"condition\":{\"score\":-2}}", "condition.score must be above 0"},
+        {AN "\"condition\":{\"weeks\":1}}", "condition.weeks must be an integer from 2 to 8"},
+        {AN "\"condition\":{\"weeks\":9}}", "condition.weeks must be an integer from 2 to 8"},
+        {AN "\"condition\":{\"weeks\":3,\"min_weeks\":4}}",
+         "condition.min_weeks must be an integer from 1 to condition.weeks (3)"},
+        {AN "\"condition\":{\"min_weeks\":0}}", "condition.min_weeks must be an integer from 1"},
+        {"{\"id\":\"a\",\"kind\":\"composite\",\"target\":{\"type\":\"N\"},\"condition\":{\"all\":["
+         CL "," CL "]}}",
+         "target.area is required for a composite rule"},
+        {"{\"id\":\"a\",\"kind\":\"composite\",\"target\":{\"attr\":\"x\"," AREA "},"
+         "\"condition\":{\"all\":[" CL "," CL "]}}",
+         "target.attr is not used by a composite rule"},
+        {CO "\"condition\":{}}", "condition.all is required (2 to 8 clauses)"},
+        {CO "\"condition\":{\"all\":[" CL "]}}", "condition.all must be an array of 2 to 8 clauses"},
+        {CO "\"condition\":{\"all\":[" CL "," CL "," CL "," CL "," CL "," CL "," CL "," CL "," CL
+            "]}}",
+         "condition.all must be an array of 2 to 8 clauses"},
+        {CO "\"condition\":{\"all\":[" CL ",3]}}", "condition.all[1] must be an object"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"attr\":\"x\",\"op\":\">\",\"value\":1}]}}",
+         "condition.all[1].type is required"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"type\":\"N\",\"op\":\">\",\"value\":1}]}}",
+         "condition.all[1].attr is required"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"type\":\"N\",\"attr\":\"\",\"op\":\">\",\"value\":1}"
+            "]}}",
+         "condition.all[1].attr must be a non-empty string"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"type\":\"N\",\"attr\":\"x\",\"value\":1}]}}",
+         "condition.all[1].op is required"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"type\":\"N\",\"attr\":\"x\",\"op\":\"=\","
+            "\"value\":1}]}}",
+         "condition.all[1].op must be one of"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"type\":\"N\",\"attr\":\"x\",\"op\":\">\"}]}}",
+         "condition.all[1].value is required"},
+        {CO "\"condition\":{\"all\":[{\"type\":\"N\",\"attr\":\"x\",\"op\":\">\",\"value\":\"1\"},"
+            CL "]}}",
+         "condition.all[0].value must be a finite number"},
+        {CO "\"condition\":{\"all\":[" CL ",{\"type\":\"N\",\"attr\":\"x\",\"op\":\">\","
+            "\"value\":1,\"for\":\"1m\"}]}}",
+         "unknown member 'for' in condition.all[1]"},
+        {CO "\"condition\":{\"all\":[" CL "," CL "],\"window\":\"0s\"}}",
+         "condition.window must be above 0"},
+        {"{\"id\":\"a\",\"kind\":\"composite\",\"target\":{\"type\":\"M\"," AREA "},"
+         "\"condition\":{\"all\":[" CL "," CL "]}}",
+         "condition.all[0].type must be target.type ('M')"},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        if (!refused(cases[i].json, cases[i].want)) {
+            printf("  case %zu\n", i);
+            CHECK(0);
+        }
+    }
+    /* the geofence's position budget counts the closing positions the parser adds */
+    {
+        struct buf b;
+        struct rule r;
+        buf_init(&b, 0);
+        buf_puts(&b, DW "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":[");
+        for (int k = 0; k < 5000; k++) /* 5000 open triangles: 15000 given, 20000 closed */
+            buf_printf(&b, "%s[[[%d,0],[%d.5,0],[%d,1]]]", k ? "," : "", k % 100, k % 100, k % 100);
+        buf_puts(&b, "]}}}");
+        CHECK(parse(b.p, &r) == 0 && r.ngeo == RULE_MAX_GEOFENCE);
+        CHECK(round_trips(&r));
+        rule_release(&r);
+        buf_reset(&b);
+        buf_puts(&b, DW "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":[");
+        for (int k = 0; k < 5001; k++)
+            buf_printf(&b, "%s[[[%d,0],[%d.5,0],[%d,1]]]", k ? "," : "", k % 100, k % 100, k % 100);
+        buf_puts(&b, "]}}}");
+        CHECK(refused(b.p, "condition.geofence has more than"));
+        buf_reset(&b);
+        buf_puts(&b, DW "\"condition\":{\"geofence\":{\"type\":\"Polygon\",\"coordinates\":[[");
+        for (int k = 0; k < RULE_MAX_GEOFENCE; k++) /* one open ring of 20000: 20001 closed */
+            buf_printf(&b, "%s[%d,%d]", k ? "," : "", k % 7, k % 3);
+        buf_puts(&b, "]]}}}");
+        CHECK(refused(b.p, "condition.geofence has more than 20000 positions"));
+        buf_release(&b);
+    }
+#undef NM
+#undef DW
+#undef GF
+#undef FC
+#undef AN
+#undef AREA
+#undef CO
+#undef CL
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Nightmin                                                                                    */
+
+static void use_paris(void)
+{
+    setenv("TZ", "Europe/Paris", 1);
+    tzset();
+}
+
+/* Epoch ms of a local (Paris) wall-clock time; unambiguous times only. */
+static int64_t paris(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+static struct rule mk_night(const char *cond)
+{
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"id\":\"leak\",\"kind\":\"nightmin\",\"target\":{\"type\":\"Building\","
+             "\"attr\":\"waterConsumption\"},\"condition\":{%s}}",
+             cond);
+    return mk(json);
+}
+
+/* Hourly values for ndays local days from June 1st 2026 (far from DST): at 02:00 and 03:00 the
+** night flow night[d] (NaN: no value in the window that night, a missing night), else 100.
+** ev[d] gets the transition of the day's 04:00 value (the one that closes the night); any
+** transition at another hour fails the test. */
+static void run_nights(const struct rule *r, struct rule_state *st, const double *night, int ndays,
+                       enum rule_event *ev)
+{
+    for (int d = 0; d < ndays; d++) {
+        ev[d] = RULE_NONE;
+        for (int h = 0; h < 24; h++) {
+            double v = (h == 2 || h == 3) ? night[d] : 100;
+            int64_t ts = paris(2026, 6, 1 + d, h, 0);
+            enum rule_event e;
+            if (isnan(v))
+                continue;
+            e = rule_on_value(r, st, ts, v);
+            if (h == 4)
+                ev[d] = e;
+            else if (e != RULE_NONE) {
+                printf("  day %d hour %d: event %d\n", d, h, e);
+                CHECK(0);
+            }
+        }
+    }
+}
+
+/* A leak starting on Wednesday June 10th at 10:00 is raised at the close of the second excess
+** night (Friday 04:00, 42 h later), stays open without raising twice, and clears on the first
+** normal night; the excess nights never enter the baseline. */
+static void nightmin_leak_raises_after_nights(void)
+{
+    use_paris();
+    for (int nights = 1; nights <= 3; nights++) {
+        char cond[64];
+        snprintf(cond, sizeof(cond), "\"nights\":%d", nights);
+        struct rule r = mk_night(cond);
+        struct rule_state st = {0};
+        int64_t leak_start = paris(2026, 6, 10, 10, 0), leak_end = paris(2026, 6, 14, 12, 0);
+        int64_t first_raise = 0, clear_at = 0;
+        int raises = 0, clears = 0;
+        double level_first_excess = NAN, level_clear = NAN, trigger = NAN;
+        for (int d = 0; d < 18; d++)
+            for (int h = 0; h < 24; h++) {
+                int64_t ts = paris(2026, 6, 1 + d, h, 0);
+                double v = h >= 1 && h <= 5 ? 10 + d % 3 : 100 + h; /* night 10..12 */
+                if (ts >= leak_start && ts < leak_end)
+                    v += 25;
+                enum rule_event e = rule_on_value(&r, &st, ts, v);
+                if (d == 10 && h == 4) /* first excess night closed */
+                    level_first_excess = st.u.night.level;
+                if (e == RULE_RAISE) {
+                    raises++;
+                    first_raise = ts;
+                    trigger = st.trigger_value;
+                    CHECK(st.raised_at == ts);
+                    if (nights == 2) {
+                        char msg[256];
+                        rule_message(&r, &st, "b1", NULL, msg, sizeof(msg));
+                        CHECK(!strcmp(msg, "b1: possible leak, night minimum of waterConsumption "
+                                           "37 above 16.5 for 2 nights"));
+                    }
+                } else if (e == RULE_CLEAR) {
+                    clears++;
+                    clear_at = ts;
+                    level_clear = st.u.night.level;
+                }
+            }
+        CHECK_EQ_INT(raises, 1);
+        CHECK_EQ_INT(clears, 1);
+        /* excess nights: June 11, 12, 13, 14 (the leak ends at noon on the 14th) */
+        CHECK_EQ_INT(first_raise, paris(2026, 6, 10 + nights, 4, 0));
+        CHECK(trigger == 35 + (9 + nights) % 3);
+        if (nights == 2)
+            CHECK(first_raise - leak_start <= 72 * HOUR_MS);
+        CHECK_EQ_INT(clear_at, paris(2026, 6, 15, 4, 0));
+        /* baseline: median of June 1..10 nights (10, 11, 12 ...) = 11, level 16.5 */
+        CHECK(level_first_excess == 16.5);
+        CHECK(level_clear == level_first_excess);
+        CHECK(!st.active && st.u.night.streak == 0);
+        rule_release(&r);
+    }
+}
+
+static void nightmin_learning_and_missing_nights(void)
+{
+    use_paris();
+    enum rule_event ev[12];
+    /* learning: nothing raises before `learn` nights are known, even a night 10x the usual */
+    {
+        struct rule r = mk_night("\"nights\":1,\"learn\":3");
+        struct rule_state st = {0};
+        double night[] = {10, 10, 100, 10, 100, 10};
+        run_nights(&r, &st, night, 6, ev);
+        CHECK(ev[0] == RULE_NONE && ev[1] == RULE_NONE && ev[2] == RULE_NONE);
+        CHECK(ev[3] == RULE_NONE);
+        CHECK_EQ_INT(ev[4], RULE_RAISE); /* median(10, 10, 100, 10) = 10: level 15 */
+        CHECK_EQ_INT(ev[5], RULE_CLEAR);
+        CHECK_EQ_INT(st.u.night.count, 5); /* the learning-time 100 stayed, the excess did not */
+        rule_release(&r);
+    }
+    /* a missing night neither counts nor breaks the streak */
+    {
+        struct rule r = mk_night("\"learn\":3");
+        struct rule_state st = {0};
+        double night[] = {10, 10, 10, 40, NAN, NAN, 40, 40, 10};
+        run_nights(&r, &st, night, 9, ev);
+        for (int d = 0; d < 6; d++)
+            CHECK_EQ_INT(ev[d], RULE_NONE);
+        CHECK_EQ_INT(ev[6], RULE_RAISE);
+        CHECK_EQ_INT(st.raised_at, paris(2026, 6, 7, 4, 0));
+        CHECK_EQ_INT(ev[7], RULE_NONE);
+        CHECK_EQ_INT(ev[8], RULE_CLEAR);
+        rule_release(&r);
+    }
+    /* a normal night between two excess nights resets the streak */
+    {
+        struct rule r = mk_night("\"learn\":3,\"margin\":2");
+        struct rule_state st = {0};
+        double night[] = {10, 10, 10, 40, 16, 40, 17, 40, 40};
+        run_nights(&r, &st, night, 9, ev);
+        for (int d = 0; d < 8; d++)
+            CHECK_EQ_INT(ev[d], RULE_NONE); /* 16 and 17 <= 10 * 1.5 + 2 */
+        CHECK_EQ_INT(ev[8], RULE_RAISE);
+        /* 16 and 17 entered the baseline: median(10, 10, 10, 16, 17) = 10 */
+        CHECK(st.u.night.level == 17 && st.u.night.count == 5);
+        rule_release(&r);
+    }
+    /* the baseline is the median of the last `window` normal nights only */
+    {
+        struct rule r = mk_night("\"learn\":2,\"window\":3,\"nights\":1");
+        struct rule_state st = {0};
+        double night[] = {10, 10, 10, 14, 14, 14, 20};
+        run_nights(&r, &st, night, 7, ev);
+        for (int d = 0; d < 6; d++)
+            CHECK_EQ_INT(ev[d], RULE_NONE);
+        CHECK_EQ_INT(ev[6], RULE_NONE); /* ring (14, 14, 14): level 21 */
+        CHECK(st.u.night.level == 21);
+        rule_release(&r);
+    }
+}
+
+/* The tick closes a night at `to` + 1 h when no value arrives after it; a late value of a
+** closed night does not reopen it. */
+static void nightmin_tick_closes_night(void)
+{
+    use_paris();
+    struct rule r = mk_night("\"learn\":1,\"nights\":1");
+    struct rule_state st = {0};
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 1, 2, 0), 10), RULE_NONE);
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 1, 5, 0), 90), RULE_NONE); /* closes */
+    CHECK(st.u.night.count == 1 && !st.u.night.open);
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 2, 2, 10), 30), RULE_NONE);
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 2, 3, 0), 20), RULE_NONE);
+    CHECK(st.u.night.open && st.u.night.cur_min == 20);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, paris(2026, 6, 2, 4, 30)), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, paris(2026, 6, 2, 4, 59)), RULE_NONE);
+    CHECK(st.u.night.open);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, paris(2026, 6, 2, 5, 0)), RULE_RAISE); /* 20 > 15 */
+    CHECK(st.raised_at == paris(2026, 6, 2, 5, 0) && st.trigger_value == 20);
+    CHECK(!st.u.night.open);
+    /* a value of the closed night arriving late (newer than the last one): ignored */
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 2, 3, 30), 1), RULE_NONE);
+    CHECK(!st.u.night.open);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, paris(2026, 6, 2, 9, 0)), RULE_NONE);
+    /* the next night clears */
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 3, 2, 0), 9), RULE_NONE);
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 3, 4, 0), 9), RULE_CLEAR); /* at `to` */
+    /* NaN and out-of-order values are ignored; an unrepresentable time too */
+    CHECK_EQ_INT(rule_on_value(&r, &st, paris(2026, 6, 4, 2, 0), NAN), RULE_NONE);
+    CHECK(!st.u.night.open);
+    CHECK_EQ_INT(rule_on_value(&r, &st, INT64_MAX, 1), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, INT64_MIN), RULE_NONE);
+    rule_release(&r);
+}
+
+/* DST in Europe/Paris: on March 29th 2026 local time jumps from 02:00 to 03:00 (the window
+** 02:00-04:00 is one hour long: 01:00-02:00 UTC); on October 25th 2026 it goes back from 03:00
+** to 02:00 (the window is three hours long: 00:00-03:00 UTC). Values every 10 minutes, in UTC. */
+static void nightmin_dst_nights(void)
+{
+    use_paris();
+    struct rule r = mk_night("\"learn\":30");
+    struct rule_state st = {0};
+    /* spring: 2026-03-28 12:00 UTC .. 2026-03-29 12:00 UTC */
+    int64_t t0 = clock_days_from_civil(2026, 3, 28) * 86400000LL + 12 * HOUR_MS;
+    for (int64_t ts = t0; ts <= t0 + 24 * HOUR_MS; ts += 10 * MIN_MS) {
+        int64_t utc_min = (ts - t0) / MIN_MS - 12 * 60; /* minutes after 29 March 00:00 UTC */
+        double v = 50;
+        if (utc_min == 50) /* 01:50 CET: before the window */
+            v = 5;
+        else if (utc_min == 70) /* 03:10 CEST */
+            v = 7;
+        else if (utc_min == 110) /* 03:50 CEST */
+            v = 9;
+        rule_on_value(&r, &st, ts, v);
+        if (utc_min == 110)
+            CHECK(st.u.night.open && st.u.night.cur_min == 7 && st.u.night.count == 0);
+        if (utc_min == 120) /* 04:00 CEST closes */
+            CHECK(!st.u.night.open && st.u.night.count == 1);
+    }
+    CHECK(st.u.night.count == 1 && st.u.night.minima[0] == 7);
+    CHECK_EQ_INT(st.u.night.closed_day, clock_days_from_civil(2026, 3, 29));
+
+    /* autumn: 2026-10-24 12:00 UTC .. 2026-10-25 12:00 UTC */
+    t0 = clock_days_from_civil(2026, 10, 24) * 86400000LL + 12 * HOUR_MS;
+    for (int64_t ts = t0; ts <= t0 + 24 * HOUR_MS; ts += 10 * MIN_MS) {
+        int64_t utc_min = (ts - t0) / MIN_MS - 12 * 60; /* minutes after 25 Oct 00:00 UTC */
+        double v = 50;
+        if (utc_min == -10) /* 01:50 CEST: before the window */
+            v = 4;
+        else if (utc_min == 10) /* 02:10 CEST, first pass */
+            v = 8;
+        else if (utc_min == 90) /* 02:30 CET, second pass */
+            v = 6;
+        else if (utc_min == 170) /* 03:50 CET */
+            v = 7;
+        rule_on_value(&r, &st, ts, v);
+        if (utc_min >= 0 && utc_min < 180)
+            CHECK(st.u.night.open && st.u.night.count == 1); /* one night across the repeat */
+        if (utc_min == 180) /* 04:00 CET closes */
+            CHECK(!st.u.night.open && st.u.night.count == 2);
+    }
+    CHECK(st.u.night.count == 2 && st.u.night.minima[1] == 6);
+    CHECK_EQ_INT(st.u.night.closed_day, clock_days_from_civil(2026, 10, 25));
+    rule_release(&r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dwell                                                                                       */
+
+#define M_PER_DEG 111195.0
+static double east(double lon, double m) { return lon + m / (M_PER_DEG * cos(48.85 * M_PI / 180)); }
+static double north(double lat, double m) { return lat + m / M_PER_DEG; }
+static double jitter(void) { return (rndn(1001) - 500) / 100.0; } /* +-5 m */
+
+struct dwell_log {
+    int raises, clears;
+    int64_t raise_call_ts, raised_at;
+};
+
+static void dwell_fix(const struct rule *r, struct rule_state *st, struct dwell_log *l, int64_t ts,
+                      double lon, double lat)
+{
+    enum rule_event e = rule_on_position(r, st, ts, lon, lat);
+    if (e == RULE_NONE)
+        e = rule_on_tick(r, st, ts + 1000); /* the tick thread runs in between: no change */
+    if (e == RULE_RAISE) {
+        l->raises++;
+        l->raise_call_ts = ts;
+        l->raised_at = st->raised_at;
+        CHECK(st->active);
+    } else if (e == RULE_CLEAR) {
+        l->clears++;
+        CHECK(!st->active);
+    }
+}
+
+static void dwell_parked_at_school_gate(void)
+{
+    struct rule r = mk(EX_DWELL);
+    struct rule_state st = {0};
+    struct dwell_log l = {0};
+    int64_t t = 1780000000000, arrival = 0;
+    double lon = 2.346, lat = 48.85;
+    /* drive in from the west at ~37 m per 30 s fix */
+    while (lon < 2.35 - 1e-9) {
+        dwell_fix(&r, &st, &l, t, lon, lat);
+        lon = fmin(2.35, lon + 0.0005);
+        t += 30000;
+    }
+    arrival = t;
+    for (int i = 0; i <= 90; i++, t += 30000) /* parked 45 min, +-5 m GPS noise */
+        dwell_fix(&r, &st, &l, t, east(2.35, jitter()), north(48.85, jitter()));
+    CHECK_EQ_INT(l.raises, 1);
+    CHECK_EQ_INT(l.raised_at, arrival + 30 * MIN_MS);
+    CHECK_EQ_INT(l.raise_call_ts, arrival + 30 * MIN_MS); /* the fix that proved it */
+    CHECK(st.trigger_value == 30);
+    char msg[128];
+    rule_message(&r, &st, "urn:truck:7", NULL, msg, sizeof(msg));
+    CHECK(!strcmp(msg, "urn:truck:7: stationary in the geofence for more than 30m"));
+    CHECK_EQ_INT(l.clears, 0);
+    for (int i = 0; i < 5; i++, t += 30000) /* leaves eastwards */
+        dwell_fix(&r, &st, &l, t, east(2.35, 40.0 * (i + 1)), 48.85);
+    CHECK_EQ_INT(l.clears, 1);
+    CHECK_EQ_INT(l.raises, 1);
+    CHECK(!st.active);
+    rule_release(&r);
+}
+
+static void dwell_passing_outside_and_silent(void)
+{
+    struct rule r = mk(EX_DWELL);
+    struct rule_state st = {0};
+    struct dwell_log l = {0};
+    int64_t t = 1780000000000;
+    /* passing by at 5 m/s, a fix every 10 s; then a 2 min stop at a crossing inside */
+    for (double m = -300; m < 300; m += 50, t += 10000)
+        dwell_fix(&r, &st, &l, t, east(2.35, m), 48.85);
+    for (int i = 0; i < 12; i++, t += 10000)
+        dwell_fix(&r, &st, &l, t, east(2.35, 300 + jitter()), 48.8505);
+    for (double m = 300; m < 800; m += 50, t += 10000)
+        dwell_fix(&r, &st, &l, t, east(2.35, m), 48.85);
+    CHECK_EQ_INT(l.raises, 0);
+    /* parked 45 min just outside the geofence (60 m east of its edge) */
+    for (int i = 0; i <= 90; i++, t += 30000)
+        dwell_fix(&r, &st, &l, t, east(east(2.351, 60), jitter()), north(48.85, jitter()));
+    CHECK_EQ_INT(l.raises, 0);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, t + 10 * MIN_MS), RULE_NONE);
+    CHECK(!st.u.dwell.anchored);
+
+    /* a GPS gone silent inside: one fix, then nothing for more than 2 x for */
+    memset(&st, 0, sizeof(st));
+    t = 1780000000000;
+    CHECK_EQ_INT(rule_on_position(&r, &st, t, 2.35, 48.85), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, t + 61 * MIN_MS), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, t + 10 * HOUR_MS), RULE_NONE);
+    CHECK(!st.active);
+    /* a parked truck that stops sending: the tick raises once the dwell time is reached */
+    memset(&st, 0, sizeof(st));
+    CHECK_EQ_INT(rule_on_position(&r, &st, t, 2.35, 48.85), RULE_NONE);
+    CHECK_EQ_INT(rule_on_position(&r, &st, t + 5 * MIN_MS, east(2.35, 3), 48.85), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, t + 30 * MIN_MS - 1), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, t + 30 * MIN_MS), RULE_RAISE);
+    CHECK(st.raised_at == t + 30 * MIN_MS);
+    CHECK_EQ_INT(rule_on_tick(&r, &st, t + 31 * MIN_MS), RULE_NONE); /* once */
+    /* out-of-order, duplicate and invalid fixes are ignored */
+    CHECK_EQ_INT(rule_on_position(&r, &st, t + 5 * MIN_MS, 2.36, 48.85), RULE_NONE);
+    CHECK_EQ_INT(rule_on_position(&r, &st, t + 40 * MIN_MS, NAN, 48.85), RULE_NONE);
+    CHECK_EQ_INT(rule_on_position(&r, &st, t + 40 * MIN_MS, 2.35, 91), RULE_NONE);
+    CHECK(st.active);
+    CHECK_EQ_INT(rule_on_position(&r, &st, t + 40 * MIN_MS, 2.36, 48.85), RULE_CLEAR); /* left */
+    /* other kinds ignore positions; dwell ignores values */
+    CHECK_EQ_INT(rule_on_value(&r, &st, t + 50 * MIN_MS, 1), RULE_NONE);
+    CHECK_EQ_INT(st.last_ts, t + 40 * MIN_MS);
+    struct rule th = mk(EX_THRESHOLD);
+    struct rule_state st2 = {0};
+    CHECK_EQ_INT(rule_on_position(&th, &st2, 1, 2.35, 48.85), RULE_NONE);
+    CHECK(!st2.has_last);
+    rule_release(&th);
+    /* an alert restored active after a restart (no anchor): the first fix anchors, the next
+    ** one far away clears */
+    struct rule_state st3 = {0};
+    st3.active = 1;
+    CHECK_EQ_INT(rule_on_position(&r, &st3, t, 2.35, 48.85), RULE_NONE);
+    CHECK(st3.active && st3.u.dwell.anchored);
+    CHECK_EQ_INT(rule_on_position(&r, &st3, t + MIN_MS, east(2.35, 20), 48.85), RULE_NONE);
+    CHECK_EQ_INT(rule_on_position(&r, &st3, t + 2 * MIN_MS, east(2.35, 35), 48.85), RULE_CLEAR);
+    CHECK(!st3.active && st3.u.dwell.anchor_ts == t + 2 * MIN_MS);
+    rule_release(&r);
+}
+
+static void dwell_multipolygon_with_hole(void)
+{
+    /* polygon 1: x 0..0.01; polygon 2: x 0.02..0.05 with a hole x 0.03..0.04 (open rings) */
+    struct rule r = mk("{\"id\":\"m\",\"kind\":\"dwell\",\"target\":{\"type\":\"V\"},"
+                       "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":["
+                       "[[[0,0],[0.01,0],[0.01,0.01],[0,0.01]]],"
+                       "[[[0.02,0],[0.05,0],[0.05,0.03],[0.02,0.03]],"
+                       "[[0.03,0.01],[0.04,0.01],[0.04,0.02],[0.03,0.02]]]]},"
+                       "\"radius_m\":10,\"for\":\"1m\"}}");
+    static const struct {
+        double lon, lat;
+        int raises;
+    } spots[] = {
+        {0.005, 0.005, 1},  {0.025, 0.015, 1}, {0.035, 0.015, 0}, /* in the hole */
+        {0.03, 0.015, 1},                                          /* on the hole's edge */
+        {0.015, 0.005, 0},                                         /* between the polygons */
+        {0.045, 0.029, 1},  {0.06, 0.01, 0},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(spots); i++) {
+        struct rule_state st = {0};
+        rule_on_position(&r, &st, 0, spots[i].lon, spots[i].lat);
+        enum rule_event e = rule_on_position(&r, &st, MIN_MS, spots[i].lon, spots[i].lat);
+        if ((e == RULE_RAISE) != spots[i].raises) {
+            printf("  spot %zu (%g, %g)\n", i, spots[i].lon, spots[i].lat);
+            CHECK(0);
+        }
+    }
+    /* the area of the target still filters; the geofence does not */
+    rule_release(&r);
+    r = mk("{\"id\":\"d\",\"kind\":\"dwell\",\"target\":{\"type\":\"V\",\"area\":{\"type\":"
+           "\"Polygon\",\"coordinates\":[[[2,48],[3,48],[3,49],[2,49],[2,48]]]}},"
+           "\"condition\":{\"geofence\":{\"type\":\"Polygon\",\"coordinates\":" SCHOOL_POLY "}}}");
+    double in_area[2] = {2.9, 48.1}, out_area[2] = {3.5, 48.1};
+    CHECK(rule_matches(&r, "V", "v1", "location", NULL, 0, in_area));
+    CHECK(!rule_matches(&r, "V", "v1", "location", NULL, 0, out_area));
+    CHECK(!rule_matches(&r, "V", "v1", "location", NULL, 0, NULL));
+    CHECK(!rule_matches(&r, "V", "v1", "speed", NULL, 0, in_area));
+    rule_release(&r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Forecast, anomaly, composite                                                                */
+
+static void forecast_transitions(void)
+{
+    struct rule r = mk(EX_FORECAST);
+    struct rule_state st = {0};
+    int64_t t = 1780000000000, at = 1780308000000; /* 2026-06-01T10:00:00Z */
+    char msg[160];
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t, 0, 0, 30), RULE_NONE);
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + 1, 1, at, NAN), RULE_NONE); /* no peak */
+    CHECK(!st.active);
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + HOUR_MS, 1, at, 63.5), RULE_RAISE);
+    CHECK(st.active && st.trigger_value == 63.5 && st.raised_at == t + HOUR_MS);
+    rule_message(&r, &st, "s1", NULL, msg, sizeof(msg));
+    CHECK(!strcmp(msg, "s1: no2 forecast to exceed 50 at 2026-06-01T10:00:00.000Z (peak 63.5)"));
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + 2 * HOUR_MS, 1, at, 70), RULE_NONE);
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + 2 * HOUR_MS, 0, 0, 0), RULE_NONE); /* dup ts */
+    CHECK(st.active);
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + 3 * HOUR_MS, 0, 0, 40), RULE_CLEAR);
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + 4 * HOUR_MS, 0, 0, 40), RULE_NONE);
+    CHECK_EQ_INT(rule_on_forecast(&r, &st, t + 5 * HOUR_MS, 1, at, 51), RULE_RAISE);
+    CHECK_EQ_INT(rule_on_value(&r, &st, t + 6 * HOUR_MS, 1), RULE_NONE); /* not fed by values */
+    CHECK(st.active);
+    /* {at} is a placeholder of forecast rules only */
+    struct rule s = mk(EX_STALE);
+    snprintf(s.message, sizeof(s.message), "{at} {score}");
+    rule_message(&s, &st, "e", "a", msg, sizeof(msg));
+    CHECK(!strcmp(msg, "{at} {score}"));
+    rule_release(&s);
+    rule_release(&r);
+}
+
+static void anomaly_transitions(void)
+{
+    struct rule r = mk(EX_ANOMALY);
+    struct rule_state st = {0};
+    char msg[160];
+    CHECK_EQ_INT(rule_on_score(&r, &st, 1000, 10, 5.9), RULE_NONE);
+    CHECK_EQ_INT(rule_on_score(&r, &st, 2000, 120, NAN), RULE_NONE);
+    CHECK_EQ_INT(rule_on_score(&r, &st, 3000, 120, 7.5), RULE_RAISE); /* >= 6 */
+    CHECK(st.trigger_value == 120 && st.raised_at == 3000);
+    rule_message(&r, &st, "e", NULL, msg, sizeof(msg));
+    CHECK(!strcmp(msg, "e: flow 120 is anomalous (score 7.5, limit 6)"));
+    CHECK_EQ_INT(rule_on_score(&r, &st, 4000, 80, 4), RULE_NONE);
+    CHECK_EQ_INT(rule_on_score(&r, &st, 5000, 70, 3), RULE_NONE);    /* not under 3 */
+    CHECK_EQ_INT(rule_on_score(&r, &st, 5000, 70, 0), RULE_NONE);    /* dup ts */
+    CHECK_EQ_INT(rule_on_score(&r, &st, 6000, 60, 2.99), RULE_CLEAR); /* under 6/2 */
+    CHECK_EQ_INT(rule_on_score(&r, &st, 7000, 60, 6), RULE_RAISE);
+    CHECK_EQ_INT(rule_on_score(&r, &st, 8000, 60, -20), RULE_CLEAR);
+    CHECK_EQ_INT(rule_on_value(&r, &st, 9000, 60), RULE_NONE);
+    rule_release(&r);
+}
+
+static void composite_clauses_and_window(void)
+{
+    struct rule r = mk(EX_COMPOSITE);
+    struct rule_state st = {0};
+    int64_t lt[2] = {0, 0}, t = 1780000000000;
+    char msg[160];
+    double nation[2] = {2.395, 48.845}, away[2] = {2.35, 48.85};
+    /* which clauses a series feeds */
+    CHECK_EQ_INT(rule_clause_index(&r, "NoiseLevelObserved", "LAeq", 0), 0);
+    CHECK_EQ_INT(rule_clause_index(&r, "NoiseLevelObserved", "LAeq", 1), -1);
+    CHECK_EQ_INT(rule_clause_index(&r, "CrowdFlowObserved", "peopleCount", 0), 1);
+    CHECK_EQ_INT(rule_clause_index(&r, "CrowdFlowObserved", "LAeq", 0), -1);
+    CHECK_EQ_INT(rule_clause_index(&r, NULL, "LAeq", 0), -1);
+    CHECK(rule_clause_holds(&r.clauses[0], 70.1) && !rule_clause_holds(&r.clauses[0], 70));
+    CHECK(rule_clause_holds(&r.clauses[1], 100) && !rule_clause_holds(&r.clauses[1], 99));
+    CHECK(!rule_clause_holds(&r.clauses[1], NAN));
+    CHECK(rule_matches(&r, "NoiseLevelObserved", "n1", "LAeq", NULL, 0, nation));
+    CHECK(rule_matches(&r, "CrowdFlowObserved", "c1", "peopleCount", NULL, 0, nation));
+    CHECK(!rule_matches(&r, "CrowdFlowObserved", "c1", "peopleCount", NULL, 0, away));
+    CHECK(!rule_matches(&r, "CrowdFlowObserved", "c1", "peopleCount", NULL, 0, NULL));
+    CHECK(!rule_matches(&r, "NoiseLevelObserved", "n1", "LAmax", NULL, 0, nation));
+    CHECK(!rule_matches(&r, "Other", "n1", "LAeq", NULL, 0, nation));
+    /* the state machine */
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t, lt), RULE_NONE);
+    lt[0] = t;
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t, lt), RULE_NONE);
+    CHECK_EQ_INT(st.u.held, 1);
+    lt[1] = t + 4 * MIN_MS;
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 4 * MIN_MS, lt), RULE_RAISE);
+    CHECK(st.active && st.raised_at == t + 4 * MIN_MS);
+    rule_message(&r, &st, "", NULL, msg, sizeof(msg));
+    CHECK(!strcmp(msg, "Nation: LAeq > 70 and peopleCount >= 100 within 10m"));
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 10 * MIN_MS, lt), RULE_NONE); /* 10 min: held */
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 10 * MIN_MS + 1, lt), RULE_CLEAR);
+    lt[0] = t + 12 * MIN_MS;
+    lt[1] = t + 11 * MIN_MS;
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 12 * MIN_MS, lt), RULE_RAISE);
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 15 * MIN_MS, lt), RULE_NONE);
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 30 * MIN_MS, lt), RULE_CLEAR);
+    CHECK_EQ_INT(rule_on_composite(&r, &st, t + 30 * MIN_MS, NULL), RULE_NONE);
+    CHECK_EQ_INT(rule_on_value(&r, &st, t + 31 * MIN_MS, 80), RULE_NONE);
+    rule_release(&r);
+    /* target.type narrows the series; ids too */
+    r = mk("{\"id\":\"c\",\"kind\":\"composite\",\"target\":{\"type\":\"N\",\"ids\":[\"n1\",\"n2\"],"
+           "\"area\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}},"
+           "\"condition\":{\"all\":[{\"type\":\"N\",\"attr\":\"x\",\"op\":\"<\",\"value\":1},"
+           "{\"type\":\"N\",\"attr\":\"x\",\"op\":\"<=\",\"value\":-1}],\"window\":\"1m\"}}");
+    double p[2] = {0.5, 0.2};
+    CHECK(rule_matches(&r, "N", "n2", "x", NULL, 0, p));
+    CHECK(!rule_matches(&r, "N", "n3", "x", NULL, 0, p));
+    CHECK_EQ_INT(rule_clause_index(&r, "N", "x", 1), 1); /* both clauses on one series */
+    CHECK(rule_clause_holds(&r.clauses[1], -1) && !rule_clause_holds(&r.clauses[1], -0.5));
+    rule_release(&r);
+}
+
 int main(void)
 {
     TEST_BEGIN("rule_test");
@@ -903,5 +1868,17 @@ int main(void)
     TEST_RUN(matches_concave_polygon);
     TEST_RUN(message_expands_and_truncates);
     TEST_RUN(names_and_durations);
+    TEST_RUN(parses_new_kinds_with_defaults);
+    TEST_RUN(refuses_bad_new_kinds);
+    TEST_RUN(nightmin_leak_raises_after_nights);
+    TEST_RUN(nightmin_learning_and_missing_nights);
+    TEST_RUN(nightmin_tick_closes_night);
+    TEST_RUN(nightmin_dst_nights);
+    TEST_RUN(dwell_parked_at_school_gate);
+    TEST_RUN(dwell_passing_outside_and_silent);
+    TEST_RUN(dwell_multipolygon_with_hole);
+    TEST_RUN(forecast_transitions);
+    TEST_RUN(anomaly_transitions);
+    TEST_RUN(composite_clauses_and_window);
     return TEST_END();
 }

@@ -44,6 +44,9 @@ void api_set_live(struct api *a, struct live *lv);
 /* Give the API the alert engine (borrowed): /api/v1/rules, /api/v1/alerts. */
 struct alerts;
 void api_set_alerts(struct api *a, struct alerts *al);
+/* And its notification receivers (borrowed), for /metrics. */
+struct notify;
+void api_set_notify(struct api *a, struct notify *n);
 /* Is (type, attribute) marked public by the configuration? */
 int api_public_ok(const struct api *a, const char *type, const char *attr);
 /* Give the API the running server (for /metrics); may be NULL. */

@@ -22,6 +22,7 @@ struct api {
     struct sources *sources;  /* the source registry (NULL until api_set_sources) */
     struct live *live;        /* the live feed (NULL until api_set_live) */
     struct alerts *alerts;    /* rules and alerts (NULL until api_set_alerts) */
+    struct notify *notify;    /* alert notifications, for /metrics (NULL: none) */
     struct sessions *sessions; /* browser sessions (owned) */
     api_replay_fn *replay;    /* quarantine replay (NULL until api_set_replay) */
     void *replay_arg;
@@ -88,6 +89,8 @@ void h_rules(struct api *a, struct http_req *req, struct http_resp *resp, const 
 void h_rule_item(struct api *a, struct http_req *req, struct http_resp *resp,
                  const struct principal *p);
 void h_alerts(struct api *a, struct http_req *req, struct http_resp *resp, const struct principal *p);
+void h_forecast(struct api *a, struct http_req *req, struct http_resp *resp,
+                const struct principal *p);
 void h_alert_action(struct api *a, struct http_req *req, struct http_resp *resp,
                     const struct principal *p);
 /* The alert engine's lines of GET /metrics. */

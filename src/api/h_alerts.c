@@ -2,12 +2,14 @@
 ** api/h_alerts.c: rules and alerts over HTTP (docs/alerts.md):
 **   GET|POST /api/v1/rules, GET|PUT|DELETE /api/v1/rules/{id},
 **   GET /api/v1/alerts?state=&severity=&type=&rule=&since=&limit=,
-**   POST /api/v1/alerts/{id}/ack and /resolve with an optional {"comment":"..."}.
+**   POST /api/v1/alerts/{id}/ack and /resolve with an optional {"comment":"..."},
+**   GET /api/v1/forecast?id=&attr=&horizon=&level=.
 ** The engine (alerts/alerts.h) does the work; this file maps requests and errors.
 */
 #include "api/api_int.h"
 
 #include "alerts/alerts.h"
+#include "alerts/notify.h"
 #include "core/clock.h"
 
 #include <jansson.h>
@@ -208,4 +210,49 @@ void h_alerts_metrics(struct api *a, struct buf *b)
                (unsigned long long)st.rules, (unsigned long long)st.open,
                (unsigned long long)st.raised, (unsigned long long)st.resolved,
                (unsigned long long)st.evaluations);
+    buf_printf(b,
+               "# HELP vigie_alerts_escalated_total Escalations of unacknowledged alerts.\n"
+               "# TYPE vigie_alerts_escalated_total counter\nvigie_alerts_escalated_total %llu\n"
+               "# HELP vigie_alerts_flapping_total Alerts held open because they flapped.\n"
+               "# TYPE vigie_alerts_flapping_total counter\nvigie_alerts_flapping_total %llu\n",
+               (unsigned long long)st.escalated, (unsigned long long)st.flapping);
+    if (a->notify)
+        notify_metrics(a->notify, b);
+}
+
+/* GET /api/v1/forecast?id=&attr=&horizon=72h&level=0.95 */
+void h_forecast(struct api *a, struct http_req *req, struct http_resp *resp,
+                const struct principal *p)
+{
+    if (!ready(a, resp))
+        return;
+    const char *id = http_arg(req, "id"), *attr = http_arg(req, "attr");
+    const char *horizon = http_arg(req, "horizon"), *level = http_arg(req, "level");
+    if (!id || !*id || !attr || !*attr) {
+        problem(resp, 400, "bad-query", "Bad query", "id and attr are required");
+        return;
+    }
+    int64_t h = 24 * 3600000LL;
+    if (horizon && (clock_parse_duration(horizon, &h) || h < 3600000LL || h > 14 * 86400000LL)) {
+        problem(resp, 400, "bad-query", "Bad query", "horizon is a duration from 1h to 14d");
+        return;
+    }
+    double lv = 0.95;
+    if (level) {
+        char *end;
+        lv = strtod(level, &end);
+        if (*end || !(lv >= 0.5 && lv <= 0.999)) {
+            problem(resp, 400, "bad-query", "Bad query", "level is a probability from 0.5 to 0.999");
+            return;
+        }
+    }
+    int rc = alerts_forecast(a->alerts, p->tenant, id, attr, h, lv, &resp->body);
+    if (rc == VG_ENOENT)
+        problem(resp, 404, "not-found", "Not found", "no series '%s' '%s'", id, attr);
+    else if (rc == VG_ETYPE)
+        problem(resp, 400, "bad-query", "Bad query", "'%s' of '%s' is not numeric", attr, id);
+    else if (rc)
+        problem(resp, 500, "internal", "Internal error", "%s", vg_strerror(rc));
+    else
+        answer_json(resp, 200);
 }

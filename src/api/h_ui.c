@@ -181,6 +181,14 @@ void h_ui_config(struct api *a, struct http_req *req, struct http_resp *resp,
     for (uint32_t i = 0; i < a->o.npublic; i++)
         json_array_append_new(pub, json_string(a->o.public_specs[i]));
     json_object_set_new(o, "publicTypes", pub);
+    /* what the page may call: it probes nothing the server does not announce (a 404 would be a
+    ** console error) */
+    json_t *feat = json_array();
+    if (a->alerts) {
+        json_array_append_new(feat, json_string("alerts"));
+        json_array_append_new(feat, json_string("forecast"));
+    }
+    json_object_set_new(o, "features", feat);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     buf_puts(&resp->body, s);

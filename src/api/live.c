@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 struct live_ev {
+    int alert; /* an alert's change (event: alert), else a value (event: m) */
     const char *tenant, *entity, *type, *attr;
     const char *json;
     uint32_t jlen;
@@ -108,6 +109,7 @@ static struct live_ev *event_new(const char *tenant, const struct ingest_update 
     size_t lt = strlen(tenant) + 1, le = strlen(p->entity) + 1, ly = strlen(p->type) + 1,
            la = strlen(p->attr) + 1;
     struct live_ev *e = vg_malloc(sizeof(*e) + lt + le + ly + la + scratch->len + 1);
+    e->alert = 0;
     char *s = (char *)(e + 1);
     e->tenant = memcpy(s, tenant, lt);
     s += lt;
@@ -149,6 +151,45 @@ void live_publish(struct live *lv, const char *tenant, const struct ingest_updat
         free(evs[i]);
     free(evs);
     atomic_fetch_add(&lv->published, n);
+}
+
+void live_publish_alert(struct live *lv, const char *tenant, const char *entity,
+                        const char *type, const char *event, const char *alert_json)
+{
+    if (!lv)
+        return;
+    struct buf d;
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"event\":");
+    buf_json_str(&d, event, strlen(event));
+    buf_puts(&d, ",\"alert\":");
+    buf_puts(&d, alert_json);
+    buf_putc(&d, '}');
+    size_t lt = strlen(tenant) + 1, le = strlen(entity) + 1, ly = strlen(type) + 1;
+    struct live_ev *e = vg_malloc(sizeof(*e) + lt + le + ly + 1 + d.len + 1);
+    e->alert = 1;
+    char *s = (char *)(e + 1);
+    e->tenant = memcpy(s, tenant, lt);
+    s += lt;
+    e->entity = memcpy(s, entity, le);
+    s += le;
+    e->type = memcpy(s, type, ly);
+    s += ly;
+    *s = '\0';
+    e->attr = s++;
+    memcpy(s, d.p, d.len);
+    s[d.len] = '\0';
+    e->json = s;
+    e->jlen = (uint32_t)d.len;
+    buf_release(&d);
+    pthread_mutex_lock(&lv->mu);
+    struct live_ev **slot = &lv->ring[lv->head & (lv->cap - 1)];
+    struct live_ev *old = *slot;
+    *slot = e;
+    lv->head++;
+    pthread_cond_broadcast(&lv->cv);
+    pthread_mutex_unlock(&lv->mu);
+    free(old);
 }
 
 int live_join(struct live *lv, uint32_t max, const char *last_event_id, uint64_t *cursor,
@@ -206,6 +247,9 @@ static int in_list(const char *list, const char *name)
 
 static int passes(const struct live_filter *f, const struct live_ev *e)
 {
+    if (e->alert) /* alerts: never public; filtered by type and id only */
+        return !f->pub && strcmp(e->tenant, f->tenant) == 0 && in_list(f->types, e->type) &&
+               in_list(f->ids, e->entity);
     return strcmp(e->tenant, f->tenant) == 0 && in_list(f->types, e->type) &&
            in_list(f->ids, e->entity) && in_list(f->attrs, e->attr) &&
            (!f->pub || f->pub(f->pub_arg, e->type, e->attr));
@@ -238,9 +282,22 @@ enum live_rc live_read(struct live *lv, uint64_t *cursor, const struct live_filt
         size_t mark = out->len;
         while (*cursor < lv->head && found < max_events) {
             const struct live_ev *e = lv->ring[*cursor & (lv->cap - 1)];
-            (*cursor)++;
-            if (!passes(f, e))
+            if (!passes(f, e)) {
+                (*cursor)++;
                 continue;
+            }
+            if (e->alert) { /* an event of its own, after the values before it */
+                if (found)
+                    break;
+                (*cursor)++;
+                buf_puts(out, "event: alert\ndata: ");
+                buf_append(out, e->json, e->jlen);
+                buf_printf(out, "\nid: %s-%llu\n\n", lv->boot,
+                           (unsigned long long)(*cursor - 1));
+                pthread_mutex_unlock(&lv->mu);
+                return LIVE_DATA;
+            }
+            (*cursor)++;
             if (found == 0)
                 buf_puts(out, "event: m\ndata: [");
             else

@@ -31,6 +31,12 @@ int live_active(const struct live *lv);
 /* Publish n values of tenant (one event each, in order). Strings are copied. */
 void live_publish(struct live *lv, const char *tenant, const struct ingest_update *u, uint32_t n);
 
+/* Publish a change of an alert of tenant (alerts/alerts.h): one `event: alert` whose data is
+** {"event":event,"alert":alert_json}; entity and type are the alert's, for the readers' filters.
+** Public readers (pub set) never receive alerts. */
+void live_publish_alert(struct live *lv, const char *tenant, const char *entity,
+                        const char *type, const char *event, const char *alert_json);
+
 /* What a reader wants: tenant is required; lists are comma-separated names (NULL or "" = any);
 ** pub, when set, is asked for each event and drops what it refuses (public data only). */
 struct live_filter {

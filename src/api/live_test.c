@@ -24,7 +24,7 @@ struct tpoint {
 static struct tpoint pt(const char *tenant, const char *id, const char *type, const char *attr,
                         double v, int64_t ts)
 {
-    struct tpoint p = {tenant, {id, type, attr, VT_F64, {.f = v}, ts}};
+    struct tpoint p = {tenant, {id, type, attr, VT_F64, {.f = v}, ts, 0}};
     return p;
 }
 
@@ -63,7 +63,7 @@ static void publishes_in_order_with_json(void)
     CHECK(live_active(lv));
     struct tpoint p[3] = {pt("t", "n1", "noise", "LAeq", 63.5, 1000),
                           pt("t", "n2", "noise", "LAeq", 70, 1001),
-                          {"t", {"truck", "Vehicle", "location", VT_GEO, {.f = 0}, 1002}}};
+                          {"t", {"truck", "Vehicle", "location", VT_GEO, {.f = 0}, 1002, 0}}};
     p[2].u.v.geo.lat = 48.5;
     p[2].u.v.geo.lon = 2.25;
     publish(lv, p, 3);
@@ -89,6 +89,63 @@ static void publishes_in_order_with_json(void)
     CHECK_EQ_INT((int)b.len, 0);
     live_leave(lv);
     CHECK(!live_active(lv));
+    buf_release(&b);
+    live_close(lv);
+    live_free(lv);
+}
+
+static int any_public(void *arg, const char *type, const char *attr)
+{
+    (void)arg;
+    (void)type;
+    (void)attr;
+    return 1;
+}
+
+/* Alert changes: an event of their own after the values before them, never to public readers,
+** filtered by tenant, type and id. */
+static void alert_events(void)
+{
+    struct live *lv = live_new(0);
+    uint64_t cur, pubcur;
+    int reset;
+    REQUIRE(live_join(lv, 0, NULL, &cur, &reset) == 0);
+    REQUIRE(live_join(lv, 0, NULL, &pubcur, &reset) == 0);
+    struct tpoint p[2] = {pt("t", "n1", "noise", "LAeq", 81, 1000),
+                          pt("t", "n1", "noise", "LAeq", 82, 1001)};
+    publish(lv, p, 1);
+    live_publish_alert(lv, "t", "n1", "noise", "raised", "{\"id\":\"7\",\"severity\":\"high\"}");
+    live_publish_alert(lv, "other", "n1", "noise", "raised", "{\"id\":\"8\"}");
+    publish(lv, p + 1, 1);
+    struct live_filter f = {.tenant = "t"};
+    struct buf b;
+    buf_init(&b, 0);
+    CHECK_EQ_INT(live_read(lv, &cur, &f, 100, 500, &b), LIVE_DATA);
+    CHECK(strncmp(b.p, "event: m\n", 9) == 0 && strstr(b.p, "[\"n1\"") && !strstr(b.p, "alert"));
+    buf_reset(&b);
+    CHECK_EQ_INT(live_read(lv, &cur, &f, 100, 500, &b), LIVE_DATA);
+    char want[200];
+    snprintf(want, sizeof(want),
+             "event: alert\ndata: {\"event\":\"raised\",\"alert\":{\"id\":\"7\",\"severity\":"
+             "\"high\"}}\nid: %s-2\n\n",
+             live_boot(lv));
+    CHECK(strcmp(b.p ? b.p : "", want) == 0);
+    buf_reset(&b);
+    CHECK_EQ_INT(live_read(lv, &cur, &f, 100, 500, &b), LIVE_DATA); /* the other tenant's: no */
+    CHECK(strncmp(b.p, "event: m\n", 9) == 0 && strstr(b.p, "82"));
+    /* a public reader and a reader of another type never see the alert */
+    struct live_filter pf = {.tenant = "t", .pub = any_public};
+    buf_reset(&b);
+    CHECK_EQ_INT(live_read(lv, &pubcur, &pf, 100, 500, &b), LIVE_DATA); /* both values */
+    CHECK(!strstr(b.p, "alert") && strstr(b.p, "81") && strstr(b.p, "82"));
+    buf_reset(&b);
+    CHECK_EQ_INT(live_read(lv, &pubcur, &pf, 50, 500, &b), LIVE_TIMEOUT);
+    uint64_t c3 = 1;
+    struct live_filter tf = {.tenant = "t", .types = "Vehicle"};
+    buf_reset(&b);
+    CHECK_EQ_INT(live_read(lv, &c3, &tf, 50, 500, &b), LIVE_TIMEOUT);
+    live_leave(lv);
+    live_leave(lv);
     buf_release(&b);
     live_close(lv);
     live_free(lv);
@@ -352,5 +409,6 @@ int main(void)
     TEST_RUN(readers_limit);
     TEST_RUN(close_wakes_readers);
     TEST_RUN(publisher_races_readers);
+    TEST_RUN(alert_events);
     return TEST_END();
 }

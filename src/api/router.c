@@ -47,6 +47,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/rules", SCOPE_READ, h_rules},
     {"POST", "/api/v1/rules", SCOPE_WRITE, h_rules},
     {"GET", "/api/v1/alerts", SCOPE_READ, h_alerts},
+    {"GET", "/api/v1/forecast", SCOPE_READ, h_forecast},
 };
 
 /* /api/v1/rules/{id} and /api/v1/alerts/{id}/ack|resolve */
@@ -116,6 +117,11 @@ void api_free(struct api *a)
 void api_set_live(struct api *a, struct live *lv)
 {
     a->live = lv;
+}
+
+void api_set_notify(struct api *a, struct notify *n)
+{
+    a->notify = n;
 }
 
 void api_set_alerts(struct api *a, struct alerts *al)

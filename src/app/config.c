@@ -3,6 +3,8 @@
 */
 #include "app/config.h"
 
+#include "alerts/alerts.h"
+#include "core/clock.h"
 #include "core/vg.h"
 
 #include <ctype.h>
@@ -31,6 +33,13 @@ void config_defaults(struct config *c, int demo)
     snprintf(c->datamodels, sizeof(c->datamodels), "../shared/datamodels");
     c->max_inflight = 1ull << 30;
     c->live_max_clients = 256;
+    c->alert_escalate_ms = ALERTS_ESCALATE_MS;
+    c->alert_flap_window_ms = ALERTS_FLAP_WINDOW_MS;
+    c->alert_flap_count = ALERTS_FLAP_COUNT;
+    c->alert_entities = 1;
+    notify_config_init(&c->notify);
+    if (demo)
+        snprintf(c->timezone, sizeof(c->timezone), "Europe/Paris");
     if (demo) { /* the demo city's public displays: noise, air quality, pools, weather */
         static const char *const pub[] = {"NoiseLevelObserved", "AirQualityObserved",
                                           "SwimmingPool", "WeatherObserved"};
@@ -120,6 +129,52 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
     }
     if (strcmp(key, "sdm-contexts") == 0)
         COPY(sdm_contexts);
+    if (strcmp(key, "rules") == 0)
+        COPY(rules);
+    if (strcmp(key, "timezone") == 0) {
+        if (*val && (strlen(val) >= sizeof(c->timezone) || strstr(val, "..") || *val == '/' ||
+                     strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789/_+-") != strlen(val))) {
+            snprintf(err, cap, "timezone takes a zone name such as Europe/Paris");
+            return -1;
+        }
+        COPY(timezone);
+    }
+    if (strcmp(key, "alert-escalate-after") == 0 || strcmp(key, "alert-flap-window") == 0) {
+        int64_t ms;
+        if (clock_parse_duration(val, &ms) || ms < 0 || ms > 366LL * 86400000) {
+            snprintf(err, cap, "%s takes a duration such as 30m, 1h, 2d (0 = off)", key);
+            return -1;
+        }
+        if (key[6] == 'e')
+            c->alert_escalate_ms = ms;
+        else
+            c->alert_flap_window_ms = ms;
+        return 0;
+    }
+    if (strcmp(key, "alert-flap-count") == 0) {
+        if (parse_u64(val, &u) || u > 16 || u == 1) {
+            snprintf(err, cap, "alert-flap-count takes 0 (off) or 2..16 transitions");
+            return -1;
+        }
+        c->alert_flap_count = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(key, "alert-entities") == 0) {
+        if (strcmp(val, "on") && strcmp(val, "off")) {
+            snprintf(err, cap, "alert-entities takes on or off");
+            return -1;
+        }
+        c->alert_entities = !strcmp(val, "on");
+        return 0;
+    }
+    if (strncmp(key, "notify-", 7) == 0) {
+        int r = notify_config_line(&c->notify, key, val, err, cap);
+        if (r == 1)
+            return 0;
+        if (r < 0)
+            return -1;
+    }
     if (strcmp(key, "public") == 0) {
         if (c->public_defaults) {
             c->npublic = 0;

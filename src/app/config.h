@@ -8,6 +8,8 @@
 #ifndef VG_APP_CONFIG_H
 #define VG_APP_CONFIG_H
 
+#include "alerts/notify.h" /* struct notify_config: notify-* keys */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +58,15 @@ struct config {
     char map_tiles[512];    /* raster tile URL template, "" = the schematic offline base map */
     char map_attribution[256];
     uint32_t live_max_clients; /* concurrent GET /api/v1/live streams (default 256) */
+    /* alerts (docs/alerts.md) */
+    char rules[512];        /* JSON file of rules for the default tenant, applied at start */
+    char timezone[64];      /* the city's time zone (night windows, hours of the week); "" =
+                               the process's TZ; the demo: Europe/Paris */
+    int64_t alert_escalate_ms;    /* alert-escalate-after (0 = never) */
+    int64_t alert_flap_window_ms; /* alert-flap-window */
+    uint32_t alert_flap_count;    /* alert-flap-count (0 = no flapping detection) */
+    int alert_entities;     /* alert-entities: alerts as NGSI-LD Alert entities (default on) */
+    struct notify_config notify; /* notify-webhook, notify-mqtt, notify-smtp, ... */
 };
 
 /* Defaults for `serve` (demo = 0) or `demo` (demo = 1). */

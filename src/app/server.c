@@ -319,6 +319,7 @@ static void values_from_change(struct vg_server *s, const char *tenant, const ch
             at = json_string_value(json_object_get(inst, "modifiedAt"));
         if (!at || clock_parse_time(at, strlen(at), &p->ts))
             p->ts = clock_now_ms();
+        p->sid = 0; /* a document's attribute: no store series to key by */
         p->entity = id;
         p->type = entstore_local_name(type);
         p->attr = entstore_local_name(iri);
@@ -339,7 +340,10 @@ static void on_entity_change(void *arg, const char *tenant, const char *id, cons
 {
     struct vg_server *s = arg;
     subs_on_change(s->subs, tenant, id, old, new_);
-    if (new_ && !lp_applying && (live_active(s->live) || alerts_active(s->alerts)))
+    /* not the values of what lp_apply or the alert sink write: they were evaluated already, or
+    ** are alerts themselves */
+    if (new_ && !lp_applying && !alertsink_writing() &&
+        (live_active(s->live) || alerts_active(s->alerts)))
         values_from_change(s, tenant, id, old, new_);
 }
 
@@ -403,12 +407,89 @@ static void lp_apply(void *arg, const char *tenant, const struct ingest_update *
     free(o);
 }
 
+/* The rules of the configuration file (JSON: {"rules":[...]} or [...]) for the default tenant. */
+static int rules_from_file(struct vg_server *s, const char *path)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc) {
+        log_error("rules file '%s': %s (line %d)", path, je.text, je.line);
+        return VG_EINVAL;
+    }
+    const json_t *arr = json_is_array(doc) ? doc : json_object_get(doc, "rules");
+    if (!json_is_array(arr)) {
+        log_error("rules file '%s': expected {\"rules\":[...]} or an array of rules", path);
+        json_decref(doc);
+        return VG_EINVAL;
+    }
+    int rc = VG_OK;
+    uint32_t counts[3] = {0, 0, 0};
+    size_t i;
+    const json_t *r;
+    json_array_foreach(arr, i, r) {
+        char *text = json_dumps(r, JSON_COMPACT);
+        char err[512];
+        int changed = 0;
+        if (alerts_rule_ensure(s->alerts, "default", text, strlen(text), &changed, err,
+                               sizeof(err))) {
+            log_error("rules file '%s': rule %zu: %s", path, i + 1, err);
+            rc = VG_EINVAL;
+        } else {
+            counts[changed]++;
+        }
+        free(text);
+    }
+    json_decref(doc);
+    if (!rc)
+        log_info("rules file '%s': %u created, %u replaced, %u unchanged", path, counts[1],
+                 counts[2], counts[0]);
+    return rc;
+}
+
+/* The alert engine, its lifecycle policy, its rules from the configuration, and where its
+** changes go (app/alertsink: live feed, notifications, NGSI-LD Alert entities). */
+static int alerts_setup(struct vg_server *s)
+{
+    int rc;
+    if ((rc = alerts_open(s->meta, s->cat, s->store, &s->alerts))) {
+        log_error("cannot load the rules and alerts: %s", vg_strerror(rc));
+        return rc;
+    }
+    struct alerts_policy pol = {s->cfg.alert_escalate_ms, s->cfg.alert_flap_window_ms,
+                                s->cfg.alert_flap_count};
+    alerts_set_policy(s->alerts, &pol);
+    rc = notify_open(&s->cfg.notify, &s->notify);
+    notify_config_release(&s->cfg.notify); /* the receivers hold their copy of the secrets */
+    if (rc) {
+        log_error("cannot start the notifications: %s", vg_strerror(rc));
+        return rc;
+    }
+    s->sink = (struct alertsink){s->live, s->notify, s->cfg.alert_entities ? s->es : NULL,
+                                 s->ldreg};
+    struct alerts_listener l = {alertsink_on_changes, &s->sink};
+    alerts_set_listener(s->alerts, &l);
+    if (s->cfg.rules[0] && (rc = rules_from_file(s, s->cfg.rules)))
+        return rc;
+    return VG_OK;
+}
+
 int server_open(struct vg_server *s, const struct config *cfg, int background)
 {
     char path[600];
     int rc;
     memset(s, 0, sizeof(*s));
     s->cfg = *cfg;
+    if (cfg->timezone[0]) { /* local time of the city (night windows, hours of the week) */
+        char zf[200];
+        snprintf(zf, sizeof(zf), "/usr/share/zoneinfo/%s", cfg->timezone);
+        if (access(zf, R_OK)) {
+            log_error("timezone '%s': no such zone in /usr/share/zoneinfo (install tzdata)",
+                      cfg->timezone);
+            return -1;
+        }
+        setenv("TZ", cfg->timezone, 1); /* before any thread starts */
+        tzset();
+    }
     s->lock_fd = lock_data_dir(cfg->data);
     if (s->lock_fd < 0)
         return -1;
@@ -461,10 +542,8 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
     if ((rc = ngsild_open(s)))
         goto fail;
     s->live = live_new(0);
-    if ((rc = alerts_open(s->meta, s->cat, s->store, &s->alerts))) {
-        log_error("cannot load the rules and alerts: %s", vg_strerror(rc));
+    if ((rc = alerts_setup(s)))
         goto fail;
-    }
     struct ingest_hook hook = {lp_wants, lp_apply, s};
     ingest_set_hook(s->ig, &hook);
     sources_new(&s->sources);
@@ -511,6 +590,7 @@ int server_start(struct vg_server *s, int demo)
     api_set_replay(s->api, api_replay, s);
     api_set_live(s->api, s->live);
     api_set_alerts(s->api, s->alerts);
+    api_set_notify(s->api, s->notify);
     struct http_opts ho;
     memset(&ho, 0, sizeof(ho));
     ho.listen = s->cfg.listen;
@@ -596,10 +676,12 @@ void server_close(struct vg_server *s)
     s->sources = NULL;
     ingest_free(s->ig);
     s->ig = NULL;
-    live_free(s->live); /* no publisher (ingest) nor reader (http) is left */
-    s->live = NULL;
     alerts_free(s->alerts); /* after ingest and http: nothing evaluates any more */
     s->alerts = NULL;
+    notify_free(s->notify); /* after the engine: nothing posts any more */
+    s->notify = NULL;
+    live_free(s->live); /* no publisher (ingest, alerts) nor reader (http) is left */
+    s->live = NULL;
     validator_free(s->val);
     s->val = NULL;
     schema_set_free(s->schemas);

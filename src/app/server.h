@@ -8,6 +8,7 @@
 #define VG_APP_SERVER_H
 
 #include "api/api.h"
+#include "app/alertsink.h"
 #include "app/config.h"
 #include "app/demo.h"
 #include "ingest/gateway.h"
@@ -36,6 +37,8 @@ struct vg_server {
     struct validator *val;   /* schemas + operator rules, used by ingest */
     struct live *live;       /* the live feed of new values (GET /api/v1/live) */
     struct alerts *alerts;   /* rules and alerts (docs/alerts.md) */
+    struct notify *notify;   /* alert notifications: webhooks, MQTT, e-mail */
+    struct alertsink sink;   /* where alert changes go (the engine's listener) */
     struct api *api;
     struct http_server *http;
     struct demo *demo;

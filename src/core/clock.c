@@ -187,3 +187,22 @@ int clock_parse_duration(const char *s, int64_t *ms)
     }
     return VG_EINVAL;
 }
+
+int64_t clock_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if (a % b != 0 && (a < 0) != (b < 0))
+        q--;
+    return q;
+}
+
+int64_t clock_local_offset_ms(int64_t utc_ms)
+{
+    if (utc_ms < -(1LL << 50) || utc_ms > (1LL << 50)) /* +-35,000 years */
+        return 0;
+    time_t t = (time_t)clock_floor_div(utc_ms, 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm))
+        return 0;
+    return (int64_t)tm.tm_gmtoff * 1000;
+}

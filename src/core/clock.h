@@ -19,6 +19,12 @@ int clock_parse_time(const char *s, size_t n, int64_t *ms);
 int clock_parse_duration(const char *s, int64_t *ms);
 /* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 25 bytes). Returns length. */
 int clock_format_rfc3339(int64_t ms, char *out, size_t cap);
+/* Floor division (rounds toward minus infinity; b > 0). */
+int64_t clock_floor_div(int64_t a, int64_t b);
+/* UTC offset (ms) of the process's local time zone (TZ, set once at start before any thread)
+** at the instant utc_ms; 0 when utc_ms is beyond localtime_r's range. Night windows and hours of
+** the week of the alert engine follow it across summer-time changes. */
+int64_t clock_local_offset_ms(int64_t utc_ms);
 /* Days from civil date (proleptic Gregorian), for converting without timegm/locale. */
 int64_t clock_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* Inverse of clock_days_from_civil (proleptic Gregorian, m 1..12, d 1..31). */

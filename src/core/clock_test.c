@@ -6,6 +6,9 @@
 #include "core/test.h"
 #include "core/vg.h"
 
+#include <stdlib.h>
+#include <time.h>
+
 static int64_t dur(const char *s)
 {
     int64_t ms = -42;
@@ -42,10 +45,30 @@ static void duration_rejects(void)
     CHECK_EQ_INT(dur("1e15ms"), 1000000000000000ll); /* the upper bound is included */
 }
 
+static void floor_div_and_local_offset(void)
+{
+    CHECK(clock_floor_div(7, 2) == 3);
+    CHECK(clock_floor_div(-7, 2) == -4);
+    CHECK(clock_floor_div(-8, 2) == -4);
+    CHECK(clock_floor_div(0, 5) == 0);
+    setenv("TZ", "Europe/Paris", 1);
+    tzset();
+    /* CET in January, CEST in July; the spring change at 01:00 UTC on 29 March 2026 */
+    CHECK(clock_local_offset_ms(1768478400000LL) == 3600000);  /* 2026-01-15T12:00Z */
+    CHECK(clock_local_offset_ms(1784116800000LL) == 7200000);  /* 2026-07-15T12:00Z */
+    CHECK(clock_local_offset_ms(1774745999000LL) == 3600000);  /* 2026-03-29T00:59:59Z */
+    CHECK(clock_local_offset_ms(1774746000000LL) == 7200000);  /* 2026-03-29T01:00:00Z */
+    CHECK(clock_local_offset_ms(1LL << 60) == 0);              /* out of range */
+    setenv("TZ", "UTC", 1);
+    tzset();
+    CHECK(clock_local_offset_ms(1784116800000LL) == 0);
+}
+
 int main(void)
 {
     TEST_BEGIN("clock");
     TEST_RUN(duration_units);
     TEST_RUN(duration_rejects);
+    TEST_RUN(floor_div_and_local_offset);
     return TEST_END();
 }

@@ -154,6 +154,9 @@ struct batch {
     uint32_t (*uoff)[3];       /* offsets of each update's entity, type, attribute in names */
     uint32_t nupd, capupd;
     struct buf names;          /* NUL-terminated names of the updates, one arena per call */
+    /* the previous line's type and field names in the arena: consecutive lines of one
+    ** measurement reuse them instead of copying them again */
+    struct name_ref { uint32_t off, len; } prev_type, prev_keys[16];
     struct ingest_result *res;
 };
 
@@ -166,10 +169,20 @@ static uint32_t batch_name(struct batch *b, const char *p, size_t n)
     return off;
 }
 
+/* batch_name, unless ref already holds the same name (then ref's offset); ref is updated. */
+static uint32_t batch_name_reuse(struct batch *b, struct name_ref *ref, const char *p, size_t n)
+{
+    if (ref->len == n + 1 && !memcmp(b->names.p + ref->off, p, n))
+        return ref->off;
+    ref->off = batch_name(b, p, n);
+    ref->len = (uint32_t)n + 1; /* 0 = unset */
+    return ref->off;
+}
+
 /* An update for the hook; its names are arena offsets until batch_fix_names. One allocation per
 ** batch, not three per value: the hook sees every value while a rule or a live stream watches. */
 static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint32_t aoff,
-                             enum vg_vtype vt, union vg_val v, int64_t ts)
+                             enum vg_vtype vt, const struct store_point *p)
 {
     if (b->nupd == b->capupd) {
         b->capupd = b->capupd ? b->capupd * 2 : 16;
@@ -181,8 +194,9 @@ static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint
     b->uoff[b->nupd][2] = aoff;
     struct ingest_update *u = &b->upd[b->nupd++];
     u->vt = vt;
-    u->v = v;
-    u->ts = ts;
+    u->v = p->v;
+    u->ts = p->ts;
+    u->sid = p->sid;
 }
 
 /* The arena does not move any more: point the updates' names into it. */
@@ -370,15 +384,19 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
     /* The line is mapped: hand its values to the hook (field order, then location). */
     if (idt >= 0 && ig->hook.wants && ig->hook.wants(ig->hook.arg, tenant, eid, elen)) {
         size_t i = mark;
-        uint32_t eo = batch_name(b, eid, elen), to = batch_name(b, ln->meas, ln->mlen);
+        uint32_t eo = batch_name(b, eid, elen);
+        uint32_t to = batch_name_reuse(b, &b->prev_type, ln->meas, ln->mlen);
         for (uint32_t f = 0; f < ln->nfields; f++) {
             const struct lp_field *fl = &ln->fields[f];
-            if (fl != lat && fl != lon)
-                batch_add_update(b, eo, to, batch_name(b, fl->key, fl->klen), fl->vt,
-                                 b->pts[i++].v, ts);
+            if (fl == lat || fl == lon)
+                continue;
+            uint32_t ao = f < VG_ARRAY_LEN(b->prev_keys)
+                              ? batch_name_reuse(b, &b->prev_keys[f], fl->key, fl->klen)
+                              : batch_name(b, fl->key, fl->klen);
+            batch_add_update(b, eo, to, ao, fl->vt, &b->pts[i++]);
         }
         if (lat)
-            batch_add_update(b, eo, to, batch_name(b, "location", 8), VT_GEO, b->pts[i].v, ts);
+            batch_add_update(b, eo, to, batch_name(b, "location", 8), VT_GEO, &b->pts[i]);
     }
     return VG_OK;
 }

@@ -54,6 +54,8 @@ struct ingest_update {
     enum vg_vtype vt;
     union vg_val v;
     int64_t ts;
+    uint32_t sid; /* the store's series id (0 = not known, e.g. an NGSI-LD change): consumers may
+                     key per-series state by it instead of by names */
 };
 struct ingest_hook {
     int (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);
