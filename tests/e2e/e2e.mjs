@@ -7,7 +7,17 @@
 //   - an entity chart shows seven days of demo history; CSV export of what is shown;
 //   - the language switch (French default, English);
 //   - login with an API key when auth is on; public displays without a key show public data only;
-//   - a display page reconnects by itself after a server restart.
+//   - a display page reconnects by itself after a server restart;
+//   - alerts (#/alerts): a threshold rule made by POST, a value written through /write raises an
+//     alert that shows up (live event, else the refresh button), severity filter kept in the URL,
+//     acknowledge with a comment, resolve, resolved history, the alert's map and chart, French
+//     and English labels;
+//   - forecast bands on the entity chart: checked against the server when ui/config announces
+//     "forecast" (the toggle must be absent otherwise), and with a mocked answer (band drawn,
+//     empty answer shown as its reason).
+// E2E_PORT=N runs the demo server on port N and the auth server on N+1 (default: free ports);
+// E2E_TMP=DIR holds the servers' data directories (default: the system's temporary directory).
+// E2E_ONLY=a,b runs only the cases whose names start with a or b (front-end work).
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -24,6 +34,10 @@ const VIGIE = process.env.VIGIE || path.join(root, 'vigie');
 const OUT = process.env.TEST_OUT || path.join(root, 'build', 'test-output');
 const SHOTS = path.join(OUT, 'screenshots');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const PORT0 = Number(process.env.E2E_PORT) || 0;
+const TMP = process.env.E2E_TMP || os.tmpdir();
+const ONLY = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : null;
+fs.mkdirSync(TMP, { recursive: true });
 fs.mkdirSync(SHOTS, { recursive: true });
 
 let failed = 0;
@@ -42,7 +56,7 @@ async function freePort() {
 class Vigie {
   constructor(args, data) {
     this.args = args;
-    this.data = data || fs.mkdtempSync(path.join(os.tmpdir(), 'vigie-e2e-'));
+    this.data = data || fs.mkdtempSync(path.join(TMP, 'vigie-e2e-'));
     this.log = this.data + '.log';
   }
   async start(port) {
@@ -90,6 +104,7 @@ function check(cond, msg) {
 const openPages = new Set();
 
 async function kase(name, fn) {
+  if (ONLY && !ONLY.some((x) => name.startsWith(x))) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -142,7 +157,7 @@ const browser = await chromium.launch({
 
 const demo = new Vigie(['demo', '--realtime', 'off']);
 try {
-  await demo.start();
+  await demo.start(PORT0 || undefined);
   await demo.waitLog(/demo backfill: [\d.]+ M values in/, 240000);
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'fr-FR' });
   const B = demo.base;
@@ -231,6 +246,186 @@ try {
     });
   }
 
+
+  // Alerts: a rule on one air station's PM2.5 (no other case writes it).
+  const uiConfig = await (await fetch(B + '/api/v1/ui/config')).json();
+  const features = Array.isArray(uiConfig.features) ? uiConfig.features : [];
+  const AIR = 'urn:ngsi-ld:AirQualityObserved:nation-01';
+  const RULE = 'e2e-pm25';
+  await kase('alerts_view', async () => {
+    check(features.includes('alerts'), `ui/config does not announce alerts: ${JSON.stringify(uiConfig)}`);
+    const rule = {
+      id: RULE, name: 'E2E PM2.5', kind: 'threshold', severity: 'critical',
+      target: { type: 'AirQualityObserved', attr: 'pm25', ids: [AIR] },
+      condition: { op: '>', raise: 150, clear: 100, for: '0s' },
+      message: 'PM2.5 {value} µg/m³ at {entity}',
+    };
+    const rr = await fetch(B + '/api/v1/rules', { method: 'POST', body: JSON.stringify(rule), headers: { 'Content-Type': 'application/json' } });
+    check(rr.status === 201, `POST rule: ${rr.status} ${await rr.text()}`);
+    const page = await open(ctx, `${B}/#/alerts`);
+    await page.waitForSelector('[data-testid="alerts-count"]:not(:empty)', { timeout: 15000 });
+    // French labels (the default).
+    check(await page.locator('h1').innerText() === 'Alertes', 'French title');
+    check(await page.locator('label[for="al-sev"]').innerText() === 'Sévérité', 'French severity label');
+    await page.waitForFunction(() => document.querySelector('[data-testid="live-status"]')?.dataset.state === 'live', null, { timeout: 15000 });
+    const t0 = Date.now();
+    await demo.write(`AirQualityObserved,id=${AIR} pm25=187.5 ${Date.now()}`);
+    const row = `[data-testid="alert-row"][data-rule="${RULE}"]`;
+    let how = 'live event';
+    try {
+      await page.waitForSelector(row, { timeout: 3000 });
+    } catch { // no live `alert` event yet on this server: the refresh button
+      how = 'refresh button';
+      await page.click('[data-testid="alerts-refresh"]');
+      await page.waitForSelector(row, { timeout: 5000 });
+    }
+    console.log(`   alert on screen after ${Date.now() - t0} ms (${how})`);
+    const list = await (await fetch(`${B}/api/v1/alerts?rule=${RULE}`)).json();
+    check(list.alerts.length === 1 && list.alerts[0].state === 'open', `alerts of the rule: ${JSON.stringify(list)}`);
+    const id = list.alerts[0].id;
+    const sel = `[data-testid="alert-row"][data-id="${id}"]`;
+    check(/critique/.test(await page.locator(`${sel} [data-testid="alert-severity"]`).innerText()), 'severity word');
+    check(/ouverte/.test(await page.locator(`${sel} [data-testid="alert-state"]`).innerText()), 'state word');
+    check(await page.locator(`${sel} a[href="#/entity/${encodeURIComponent(AIR)}"]`).count() === 1, 'no link to the entity');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="nav-alert-count"]')?.textContent.match(/\d+/)?.[0]) >= 1, null, { timeout: 5000 });
+    // Severity filter, kept in the URL.
+    await page.selectOption('[data-testid="alerts-filter-severity"]', 'low');
+    await page.waitForSelector('[data-testid="alerts-none"]', { timeout: 5000 });
+    check(/severity=low/.test(page.url()), `URL: ${page.url()}`);
+    await page.selectOption('[data-testid="alerts-filter-severity"]', 'critical');
+    await page.waitForSelector(sel, { timeout: 5000 });
+    check(/severity=critical/.test(page.url()), `URL: ${page.url()}`);
+    await page.reload();
+    await page.waitForSelector(sel, { timeout: 10000 });
+    check(await page.locator('[data-testid="alerts-filter-severity"]').inputValue() === 'critical', 'filter not restored from the URL');
+    // The alert's map and chart.
+    await page.click(`${sel} [data-testid="alert-select"]`);
+    await page.waitForFunction((aid) => window.__vigie.alertChart?.id === aid && window.__vigie.alertChart.points > 0, id, { timeout: 10000 });
+    const ch = await page.evaluate(() => window.__vigie.alertChart);
+    check(ch.from <= ch.raisedAt - 11 * 3600e3 && ch.to > ch.raisedAt, `chart window ${JSON.stringify(ch)}`);
+    check(await page.locator('[data-testid="alert-chart"] canvas').count() > 0, 'no chart canvas');
+    await page.waitForFunction((aid) => window.__vigie.alertMap?.id === aid && window.__vigie.alertMap.marker &&
+      document.querySelector('[data-testid="alert-map"].leaflet-container canvas, [data-testid="alert-map"].leaflet-container svg'), id, { timeout: 10000 });
+    const m = await page.evaluate(() => window.__vigie.alertMap);
+    check(Math.abs(m.lat - 48.850135) < 1e-4 && Math.abs(m.lon - 2.395948) < 1e-4, `map at ${JSON.stringify(m)}`);
+    await sleep(800);
+    await shot(page, 'alerts');
+    noErrors(page, 'alerts');
+    await axe(page, 'alerts');
+    // Acknowledge with a comment: the row says so, and who.
+    await page.fill('[data-testid="alert-comment"]', 'e2e: vu, équipe prévenue');
+    await page.click('[data-testid="alert-ack"]');
+    await page.waitForSelector(`${sel}[data-state="acknowledged"]`, { timeout: 5000 });
+    const ackText = await page.locator(`${sel} [data-testid="alert-ackby"]`).innerText();
+    check(/acquittée par anonymous/.test(ackText), `ack row: ${ackText}`);
+    check(/équipe prévenue/.test(await page.locator(sel).innerText()), 'comment not shown');
+    await page.waitForSelector('[data-testid="alert-action-status"] .ok-box', { timeout: 5000 });
+    // Resolve: gone from the active list, in the resolved history.
+    await page.click('[data-testid="alert-resolve"]');
+    await page.waitForSelector(sel, { state: 'detached', timeout: 5000 });
+    await page.selectOption('[data-testid="alerts-filter-state"]', 'resolved');
+    await page.waitForSelector(`${sel}[data-state="resolved"]`, { timeout: 5000 });
+    check(/state=resolved/.test(page.url()), `URL: ${page.url()}`);
+    check(/résolue par anonymous/.test(await page.locator(`${sel} [data-testid="alert-resolvedby"]`).innerText()), 'resolved by');
+    const after = await (await fetch(`${B}/api/v1/alerts?rule=${RULE}&state=resolved`)).json();
+    check(after.alerts[0].acknowledgedBy === 'anonymous' && /équipe/.test(after.alerts[0].comment || ''), `server state: ${JSON.stringify(after.alerts[0])}`);
+    await sleep(500);
+    await shot(page, 'alerts-resolved');
+    await axe(page, 'alerts-resolved');
+    // English labels.
+    await page.click('[data-testid="lang-switch"]');
+    await page.waitForFunction(() => document.documentElement.lang === 'en' && document.querySelector('h1')?.textContent === 'Alerts', null, { timeout: 5000 });
+    await page.waitForSelector(`${sel}[data-state="resolved"]`, { timeout: 5000 });
+    check(await page.locator('label[for="al-sev"]').innerText() === 'Severity', 'English severity label');
+    check(/critical/.test(await page.locator(`${sel} [data-testid="alert-severity"]`).innerText()), 'English severity word');
+    check(/resolved by anonymous/.test(await page.locator(`${sel} [data-testid="alert-resolvedby"]`).innerText()), 'English resolved by');
+    await sleep(500);
+    await shot(page, 'alerts-en');
+    await page.click('[data-testid="lang-switch"]');
+    await page.waitForFunction(() => document.documentElement.lang === 'fr');
+    noErrors(page, 'alerts');
+    await page.close();
+    await fetch(`${B}/api/v1/rules/${RULE}`, { method: 'DELETE' });
+  });
+
+  await kase('forecast_toggle', async () => {
+    const page = await open(ctx, `${B}/#/entity/${encodeURIComponent(NOISE)}`);
+    const asked = [];
+    page.on('request', (r) => { if (r.url().includes('/api/v1/forecast')) asked.push(r.url()); });
+    await page.waitForFunction(() => window.__vigie?.chart?.points > 0, null, { timeout: 15000 });
+    if (!features.includes('forecast')) {
+      check(await page.locator('[data-testid="forecast-toggle"]').count() === 0, 'a forecast toggle without the feature');
+      check(asked.length === 0, `forecast asked without the feature: ${asked[0]}`);
+      console.log('   forecast not announced by the server: toggle absent');
+    } else {
+      await page.click('[data-testid="forecast-toggle"]');
+      await page.waitForFunction(() => window.__vigie.forecast, null, { timeout: 15000 });
+      const f = await page.evaluate(() => window.__vigie.forecast);
+      check(f.points > 0, `no forecast points: ${JSON.stringify(f)} ${await page.locator('[data-testid="forecast-status"]').innerText()}`);
+      check(f.bands > 0 && f.lastTs > Date.now() + 24 * 3600e3, `forecast: ${JSON.stringify(f)}`);
+      check((await page.locator('[data-testid="forecast-status"]').innerText()).length > 10, 'no forecast text');
+      await sleep(500);
+      await shot(page, 'entity-forecast');
+      await axe(page, 'entity-forecast');
+    }
+    noErrors(page, 'forecast');
+    await page.close();
+  });
+
+  await kase('forecast_band_mocked', async () => {
+    // The page's side of GET /api/v1/forecast with answers made up here: the band is drawn, and
+    // an empty answer shows its reason (whatever the server announces).
+    const mctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'fr-FR' });
+    let empty = false;
+    await mctx.route('**/api/v1/ui/config', async (route) => {
+      const r = await route.fetch();
+      const j = await r.json();
+      j.features = [...new Set([...(j.features || []), 'forecast'])];
+      await route.fulfill({ response: r, json: j });
+    });
+    await mctx.route((u) => u.pathname === '/api/v1/forecast', async (route) => {
+      const u = new URL(route.request().url());
+      const base = Math.ceil(Date.now() / 3600e3) * 3600e3;
+      const points = empty ? [] : Array.from({ length: 72 }, (_, i) => {
+        const v = 60 + 8 * Math.sin((i / 24) * 2 * Math.PI);
+        return { at: new Date(base + i * 3600e3).toISOString(), value: v, lower: v - 4 - i / 12, upper: v + 4 + i / 12 };
+      });
+      await route.fulfill({ json: { id: u.searchParams.get('id'), attr: u.searchParams.get('attr'), model: 'holt-winters', step: '1h', level: 0.95, points, ...(empty ? { reason: 'not enough history (need 2 days)' } : {}) } });
+    });
+    try {
+      const page = await mctx.newPage();
+      openPages.add(page);
+      page.errors = [];
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') page.errors.push(`${m.type()}: ${m.text()}`); });
+      page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+      await page.goto(`${B}/#/entity/${encodeURIComponent(NOISE)}`);
+      await page.waitForFunction(() => window.__vigie?.chart?.points > 0, null, { timeout: 15000 });
+      await page.click('[data-testid="forecast-toggle"]');
+      await page.waitForFunction(() => window.__vigie.forecast?.points === 72, null, { timeout: 10000 });
+      const f = await page.evaluate(() => window.__vigie.forecast);
+      check(f.bands === 72 && f.lastTs - f.firstTs === 71 * 3600e3, `forecast drawn: ${JSON.stringify(f)}`);
+      check(/holt-winters/.test(await page.locator('[data-testid="forecast-status"]').innerText()), 'forecast summary');
+      check(await page.locator('.u-legend').innerText().then((s) => /prévision/.test(s) && /borne basse/.test(s)), 'legend');
+      // The history itself is unchanged (export and table stay the history).
+      const c = await page.evaluate(() => window.__vigie.chart);
+      check(c.points >= 100, `history points: ${c.points}`);
+      await sleep(500);
+      await shot(page, 'entity-forecast-mocked');
+      await axe(page, 'entity-forecast-mocked');
+      empty = true;
+      await page.click('[data-testid="forecast-toggle"]');
+      await page.waitForFunction(() => window.__vigie.forecast === null, null, { timeout: 5000 });
+      await page.click('[data-testid="forecast-toggle"]');
+      await page.waitForFunction(() => window.__vigie.forecast && window.__vigie.forecast.points === 0, null, { timeout: 10000 });
+      const txt = await page.locator('[data-testid="forecast-status"]').innerText();
+      check(/Pas de prévision : not enough history/.test(txt), `empty forecast: ${txt}`);
+      noErrors(page, 'forecast-mocked');
+      await page.close();
+    } finally {
+      await mctx.close();
+    }
+  });
+
   for (const [label, url] of [
     ['display-noise', `/display/noise?id=${encodeURIComponent(NOISE)}`],
     ['display-air', '/display/air?id=urn:ngsi-ld:AirQualityObserved:nation-01'],
@@ -291,7 +486,8 @@ const secure = new Vigie(['serve', '--auth', 'on']);
 try {
   const r = spawnSync(VIGIE, ['apikey', 'create', '--tenant', 'default', '--scope', 'read', '--data', secure.data], { encoding: 'utf8' });
   const key = r.stdout.trim();
-  await secure.start();
+  const admin = spawnSync(VIGIE, ['apikey', 'create', '--tenant', 'default', '--scope', 'admin', '--label', 'e2e-admin', '--data', secure.data], { encoding: 'utf8' }).stdout.trim();
+  await secure.start(PORT0 ? PORT0 + 1 : undefined);
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   await kase('login', async () => {
     const page = await open(ctx, secure.base + '/');
@@ -310,6 +506,30 @@ try {
     check(c && c.httpOnly && c.sameSite === 'Strict', `session cookie: ${JSON.stringify(c)}`);
     check(!fs.readFileSync(secure.log, 'utf8').includes(key), 'the key is in the log');
     noErrors(page, 'login');
+    await page.close();
+  });
+  await kase('alerts_read_only', async () => {
+    // A read key sees the alerts, never the acknowledge / resolve buttons.
+    const auth = { Authorization: `Bearer ${admin}` };
+    const cfg = await (await fetch(secure.base + '/api/v1/ui/config')).json();
+    if (!(cfg.features || []).includes('alerts')) return;
+    const rule = { id: 'e2e-ro', kind: 'threshold', severity: 'medium', target: { type: 'e2eProbe', attr: 'v' }, condition: { op: '>', raise: 10 } };
+    const rr = await fetch(secure.base + '/api/v1/rules', { method: 'POST', body: JSON.stringify(rule), headers: { ...auth, 'Content-Type': 'application/json' } });
+    check(rr.status === 201, `POST rule: ${rr.status}`);
+    const w = await fetch(secure.base + '/write?precision=ms', { method: 'POST', body: `e2eProbe,id=probe-1 v=42 ${Date.now()}`, headers: auth });
+    check(w.status === 204, `write: ${w.status}`);
+    const sr = await ctx.request.post(secure.base + '/api/v1/session', { data: { key } }); // a read key's session
+    check(sr.status() === 204, `session: ${sr.status()}`);
+    const page = await open(ctx, secure.base + '/#/alerts');
+    await page.waitForSelector('[data-testid="alert-row"][data-rule="e2e-ro"]', { timeout: 10000 });
+    await page.click('[data-testid="alert-row"][data-rule="e2e-ro"] [data-testid="alert-select"]');
+    await page.waitForSelector('[data-testid="alert-detail"] h2:has-text("n° ")', { timeout: 5000 });
+    check(await page.locator('[data-testid="alert-ack"], [data-testid="alert-resolve"], [data-testid="alert-comment"]').count() === 0, 'write buttons for a read key');
+    check(/lecture/.test(await page.locator('[data-testid="alert-detail"]').innerText()), 'no read-only notice');
+    check(await page.locator('[data-testid="alert-noloc"]').count() === 1, 'an entity without location: no map');
+    await shot(page, 'alerts-read-only');
+    noErrors(page, 'alerts-read-only');
+    await axe(page, 'alerts-read-only');
     await page.close();
   });
   await ctx.close();

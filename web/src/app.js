@@ -1,5 +1,6 @@
 // app.js: Vigie's operations dashboard (served at /). Plain ES modules bundled by esbuild.
-// Views by URL hash: #/ overview, #/entity/<id>, #/domain/<kind>, #/sources (docs/web.md).
+// Views by URL hash: #/ overview, #/entity/<id>, #/domain/<kind>, #/sources, #/alerts?filters
+// (docs/web.md).
 // Tests and benchmarks read window.__vigie = {updates, lastUpdateAt, lagMs, ...}.
 
 // Every style sheet is imported here, so that it lands in app.css: esbuild writes the CSS of
@@ -14,12 +15,14 @@ import { Live } from './common/live.js';
 import { h, mount, errorBox } from './app/dom.js';
 import { store } from './app/store.js';
 import { renderOverview } from './app/overview.js';
+import { alertBus } from './app/alertbus.js';
 // The other views (and uPlot with them) load on first use: the overview's first render does
 // not wait for their code.
 const lazyViews = {
   entity: () => import('./app/entity.js').then((m) => m.renderEntity),
   domain: () => import('./app/domainview.js').then((m) => m.renderDomain),
   sources: () => import('./app/sources.js').then((m) => m.renderSources),
+  alerts: () => import('./app/alerts.js').then((m) => m.renderAlerts),
 };
 let showSeq = 0;
 import { renderLogin } from './app/login.js';
@@ -77,7 +80,21 @@ const NAV = [
   ['#/domain/waste', 'nav.waste'],
   ['#/domain/sport', 'nav.sport'],
   ['#/sources', 'nav.sources'],
+  ['#/alerts', 'nav.alerts'], // only when the server announces the feature
 ];
+let alertTimer = 0;
+
+/** The nav entry's badge: the number of open (or acknowledged) alerts. */
+function alertBadge() {
+  const n = alertBus.openCount;
+  if (n === null) return null;
+  return h(
+    'span',
+    { class: `nav-badge${n > 0 ? ' has-alerts' : ''}`, 'data-testid': 'nav-alert-count' },
+    h('span', { 'aria-hidden': 'true' }, String(n)),
+    h('span', { class: 'visually-hidden' }, ` (${t('nav.alertsOpen', { n })})`),
+  );
+}
 
 function renderHeader() {
   document.documentElement.lang = getLang();
@@ -90,9 +107,10 @@ function renderHeader() {
     h(
       'ul',
       null,
-      NAV.map(([href, key]) => {
+      NAV.filter(([href]) => href !== '#/alerts' || alertBus.enabled).map(([href, key]) => {
         const active = href === '#/' ? cur === '#/' : cur.startsWith(href);
-        return h('li', null, h('a', { href, 'aria-current': active ? 'page' : null }, t(key)));
+        const badge = href === '#/alerts' ? alertBadge() : null;
+        return h('li', null, h('a', { href, 'aria-current': active ? 'page' : null, 'data-testid': href === '#/alerts' ? 'nav-alerts' : null }, t(key), badge ? ' ' : null, badge));
       }),
     ),
   );
@@ -131,6 +149,7 @@ function route() {
   }
   if ((m = /^#\/domain\/([^/?]+)/.exec(hsh))) return { name: 'domain', kind: decodeURIComponent(m[1]) };
   if (hsh.startsWith('#/sources')) return { name: 'sources' };
+  if (/^#\/alerts(\?|$)/.test(hsh) && alertBus.enabled) return { name: 'alerts' };
   return { name: 'notfound' };
 }
 
@@ -183,6 +202,10 @@ function startData() {
     },
     onReset() {
       loadLatest().catch(() => {});
+      alertBus.changed(null);
+    },
+    onAlert(ev) {
+      alertBus.changed(ev);
     },
     onState(s) {
       liveState = s;
@@ -190,11 +213,17 @@ function startData() {
     },
   });
   live.start();
+  if (alertBus.enabled) {
+    alertBus.refresh();
+    // The badge besides the live events (a fallback while the server has none).
+    alertTimer = setInterval(() => alertBus.refresh(), 60000);
+  }
 }
 
 function stopData() {
   if (live) live.stop();
   live = null;
+  clearInterval(alertTimer);
   started = false;
   ctx.firstLoad = null;
 }
@@ -214,6 +243,7 @@ async function boot() {
   try {
     const c = await api('/api/v1/ui/config', { noAuthHandler: true });
     ctx.config = { ...ctx.config, ...c };
+    alertBus.setConfig(ctx.config);
   } catch (err) {
     if (err.status && err.status !== 404) {
       mount(main, h('section', { class: 'page' }, errorBox(err, t), h('button', { type: 'button', class: 'btn', onclick: () => boot() }, t('error.retry'))));
@@ -260,6 +290,16 @@ window.addEventListener('hashchange', () => {
 skip.addEventListener('click', (ev) => {
   ev.preventDefault();
   main.focus();
+});
+
+alertBus.subscribe(() => {
+  // Only the badge: the views listen for themselves.
+  const b = nav.querySelector('[data-testid="nav-alerts"]');
+  if (!b) return;
+  const old = b.querySelector('.nav-badge');
+  const fresh = alertBadge();
+  if (old && fresh) old.replaceWith(fresh);
+  else if (fresh) b.append(' ', fresh);
 });
 
 boot();

@@ -70,8 +70,11 @@ function axisDates(u, splits) {
 }
 
 /**
- * Time chart. series: [{label, color, unit}]. opts: {height, onSelect(fromMs, toMs),
- * onPan(deltaMs)}. Returns {u, setData({xs, ys}), setSize(w), destroy()}.
+ * Time chart. series: [{label, color, unit, dash?: [on, off], width?}]. opts: {height,
+ * onSelect(fromMs, toMs), onPan(deltaMs), bands: [{series: [upperIdx, lowerIdx], fill}] (indexes
+ * in `series`, from 0: the area between two series, e.g. a forecast interval), markers:
+ * [{ts (ms), color, label}] (vertical lines, e.g. when an alert was raised)}.
+ * Returns {u, setData({xs, ys}), setSize(w), destroy()}.
  */
 export function timeChart(el, series, opts = {}) {
   const lang = getLang();
@@ -88,7 +91,8 @@ export function timeChart(el, series, opts = {}) {
       ...series.map((s) => ({
         label: s.unit ? `${s.label} (${s.unit})` : s.label,
         stroke: s.color,
-        width: 2,
+        width: s.width || 2,
+        dash: s.dash || undefined,
         spanGaps: false,
         points: { show: false },
         value: (u, v) => (v == null ? '–' : fmtNumber(v, lang)),
@@ -98,7 +102,35 @@ export function timeChart(el, series, opts = {}) {
       { values: axisDates, space: 70, stroke: '#4d5866', grid: { stroke: '#e3e7ec' }, ticks: { stroke: '#cfd6de' } },
       { values: (u, sp) => sp.map((v) => fmtNumber(v, lang)), stroke: '#4d5866', grid: { stroke: '#e3e7ec' }, ticks: { stroke: '#cfd6de' }, size: 56 },
     ],
+    bands: (opts.bands || []).map((b) => ({ series: [b.series[0] + 1, b.series[1] + 1], fill: b.fill })),
     hooks: {
+      draw: [
+        (u) => {
+          for (const m of opts.markers || []) {
+            const x = u.valToPos(m.ts / 1000, 'x', true);
+            if (!Number.isFinite(x) || x < u.bbox.left - 1 || x > u.bbox.left + u.bbox.width + 1) continue;
+            const c = u.ctx;
+            c.save();
+            c.strokeStyle = m.color || '#8c1d40';
+            c.lineWidth = 2 * uPlot.pxRatio;
+            c.setLineDash([4 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
+            c.beginPath();
+            c.moveTo(x, u.bbox.top);
+            c.lineTo(x, u.bbox.top + u.bbox.height);
+            c.stroke();
+            if (m.label) {
+              c.setLineDash([]);
+              c.fillStyle = m.color || '#8c1d40';
+              c.font = `${12 * uPlot.pxRatio}px system-ui, sans-serif`;
+              const w = c.measureText(m.label).width;
+              const right = x + 4 * uPlot.pxRatio + w <= u.bbox.left + u.bbox.width;
+              c.textAlign = right ? 'left' : 'right';
+              c.fillText(m.label, right ? x + 4 * uPlot.pxRatio : x - 4 * uPlot.pxRatio, u.bbox.top + 14 * uPlot.pxRatio);
+            }
+            c.restore();
+          }
+        },
+      ],
       setSelect: [
         (u) => {
           if (u.select.width < 5 || !opts.onSelect) return;

@@ -1,6 +1,8 @@
 // app/entity.js: #/entity/<id>: all attributes (live), tags, a mini map, and a history chart
 // (uPlot) with zoom (drag), pan (Shift + drag, buttons), range presets, comparison with other
-// entities, CSV export of what is shown and a text alternative (summary + data table).
+// entities, CSV export of what is shown and a text alternative (summary + data table). When the
+// server announces "forecast" (ui/config features), a toggle adds the next 72 h of the entity's
+// first series (GET /api/v1/forecast): a dashed line and its interval as a band.
 
 import { h, mount, setText, errorBox } from './dom.js';
 import { L, createMap } from './map.js';
@@ -10,10 +12,12 @@ import { api } from '../common/api.js';
 import { fmtValue, fmtNumber, fmtDateTime, fmtAge, fmtPercent } from '../common/format.js';
 import { UNITS, isStale, entityColor } from './domains.js';
 import { timeChart, pickStep, align, stats, PALETTE } from './chart.js';
+import { hasFeature } from './alertbus.js';
 
 const DAY = 86400e3;
+const FORECAST = { horizon: '72h', level: 0.95, color: '#7c3aed', band: 'rgba(124, 58, 237, 0.16)' };
 // Last chart range per entity page visit (kept when the language changes).
-let keep = { id: null, range: null, series: null };
+let keep = { id: null, range: null, series: null, forecast: false };
 
 function unitOf(e, attr) {
   if (!e) return UNITS[attr] || '';
@@ -44,6 +48,19 @@ export function renderEntity(main, ctx, id) {
   let shown = null; // {xs, ys, labels, units, step}
   let tableOpen = false;
   let reqSeq = 0;
+  const canForecast = hasFeature(ctx.config, 'forecast'); // never ask a server that has none
+  let forecastOn = canForecast && sameEntity && keep.forecast;
+  const forecastStatus = h('p', { class: 'muted', 'aria-live': 'polite', 'data-testid': 'forecast-status' });
+  let forecastBox = null;
+  if (canForecast) {
+    const cb = h('input', { type: 'checkbox', id: 'forecast-toggle', 'data-testid': 'forecast-toggle' });
+    cb.checked = forecastOn;
+    cb.addEventListener('change', () => {
+      forecastOn = cb.checked;
+      load();
+    });
+    forecastBox = h('div', { class: 'forecast-toggle' }, cb, h('label', { for: 'forecast-toggle' }, t('chart.forecast')));
+  }
 
   const attrPick = h('fieldset', { class: 'attr-pick' }, h('legend', null, t('chart.series')));
   const chips = h('ul', { class: 'series-list', 'aria-label': t('chart.series') });
@@ -88,10 +105,13 @@ export function renderEntity(main, ctx, id) {
       h('button', { type: 'button', class: 'btn', onclick: () => pan(-0.5) }, t('chart.panLeft')),
       h('button', { type: 'button', class: 'btn', onclick: () => pan(0.5) }, t('chart.panRight')),
       h('button', { type: 'button', class: 'btn', onclick: zoomOut }, t('chart.zoomOut')),
+      forecastBox ? h('span', { class: 'sep' }) : null,
+      forecastBox,
     ),
     h('p', { class: 'muted' }, t('chart.help')),
     h('figure', { class: 'chart-box' }, chartEl, caption),
     statusEl,
+    canForecast ? forecastStatus : null,
     h(
       'div',
       { class: 'toolbar' },
@@ -307,17 +327,38 @@ export function renderEntity(main, ctx, id) {
     load();
   }
 
+  /** The forecast of the entity's first own series: {target, points: [[ts, v, lo, hi]], reason,
+  ** model, level} or {error}. */
+  async function loadForecast() {
+    const target = series.find((x) => x.id === id);
+    if (!target) return null;
+    try {
+      const j = await api('/api/v1/forecast', { params: { id, attr: target.attr, horizon: FORECAST.horizon, level: FORECAST.level } });
+      const points = [];
+      for (const p of (j && j.points) || []) {
+        const ts = Date.parse(p.at);
+        if (Number.isFinite(ts) && typeof p.value === 'number') points.push([ts, p.value, p.lower, p.upper]);
+      }
+      return { target, points, reason: (j && j.reason) || '', model: (j && j.model) || '', level: (j && j.level) || FORECAST.level };
+    } catch (err) {
+      return { target, points: [], error: err };
+    }
+  }
+
   async function load() {
-    keep = { id, range, series };
+    keep = { id, range, series, forecast: forecastOn };
     for (const [p, b] of Object.entries(presets)) b.setAttribute('aria-pressed', String(range.preset === p));
     const seq = ++reqSeq;
     const from = Math.round(range.from);
     const to = Math.round(range.to);
     const [stepLabel] = pickStep(from, to, 1000);
     setText(statusEl, t('loading'));
+    const wantForecast = canForecast && forecastOn;
+    const fcP = wantForecast ? loadForecast() : Promise.resolve(null);
     const results = await Promise.allSettled(
       series.map((s) => api('/api/v1/query', { params: { id: s.id, attr: s.attr, from, to, agg: 'avg', every: stepLabel } })),
     );
+    const fc = await fcP;
     if (destroyed || seq !== reqSeq) return;
     const pts = [];
     let err = null;
@@ -334,13 +375,34 @@ export function renderEntity(main, ctx, id) {
     const labels = series.map(label);
     const units = series.map((s) => unitOf(store.entities.get(s.id), s.attr));
     shown = { xs, ys, labels, units, step: stepLabel, from, to };
+    // The forecast (not in `shown`: the export and the table are the history) as three more
+    // series: the line, dashed, and the band between its bounds.
+    const fcPts = fc && fc.points.length ? fc.points : null;
+    let draw = { xs, ys };
+    const chartSeries = series.map((s, i) => ({ label: labels[i], unit: units[i], color: PALETTE[i % PALETTE.length] }));
+    const bands = [];
+    let xMax = to;
+    if (fcPts) {
+      const n = series.length;
+      const fcUnit = unitOf(entity(), fc.target.attr);
+      const fcName = label(fc.target);
+      draw = align([...pts, fcPts.map((p) => [p[0], p[1]]), fcPts.map((p) => [p[0], p[2]]), fcPts.map((p) => [p[0], p[3]])]);
+      chartSeries.push(
+        { label: `${fcName} · ${t('chart.forecastLine')}`, unit: fcUnit, color: FORECAST.color, dash: [8, 5] },
+        { label: t('chart.forecastLow'), unit: fcUnit, color: 'rgba(124, 58, 237, 0.55)', width: 1 },
+        { label: t('chart.forecastHigh'), unit: fcUnit, color: 'rgba(124, 58, 237, 0.55)', width: 1 },
+      );
+      bands.push({ series: [n + 2, n + 1], fill: FORECAST.band });
+      xMax = Math.max(to, fcPts[fcPts.length - 1][0]);
+    }
     if (chart) chart.destroy();
     chartEl.replaceChildren();
     chart = timeChart(
       chartEl,
-      series.map((s, i) => ({ label: labels[i], unit: units[i], color: PALETTE[i % PALETTE.length] })),
+      chartSeries,
       {
         height: 320,
+        bands,
         timeLabel: t('chart.time'),
         onSelect(a, b) {
           if (b - a < 60e3) return;
@@ -353,9 +415,9 @@ export function renderEntity(main, ctx, id) {
         },
       },
     );
-    chart.u.setScale('x', { min: from / 1000, max: to / 1000 });
-    chart.setData({ xs, ys });
-    chart.u.setScale('x', { min: from / 1000, max: to / 1000 });
+    chart.u.setScale('x', { min: from / 1000, max: xMax / 1000 });
+    chart.setData(draw);
+    chart.u.setScale('x', { min: from / 1000, max: xMax / 1000 });
     // What is drawn, for tests and benchmarks (times in ms).
     const nonEmpty = xs.filter((_, i) => ys.some((a) => a[i] != null));
     window.__vigie.chart = { points: ys.reduce((n, a) => n + a.filter((v) => v != null).length, 0),
@@ -372,11 +434,56 @@ export function renderEntity(main, ctx, id) {
           : `${labels[i]} : ${t('chart.empty')}`,
       );
     });
+    if (wantForecast) parts.push(drawForecastStatus(fc, lg));
+    else {
+      setText(forecastStatus, '');
+      window.__vigie.forecast = null;
+    }
     setText(caption, parts.join(' '));
     chartEl.setAttribute('aria-label', parts.join(' '));
     if (err) mount(statusEl, errorBox(err, t));
     else setText(statusEl, xs.length ? '' : t('chart.empty'));
     if (tableOpen) drawTable();
+  }
+
+  /** The forecast's text (status line and caption); also window.__vigie.forecast for tests. */
+  function drawForecastStatus(fc, lg) {
+    if (!fc) {
+      window.__vigie.forecast = { points: 0, reason: 'no series' };
+      setText(forecastStatus, '');
+      return '';
+    }
+    if (fc.error) {
+      window.__vigie.forecast = { points: 0, error: String(fc.error.message || fc.error) };
+      mount(forecastStatus, errorBox(fc.error, t));
+      return '';
+    }
+    if (!fc.points.length) {
+      window.__vigie.forecast = { points: 0, reason: fc.reason };
+      const txt = t('chart.forecastNone', { reason: fc.reason || t('chart.forecastNoReason') });
+      setText(forecastStatus, txt);
+      return txt;
+    }
+    const u = unitOf(entity(), fc.target.attr);
+    const sfx = u ? ` ${u}` : '';
+    const v = stats(fc.points.map((p) => p[1]));
+    const lo = stats(fc.points.map((p) => (typeof p[2] === 'number' ? p[2] : null)));
+    const hi = stats(fc.points.map((p) => (typeof p[3] === 'number' ? p[3] : null)));
+    const last = fc.points[fc.points.length - 1][0];
+    window.__vigie.forecast = { points: fc.points.length, firstTs: fc.points[0][0], lastTs: last, bands: lo && hi ? Math.min(lo.n, hi.n) : 0, model: fc.model };
+    const txt = t('chart.forecastSummary', {
+      model: fc.model || '–',
+      p: fmtPercent(fc.level, lg),
+      name: label(fc.target),
+      to: fmtDateTime(last, lg),
+      min: fmtNumber(v.min, lg) + sfx,
+      max: fmtNumber(v.max, lg) + sfx,
+      lo: lo ? fmtNumber(lo.min, lg) + sfx : '–',
+      hi: hi ? fmtNumber(hi.max, lg) + sfx : '–',
+    });
+    const only = series.length > 1 ? ` ${t('chart.forecastOnly', { name: label(fc.target) })}` : '';
+    setText(forecastStatus, txt + only);
+    return txt;
   }
 
   function drawTable() {

@@ -10,6 +10,7 @@ import { api } from '../common/api.js';
 import { fmtNumber, fmtValue, fmtWhen, fmtPercent } from '../common/format.js';
 import { NOISE, PM25, FILLING, HEATING, POOL, ELEVATOR, STALE, NEUTRAL } from '../common/scales.js';
 import { KPIS, DOMAINS, UNITS, entityColor, isStale } from './domains.js';
+import { alertBus } from './alertbus.js';
 
 // Filters survive view changes (not page reloads).
 const filters = { kinds: null, type: '', district: '' };
@@ -160,7 +161,7 @@ export function renderOverview(main, ctx) {
     tiles.set(k.domain, { k, el, value, trend, meta });
     kpiRow.appendChild(el);
   }
-  const alertTile = h('div', { class: 'kpi kpi-alerts', role: 'listitem', 'data-testid': 'kpi-alerts', hidden: true });
+  const alertTile = h('a', { class: 'kpi kpi-alerts', role: 'listitem', href: '#/alerts', 'data-testid': 'kpi-alerts', hidden: true });
   kpiRow.appendChild(alertTile);
 
   // Filters.
@@ -489,7 +490,7 @@ export function renderOverview(main, ctx) {
   }
 
   async function loadAlerts() {
-    if (alertsState.checked) return;
+    // Read at every visit and on every alert change (alertBus), not once per page load.
     alertsState.checked = true;
     // Probe GET /api/v1/alerts only when the server says it has them: a 404 would be logged as
     // a console error by browsers. (ui/config `alerts: true` or `features: ["alerts"]`.)
@@ -502,7 +503,9 @@ export function renderOverview(main, ctx) {
       alertsState.count = typeof j.total === 'number' ? j.total : items.length;
       const byKind = new Map();
       for (const a of items) {
-        const kind = a.kind || (a.tags && a.tags.kind);
+        // An alert's `kind` is its rule's (threshold, stale...): the domain is the entity's.
+        const e = store.entities.get(a.entity);
+        const kind = (e && e.tags.kind) || (a.tags && a.tags.kind);
         if (kind) byKind.set(kind, (byKind.get(kind) || 0) + 1);
       }
       alertsState.byKind = byKind.size ? byKind : null;
@@ -544,6 +547,10 @@ export function renderOverview(main, ctx) {
     }
   }
   const unsub = store.subscribe(onData);
+  const unsubAlerts = alertBus.subscribe(({ event }) => {
+    if (destroyed || !event || !store.loaded) return;
+    loadAlerts().then(() => !destroyed && renderTiles());
+  });
   // Staleness changes with time alone: recolour every 30 s.
   const staleTimer = setInterval(() => {
     if (store.loaded) {
@@ -573,6 +580,7 @@ export function renderOverview(main, ctx) {
     destroy() {
       destroyed = true;
       unsub();
+      unsubAlerts();
       clearInterval(staleTimer);
       clearTimeout(tileTimer);
       map.remove();

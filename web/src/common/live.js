@@ -7,6 +7,7 @@
 //     onUpdates(rows) {},  // [[id, type, attr, ts, value], ...] in arrival order
 //     onReset() {},        // the server lost our place: re-read /latest
 //     onState(state) {},   // 'connecting' | 'live' | 'offline'
+//     onAlert(ev) {},      // `event: alert`: {event: raised|acknowledged|resolved|escalated, alert}
 //   });
 //   live.start(); ... live.stop();
 //
@@ -94,6 +95,16 @@ export class Live {
         return;
       }
       if (this.opts.onUpdates && Array.isArray(rows)) this.opts.onUpdates(rows);
+    });
+    es.addEventListener('alert', (ev) => {
+      seen();
+      let a;
+      try {
+        a = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (this.opts.onAlert && a && typeof a === 'object') this.opts.onAlert(a);
     });
     es.addEventListener('hb', seen);
     es.addEventListener('reset', () => {
