@@ -33,6 +33,10 @@ struct arule {
     struct rule r;
     char *json;       /* canonical JSON (rule_to_json), owned */
     uint64_t version; /* changes on replace: bindings of an older version start afresh */
+    /* composite: the newest time each clause held on some entity of the area, and the rule's
+    ** own series (entity = the rule's id, at the area's centre) with its one binding */
+    int64_t last_true[RULE_MAX_CLAUSES];
+    struct series *area;
 };
 
 struct alert {
@@ -60,6 +64,7 @@ struct binding {
     struct rule_state st;
     struct alert *open; /* the open (or acknowledged) alert of this binding, or NULL */
     struct flap *flap;  /* times of its recent transitions (allocated at the first one) */
+    int64_t fc_step;    /* forecast rules: the model's step last checked */
 };
 
 /* Flapping: the last FLAP_MAX transitions of a binding, in a ring. */
@@ -79,6 +84,8 @@ struct series {
     struct series *whole; /* the entity-level series (attribute ""), once looked up */
     int unit;             /* a unit code series ("attr@unit"): not evaluated */
     struct hw *hw;        /* its forecasting model, once asked for (fed by every value) */
+    struct baseline *bl;  /* its hour-of-week baseline, while an anomaly rule watches it */
+    uint32_t sid;         /* the store's series id (0 = not known yet) */
 };
 
 #define FC_STEP_MS 3600000LL               /* forecasts: hourly steps */
@@ -351,6 +358,30 @@ static struct alert *alert_find(struct alerts *al, const char *tenant, int64_t i
 
 /* ---- rules ------------------------------------------------------------------------------------ */
 
+static void series_free(struct series *s)
+{
+    if (!s)
+        return;
+    free(s->tenant);
+    free(s->entity);
+    free(s->type);
+    free(s->attr);
+    for (uint32_t k = 0; k < s->nb; k++)
+        free(s->b[k].flap);
+    free(s->b);
+    hw_free(s->hw);
+    baseline_free(s->bl);
+    free(s);
+}
+
+static void arule_free(struct arule *ar)
+{
+    rule_release(&ar->r);
+    free(ar->json);
+    series_free(ar->area);
+    free(ar);
+}
+
 static struct arule *rule_find(struct alerts *al, const char *tenant, const char *id, uint32_t *at)
 {
     for (uint32_t i = 0; i < al->nrules; i++)
@@ -402,6 +433,9 @@ static void idx_build(struct alerts *al)
         if (ar->r.nids)
             for (uint32_t k = 0; k < ar->r.nids; k++)
                 idx_add(al, &cap, ar->tenant, "\x1f", ar->r.ids[k], i, ar);
+        else if (ar->r.kind == RULE_COMPOSITE) /* fed by the types of its clauses */
+            for (uint32_t k = 0; k < ar->r.nclauses; k++)
+                idx_add(al, &cap, ar->tenant, "\x1f\x1e", ar->r.clauses[k].type, i, ar);
         else
             idx_add(al, &cap, ar->tenant, "\x1f\x1e", ar->r.type, i, ar);
     }
@@ -415,7 +449,8 @@ static void recount(struct alerts *al)
 {
     al->entity_rules = 0;
     for (uint32_t i = 0; i < al->nrules; i++)
-        al->entity_rules += al->rules[i]->r.attr[0] == '\0';
+        al->entity_rules += al->rules[i]->r.attr[0] == '\0' &&
+                            al->rules[i]->r.kind != RULE_COMPOSITE;
     al->idx_dirty = 1;
     al->gen++;
 }
@@ -503,9 +538,7 @@ int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, siz
     }
     if (rc) {
         pthread_mutex_unlock(&al->mu);
-        rule_release(&ar->r);
-        free(ar->json);
-        free(ar);
+        arule_free(ar);
         return rc;
     }
     ar->version = ++al->version;
@@ -513,9 +546,7 @@ int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, siz
         resolve_rule_alerts(al, old, "rule changed", clock_now_ms());
         flush(al);
         al->rules[at] = ar;
-        rule_release(&old->r);
-        free(old->json);
-        free(old);
+        arule_free(old);
     } else {
         if (al->nrules == al->caprules) {
             al->caprules = al->caprules ? al->caprules * 2 : 16;
@@ -566,9 +597,7 @@ int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id)
         resolve_rule_alerts(al, ar, "rule deleted", clock_now_ms());
         flush(al);
         al->rules[at] = al->rules[--al->nrules];
-        rule_release(&ar->r);
-        free(ar->json);
-        free(ar);
+        arule_free(ar);
         recount(al);
     }
     flush_unlock(al);
@@ -655,6 +684,8 @@ static struct series *series_of(struct alerts *al, const char *tenant,
     if (u->sid < al->capsid && al->by_sid[u->sid])
         return al->by_sid[u->sid];
     struct series *s = series_get(al, tenant, u->entity, u->type, u->attr);
+    if (u->sid)
+        s->sid = u->sid;
     if (u->sid && u->sid < (1u << 28)) { /* sids are dense from 1 */
         if (u->sid >= al->capsid) {
             uint32_t ncap = al->capsid ? al->capsid : 1024;
@@ -677,6 +708,97 @@ static struct series *series_whole(struct alerts *al, struct series *s)
     if (!s->whole)
         s->whole = series_get(al, s->tenant, s->entity, s->type, "");
     return s->whole;
+}
+
+/* A model fed with the series' history: hourly means of the last FC_HISTORY_MS. Outside the
+** engine's mutex (it reads the store). */
+static struct hw *model_from_history(struct alerts *al, uint32_t sid, int64_t now)
+{
+    struct hw *m = hw_new(FC_STEP_MS, 24, 168);
+    int64_t to = now - now % FC_STEP_MS, from = to - FC_HISTORY_MS;
+    uint32_t nb = store_bucket_count(from, to, FC_STEP_MS);
+    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
+    if (!store_aggregate(al->st, sid, from, to, FC_STEP_MS, b, nb))
+        for (uint32_t i = 0; i < nb; i++)
+            if (b[i].count)
+                hw_add(m, b[i].start, store_bucket_value(&b[i], AGG_AVG));
+    free(b);
+    return m;
+}
+
+/* A baseline fed with the hourly means of the series' last `weeks` weeks before `end`. */
+static struct baseline *baseline_from_history(struct alerts *al, uint32_t sid, uint32_t weeks,
+                                              int64_t end)
+{
+    struct baseline *bl = baseline_new(weeks);
+    int64_t to = end - end % FC_STEP_MS, from = to - weeks * 7 * 86400000LL;
+    uint32_t nb = store_bucket_count(from, to, FC_STEP_MS);
+    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
+    if (!store_aggregate(al->st, sid, from, to, FC_STEP_MS, b, nb))
+        for (uint32_t i = 0; i < nb; i++)
+            if (b[i].count)
+                baseline_add(bl, b[i].start, store_bucket_value(&b[i], AGG_AVG));
+    free(b);
+    return bl;
+}
+
+struct fc_find {
+    uint32_t sid;
+    enum vg_vtype vt;
+    char type[160];
+};
+
+static int fc_row(void *arg, const struct catalog_series *cs)
+{
+    struct fc_find *f = arg;
+    f->sid = cs->sid;
+    f->vt = cs->vt;
+    snprintf(f->type, sizeof(f->type), "%s", cs->type);
+    return 1;
+}
+
+/* The store's series id of s (looked up in the catalogue once), 0 if none. */
+static uint32_t series_sid(struct alerts *al, struct series *s)
+{
+    if (!s->sid && s->attr[0]) {
+        struct fc_find f = {0, VT_F64, ""};
+        struct catalog_sel sel = {s->tenant, NULL, s->entity, s->attr, NULL, 0};
+        catalog_select(al->cat, &sel, fc_row, &f);
+        s->sid = f.sid;
+    }
+    return s->sid;
+}
+
+/* After binding: the models the bound rules need, started from the series' history up to its
+** newest stored point (so that a replayed past is read as of its own time): a baseline for
+** anomaly rules, a forecasting model for forecast rules. Under the mutex (reads the store once
+** per series and rule set). */
+static void prepare_models(struct alerts *al, struct series *s)
+{
+    uint32_t weeks = 0;
+    int forecast = 0;
+    for (uint32_t k = 0; k < s->nb; k++) {
+        const struct rule *r = &s->b[k].rule->r;
+        if (r->kind == RULE_ANOMALY && r->weeks > weeks)
+            weeks = r->weeks;
+        forecast |= r->kind == RULE_FORECAST;
+    }
+    if (!weeks && s->bl) {
+        baseline_free(s->bl);
+        s->bl = NULL;
+    }
+    if ((!weeks || s->bl) && (!forecast || s->hw))
+        return;
+    uint32_t sid = series_sid(al, s); /* 0: not stored (yet): the models start empty */
+    int64_t end, ts;
+    union vg_val v;
+    end = !sid || store_latest(al->st, sid, &ts, &v) ? clock_now_ms() : ts;
+    if (weeks && !s->bl)
+        s->bl = sid ? baseline_from_history(al, sid, weeks, end) : baseline_new(weeks);
+    if (forecast && !s->hw && al->nmodels < FC_MAX_MODELS) {
+        s->hw = sid ? model_from_history(al, sid, end) : hw_new(FC_STEP_MS, 24, 168);
+        __atomic_add_fetch(&al->nmodels, 1, __ATOMIC_RELAXED);
+    }
 }
 
 struct entity_info {
@@ -747,7 +869,7 @@ static void bind(struct alerts *al, struct series *s)
             dup = nb[k].rule == ar;
         if (dup)
             continue;
-        int entity_level = ar->r.attr[0] == '\0';
+        int entity_level = ar->r.attr[0] == '\0' && ar->r.kind != RULE_COMPOSITE;
         if (entity_level != (s->attr[0] == '\0'))
             continue;
         if (!rule_matches(&ar->r, s->type, s->entity, s->attr, in.tags, in.ntags,
@@ -763,7 +885,7 @@ static void bind(struct alerts *al, struct series *s)
                 *b = s->b[k];
                 break;
             }
-        if (!b->open) { /* an alert left open by a previous run of this series */
+        if (!b->open && ar->r.kind != RULE_COMPOSITE) { /* left open by a previous run */
             for (uint32_t k = al->nalerts; k-- > 0;) {
                 struct alert *a = al->alerts[k];
                 if (a->state != AS_RESOLVED && !strcmp(a->rule, ar->r.id) &&
@@ -789,6 +911,7 @@ static void bind(struct alerts *al, struct series *s)
     s->b = nb;
     s->nb = n;
     s->gen = al->gen;
+    prepare_models(al, s);
 }
 
 /* Record a transition of b at t; returns the number of transitions within the flapping window
@@ -866,16 +989,134 @@ static void transition(struct alerts *al, struct series *s, struct binding *b, e
     }
 }
 
+/* Forecast rules: once per completed step of the model, does the forecast cross the rule's
+** value within its horizon? */
+static enum rule_event forecast_check(struct series *s, struct binding *b, int64_t ts)
+{
+    if (!s->hw || !hw_ready(s->hw) || hw_next_ts(s->hw) == b->fc_step)
+        return RULE_NONE;
+    b->fc_step = hw_next_ts(s->hw);
+    const struct rule *r = &b->rule->r;
+    uint32_t n = (uint32_t)VG_MIN((r->horizon_ms + FC_STEP_MS - 1) / FC_STEP_MS, 24 * 31);
+    int64_t t[24 * 31];
+    double pt[24 * 31], lo[24 * 31], hi[24 * 31];
+    n = hw_forecast(s->hw, n, 0.95, t, pt, lo, hi);
+    int above = r->op == RULE_OP_GT || r->op == RULE_OP_GE;
+    const double *x = !r->upper ? pt : above ? hi : lo;
+    int crosses = 0;
+    int64_t at = 0;
+    double peak = NAN;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!crosses && rule_op_holds(r->op, x[i], r->raise)) {
+            crosses = 1;
+            at = t[i];
+        }
+        if (isnan(peak) || (above ? x[i] > peak : x[i] < peak))
+            peak = x[i];
+    }
+    return rule_on_forecast(r, &b->st, ts, crosses, at, peak);
+}
+
+/* The series of a composite rule: the area's own (entity = the rule's id, at the area's centre),
+** not in the hash, with its one binding; an alert it left open is taken back. */
+static struct series *area_series(struct alerts *al, struct arule *ar)
+{
+    if (ar->area)
+        return ar->area;
+    struct series *s = vg_calloc(1, sizeof(*s));
+    s->tenant = vg_strdup(ar->tenant);
+    s->entity = vg_strdup(ar->r.id);
+    s->type = vg_strdup("Area");
+    s->attr = vg_strdup("");
+    for (uint32_t i = 0; i < ar->r.npoly; i++) { /* the mean of the vertices */
+        s->lonlat[0] += ar->r.poly[2 * i] / ar->r.npoly;
+        s->lonlat[1] += ar->r.poly[2 * i + 1] / ar->r.npoly;
+    }
+    s->has_loc = ar->r.npoly > 0;
+    s->b = vg_calloc(1, sizeof(*s->b));
+    s->nb = 1;
+    s->b[0].rule = ar;
+    s->b[0].version = ar->version;
+    for (uint32_t k = al->nalerts; k-- > 0;) {
+        struct alert *a = al->alerts[k];
+        if (a->state != AS_RESOLVED && !strcmp(a->rule, ar->r.id) &&
+            !strcmp(a->tenant, ar->tenant) && !strcmp(a->entity, ar->r.id)) {
+            s->b[0].open = a;
+            s->b[0].st.active = 1;
+            s->b[0].st.raised_at = a->raised_at;
+            s->b[0].st.trigger_value = a->value;
+            break;
+        }
+    }
+    ar->area = s;
+    return s;
+}
+
+/* Composite rules: a value of one of the clauses' series in the area. */
+static void composite_feed(struct alerts *al, struct series *s, struct arule *ar, int64_t ts,
+                           double v)
+{
+    const struct rule *r = &ar->r;
+    for (int i = rule_clause_index(r, s->type, s->attr, 0); i >= 0;
+         i = rule_clause_index(r, s->type, s->attr, i + 1))
+        if (rule_clause_holds(&r->clauses[i], v) && ts > ar->last_true[i])
+            ar->last_true[i] = ts;
+    struct series *as = area_series(al, ar);
+    enum rule_event ev = rule_on_composite(r, &as->b[0].st, ts, ar->last_true);
+    if (ev)
+        transition(al, as, &as->b[0], ev, ts);
+}
+
 /* Evaluate the value on s's rules; returns the number of evaluations. */
 static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, int64_t now)
 {
-    if (s->hw)
-        hw_add(s->hw, ts, v);
     if (s->gen != al->gen)
         bind(al, s);
+    if (s->hw)
+        hw_add(s->hw, ts, v);
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
-        enum rule_event ev = rule_on_value(&b->rule->r, &b->st, ts, v);
+        const struct rule *r = &b->rule->r;
+        enum rule_event ev;
+        double score, median, mad;
+        switch (r->kind) {
+        case RULE_ANOMALY: /* scored against the baseline before the value enters it */
+            ev = s->bl && !baseline_score(s->bl, ts, v, &score, &median, &mad)
+                     ? rule_on_score(r, &b->st, ts, v, score)
+                     : RULE_NONE;
+            break;
+        case RULE_FORECAST:
+            ev = forecast_check(s, b, ts);
+            break;
+        case RULE_COMPOSITE:
+            composite_feed(al, s, b->rule, ts, v);
+            ev = RULE_NONE;
+            break;
+        default:
+            ev = rule_on_value(r, &b->st, ts, v);
+        }
+        if (ev)
+            transition(al, s, b, ev, ts);
+    }
+    if (s->bl)
+        baseline_add(s->bl, ts, v);
+    return s->nb;
+}
+
+/* A position of s's entity (s: its "location" series): dwell rules. */
+static uint32_t eval_position(struct alerts *al, struct series *s, int64_t ts, double lon,
+                              double lat)
+{
+    if (s->gen != al->gen)
+        bind(al, s);
+    s->lonlat[0] = lon;
+    s->lonlat[1] = lat;
+    s->has_loc = 1;
+    for (uint32_t k = 0; k < s->nb; k++) {
+        struct binding *b = &s->b[k];
+        const struct rule *r = &b->rule->r;
+        enum rule_event ev = r->kind == RULE_STALE ? rule_on_value(r, &b->st, ts, 0) /* alive */
+                                                    : rule_on_position(r, &b->st, ts, lon, lat);
         if (ev)
             transition(al, s, b, ev, ts);
     }
@@ -897,8 +1138,10 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
         case VT_I64:
         case VT_BOOL: x = (double)v[i].v.i; break;
         case VT_GEO: {
-            /* a moving entity: later bindings (area rules) see where it is now */
-            struct series *s = series_whole(al, series_of(al, tenant, &v[i]));
+            /* dwell rules; later bindings (area rules) see where the entity is now */
+            struct series *ls = series_of(al, tenant, &v[i]);
+            evals += eval_position(al, ls, v[i].ts, v[i].v.geo.lon, v[i].v.geo.lat);
+            struct series *s = series_whole(al, ls);
             s->lonlat[0] = v[i].v.geo.lon;
             s->lonlat[1] = v[i].v.geo.lat;
             s->has_loc = 1;
@@ -970,49 +1213,28 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
                 atomic_fetch_add(&al->resolved, 1);
                 b->open = NULL;
             }
-            if (b->rule->r.kind != RULE_STALE)
+            enum rule_kind kind = b->rule->r.kind;
+            if (kind != RULE_STALE && kind != RULE_NIGHTMIN && kind != RULE_DWELL)
                 continue;
             enum rule_event ev = rule_on_tick(&b->rule->r, &b->st, now_ms);
             if (ev)
                 transition(al, s, b, ev, now_ms);
         }
     }
+    for (uint32_t i = 0; i < al->nrules; i++) { /* composites: a clause that stopped holding */
+        struct arule *ar = al->rules[i];
+        if (ar->r.kind != RULE_COMPOSITE || !ar->area)
+            continue;
+        struct binding *b = &ar->area->b[0];
+        enum rule_event ev = rule_on_composite(&ar->r, &b->st, now_ms, ar->last_true);
+        if (ev)
+            transition(al, ar->area, b, ev, now_ms);
+    }
     escalate(al, now_ms);
     flush_unlock(al);
 }
 
 /* ---- forecasts -------------------------------------------------------------------------------- */
-
-/* A model fed with the series' history: hourly means of the last FC_HISTORY_MS. Outside the
-** engine's mutex (it reads the store). */
-static struct hw *model_from_history(struct alerts *al, uint32_t sid, int64_t now)
-{
-    struct hw *m = hw_new(FC_STEP_MS, 24, 168);
-    int64_t to = now - now % FC_STEP_MS, from = to - FC_HISTORY_MS;
-    uint32_t nb = store_bucket_count(from, to, FC_STEP_MS);
-    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
-    if (!store_aggregate(al->st, sid, from, to, FC_STEP_MS, b, nb))
-        for (uint32_t i = 0; i < nb; i++)
-            if (b[i].count)
-                hw_add(m, b[i].start, store_bucket_value(&b[i], AGG_AVG));
-    free(b);
-    return m;
-}
-
-struct fc_find {
-    uint32_t sid;
-    enum vg_vtype vt;
-    char type[160];
-};
-
-static int fc_row(void *arg, const struct catalog_series *cs)
-{
-    struct fc_find *f = arg;
-    f->sid = cs->sid;
-    f->vt = cs->vt;
-    snprintf(f->type, sizeof(f->type), "%s", cs->type);
-    return 1;
-}
 
 int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, const char *attr,
                     int64_t horizon_ms, double level, struct buf *out)
@@ -1368,20 +1590,8 @@ void alerts_free(struct alerts *al)
         pthread_mutex_unlock(&al->mu);
         pthread_join(al->thread, NULL);
     }
-    for (uint32_t i = 0; i < al->capslots; i++) {
-        struct series *s = al->slots[i];
-        if (!s)
-            continue;
-        free(s->tenant);
-        free(s->entity);
-        free(s->type);
-        free(s->attr);
-        for (uint32_t k = 0; k < s->nb; k++)
-            free(s->b[k].flap);
-        free(s->b);
-        hw_free(s->hw);
-        free(s);
-    }
+    for (uint32_t i = 0; i < al->capslots; i++)
+        series_free(al->slots[i]);
     free(al->slots);
     free(al->by_sid);
     flush(al);
@@ -1391,11 +1601,8 @@ void alerts_free(struct alerts *al)
     for (uint32_t i = 0; i < al->nnotes; i++)
         free(al->notes[i].doc);
     free(al->notes);
-    for (uint32_t i = 0; i < al->nrules; i++) {
-        rule_release(&al->rules[i]->r);
-        free(al->rules[i]->json);
-        free(al->rules[i]);
-    }
+    for (uint32_t i = 0; i < al->nrules; i++)
+        arule_free(al->rules[i]);
     free(al->rules);
     idx_free(al);
     for (uint32_t i = 0; i < al->nalerts; i++)

@@ -56,9 +56,21 @@ struct rule_clause {
 };
 
 struct rule {
+    /* first, what the evaluation of every value reads (one or two cache lines) */
+    enum rule_kind kind;
+    int op;               /* threshold: '>' or '<' */
+    double raise;         /* threshold: raise when value op raise holds ... */
+    double clear;         /* ... and clear when it no longer holds against clear (hysteresis;
+                             for '>', clear <= raise; default clear = raise) */
+    int64_t for_ms;       /* threshold: the condition must hold this long before raising (0 =
+                             at once); stuck: identical values for at least this long */
+    int64_t after_ms;     /* stale: no value for longer than this */
+    uint32_t min_repeats; /* stuck: at least this many identical consecutive values (default 3) */
+    double max_delta;     /* rate: raise when |change| per per_ms exceeds max_delta */
+    int64_t per_ms;       /* rate: default 1 h */
+    /* identity and target */
     char id[64];          /* [A-Za-z0-9_.-], 1..63 chars */
     char name[128];       /* free text ("" -> the id) */
-    enum rule_kind kind;
     int severity;         /* enum rule_severity */
     char message[512];    /* template: {rule} {entity} {attr} {value} {threshold} {duration} */
     int enabled;          /* default 1 */
@@ -71,17 +83,6 @@ struct rule {
     uint32_t nwhere;
     double *poly;         /* area polygon, lon,lat pairs, owned (npoly points; 0 = anywhere) */
     uint32_t npoly;
-    /* condition */
-    int op;               /* threshold: '>' or '<' */
-    double raise;         /* threshold: raise when value op raise holds ... */
-    double clear;         /* ... and clear when it no longer holds against clear (hysteresis;
-                             for '>', clear <= raise; default clear = raise) */
-    int64_t for_ms;       /* threshold: the condition must hold this long before raising (0 =
-                             at once); stuck: identical values for at least this long */
-    int64_t after_ms;     /* stale: no value for longer than this */
-    uint32_t min_repeats; /* stuck: at least this many identical consecutive values (default 3) */
-    double max_delta;     /* rate: raise when |change| per per_ms exceeds max_delta */
-    int64_t per_ms;       /* rate: default 1 h */
     /* nightmin (leak): local night window [night_from, night_to) in minutes after midnight */
     int night_from, night_to;
     uint32_t nights;      /* consecutive excess nights to raise (1..30, default 2) */
