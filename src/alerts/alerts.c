@@ -59,9 +59,11 @@ struct alert {
 };
 
 struct binding {
+    /* first what a value's evaluation reads: a copy of the rule's core and the state */
+    struct rule_core core;
+    struct rule_state st;
     struct arule *rule;
     uint64_t version;
-    struct rule_state st;
     struct alert *open; /* the open (or acknowledged) alert of this binding, or NULL */
     struct flap *flap;  /* times of its recent transitions (allocated at the first one) */
     int64_t fc_step;    /* forecast rules: the model's step last checked */
@@ -75,17 +77,18 @@ struct flap {
 };
 
 struct series {
-    char *tenant, *entity, *type, *attr; /* owned */
-    uint64_t gen;                        /* rule-set generation of the bindings */
+    /* first what a value's evaluation reads (one cache line) */
+    uint64_t gen;         /* rule-set generation of the bindings */
     struct binding *b;
     uint32_t nb;
-    int has_loc;
-    double lonlat[2];
-    struct series *whole; /* the entity-level series (attribute ""), once looked up */
     int unit;             /* a unit code series ("attr@unit"): not evaluated */
     struct hw *hw;        /* its forecasting model, once asked for (fed by every value) */
     struct baseline *bl;  /* its hour-of-week baseline, while an anomaly rule watches it */
+    struct series *whole; /* the entity-level series (attribute ""), once looked up */
     uint32_t sid;         /* the store's series id (0 = not known yet) */
+    char *tenant, *entity, *type, *attr; /* owned */
+    int has_loc;
+    double lonlat[2];
 };
 
 #define FC_STEP_MS 3600000LL               /* forecasts: hourly steps */
@@ -880,6 +883,7 @@ static void bind(struct alerts *al, struct series *s)
         memset(b, 0, sizeof(*b));
         b->rule = ar;
         b->version = ar->version;
+        b->core = ar->r.core;
         for (uint32_t k = 0; k < s->nb; k++) /* the same rule, unchanged: keep its state */
             if (s->b[k].rule == ar && s->b[k].version == ar->version) {
                 *b = s->b[k];
@@ -1037,6 +1041,7 @@ static struct series *area_series(struct alerts *al, struct arule *ar)
     s->nb = 1;
     s->b[0].rule = ar;
     s->b[0].version = ar->version;
+    s->b[0].core = ar->r.core;
     for (uint32_t k = al->nalerts; k-- > 0;) {
         struct alert *a = al->alerts[k];
         if (a->state != AS_RESOLVED && !strcmp(a->rule, ar->r.id) &&
@@ -1076,8 +1081,14 @@ static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, 
         hw_add(s->hw, ts, v);
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
-        const struct rule *r = &b->rule->r;
         enum rule_event ev;
+        if (b->core.kind <= RULE_RATE) { /* threshold, stale, stuck, rate: the copy suffices */
+            ev = rule_on_core(&b->core, &b->st, ts, v);
+            if (ev)
+                transition(al, s, b, ev, ts);
+            continue;
+        }
+        const struct rule *r = &b->rule->r;
         double score, median, mad;
         switch (r->kind) {
         case RULE_ANOMALY: /* scored against the baseline before the value enters it */

@@ -823,7 +823,8 @@ static const char *default_message(const struct rule *r)
         return r->op == '<' ? "{entity}: {attr} {value} below {threshold} for {duration}"
                             : "{entity}: {attr} {value} above {threshold} for {duration}";
     case RULE_STALE:
-        return "{entity}: no new {attr} value for more than {duration}";
+        return r->attr[0] ? "{entity}: no new {attr} value for more than {duration}"
+                          : "{entity}: no new value for more than {duration}";
     case RULE_STUCK:
         return "{entity}: {attr} stuck at {value} ({threshold} identical values over at least "
                "{duration})";
@@ -1266,7 +1267,7 @@ static int64_t sub_sat(int64_t a, int64_t b)
     return d;
 }
 
-static enum rule_event eval_threshold(const struct rule *r, struct rule_state *st, int64_t ts,
+static enum rule_event eval_threshold(const struct rule_core *r, struct rule_state *st, int64_t ts,
                                       double v)
 {
     int cond = r->op == '<' ? v < r->raise : v > r->raise;
@@ -1296,7 +1297,7 @@ static enum rule_event eval_threshold(const struct rule *r, struct rule_state *s
     return RULE_NONE;
 }
 
-static enum rule_event eval_stuck(const struct rule *r, struct rule_state *st, int64_t ts,
+static enum rule_event eval_stuck(const struct rule_core *r, struct rule_state *st, int64_t ts,
                                   double v)
 {
     enum rule_event ev = RULE_NONE;
@@ -1321,7 +1322,7 @@ static enum rule_event eval_stuck(const struct rule *r, struct rule_state *st, i
     return ev;
 }
 
-static enum rule_event eval_rate(const struct rule *r, struct rule_state *st, int64_t ts, double v)
+static enum rule_event eval_rate(const struct rule_core *r, struct rule_state *st, int64_t ts, double v)
 {
     double rate;
     if (!st->has_last)
@@ -1567,17 +1568,18 @@ enum rule_event rule_on_composite(const struct rule *r, struct rule_state *st, i
     return RULE_NONE;
 }
 
-enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64_t ts, double v)
+enum rule_event rule_on_core(const struct rule_core *c, struct rule_state *st, int64_t ts,
+                             double v)
 {
     enum rule_event ev = RULE_NONE;
-    if (r->kind == RULE_DWELL || r->kind == RULE_FORECAST || r->kind == RULE_ANOMALY ||
-        r->kind == RULE_COMPOSITE) /* fed by their own rule_on_* */
+    if (c->kind != RULE_THRESHOLD && c->kind != RULE_STALE && c->kind != RULE_STUCK &&
+        c->kind != RULE_RATE)
         return RULE_NONE;
     if (isnan(v) || (st->has_last && ts <= st->last_ts))
         return RULE_NONE;
-    switch (r->kind) {
+    switch (c->kind) {
     case RULE_THRESHOLD:
-        ev = eval_threshold(r, st, ts, v);
+        ev = eval_threshold(c, st, ts, v);
         break;
     case RULE_STALE:
         if (st->active) {
@@ -1586,17 +1588,25 @@ enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64
         }
         break;
     case RULE_STUCK:
-        ev = eval_stuck(r, st, ts, v);
-        break;
-    case RULE_RATE:
-        ev = eval_rate(r, st, ts, v);
-        break;
-    case RULE_NIGHTMIN:
-        ev = eval_nightmin(r, st, ts, v);
+        ev = eval_stuck(c, st, ts, v);
         break;
     default:
+        ev = eval_rate(c, st, ts, v);
         break;
     }
+    st->has_last = 1;
+    st->last_ts = ts;
+    st->last_value = v;
+    return ev;
+}
+
+enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64_t ts, double v)
+{
+    if (r->kind != RULE_NIGHTMIN)
+        return rule_on_core(&r->core, st, ts, v);
+    if (isnan(v) || (st->has_last && ts <= st->last_ts))
+        return RULE_NONE;
+    enum rule_event ev = eval_nightmin(r, st, ts, v);
     st->has_last = 1;
     st->last_ts = ts;
     st->last_value = v;

@@ -55,19 +55,38 @@ struct rule_clause {
     double value;
 };
 
-struct rule {
-    /* first, what the evaluation of every value reads (one or two cache lines) */
+/* What the evaluation of a value reads for the threshold, stale, stuck and rate kinds: the first
+** members of struct rule (also named `core` there), which the engine copies next to each
+** binding's state so that evaluating a value touches one or two cache lines, not the rule. */
+struct rule_core {
     enum rule_kind kind;
-    int op;               /* threshold: '>' or '<' */
-    double raise;         /* threshold: raise when value op raise holds ... */
-    double clear;         /* ... and clear when it no longer holds against clear (hysteresis;
-                             for '>', clear <= raise; default clear = raise) */
-    int64_t for_ms;       /* threshold: the condition must hold this long before raising (0 =
-                             at once); stuck: identical values for at least this long */
-    int64_t after_ms;     /* stale: no value for longer than this */
-    uint32_t min_repeats; /* stuck: at least this many identical consecutive values (default 3) */
-    double max_delta;     /* rate: raise when |change| per per_ms exceeds max_delta */
-    int64_t per_ms;       /* rate: default 1 h */
+    int op;
+    double raise, clear;
+    int64_t for_ms, after_ms;
+    uint32_t min_repeats;
+    double max_delta;
+    int64_t per_ms;
+};
+
+struct rule {
+    union {
+        struct rule_core core;
+        struct { /* the same members, by their names (identical layout) */
+            enum rule_kind kind;
+            int op;               /* threshold: '>' or '<' */
+            double raise;         /* threshold: raise when value op raise holds ... */
+            double clear;         /* ... and clear when it no longer holds against clear
+                                     (hysteresis; for '>', clear <= raise; default = raise) */
+            int64_t for_ms;       /* threshold: the condition must hold this long before
+                                     raising (0 = at once); stuck: identical values for at
+                                     least this long */
+            int64_t after_ms;     /* stale: no value for longer than this */
+            uint32_t min_repeats; /* stuck: at least this many identical consecutive values
+                                     (default 3) */
+            double max_delta;     /* rate: raise when |change| per per_ms exceeds max_delta */
+            int64_t per_ms;       /* rate: default 1 h */
+        };
+    };
     /* identity and target */
     char id[64];          /* [A-Za-z0-9_.-], 1..63 chars */
     char name[128];       /* free text ("" -> the id) */
@@ -176,6 +195,10 @@ enum rule_event { RULE_NONE = 0, RULE_RAISE = 1, RULE_CLEAR = 2 };
 ** NaN values are ignored. Returns the transition, if any. Kinds fed by their own function below
 ** (dwell, forecast, anomaly, composite) ignore it and leave the state unchanged. */
 enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64_t ts, double v);
+/* rule_on_value for the kinds whose condition is all in struct rule_core (threshold, stale,
+** stuck, rate; RULE_NONE for the others): the engine calls it with its copy of the core. */
+enum rule_event rule_on_core(const struct rule_core *c, struct rule_state *st, int64_t ts,
+                             double v);
 /* Time passes (now, wall clock ms): staleness; nightmin closes a night at `to` + 1 h; dwell
 ** raises a parked entity that stopped sending (for at most 2 x for). Returns the transition. */
 enum rule_event rule_on_tick(const struct rule *r, struct rule_state *st, int64_t now);

@@ -996,7 +996,7 @@ static void message_expands_and_truncates(void)
     rule_release(&r);
     r = mk(EX_STALE);
     rule_message(&r, &st, "e1", "rh", out, sizeof(out));
-    CHECK(!strcmp(out, "e1: no new rh value for more than 2h"));
+    CHECK(!strcmp(out, "e1: no new value for more than 2h")); /* a whole entity: no attribute */
     rule_release(&r);
     r = mk(EX_RATE);
     memset(&st, 0, sizeof(st));

@@ -249,6 +249,7 @@ int api_early(void *arg, struct http_req *req, struct http_resp *resp)
     req->route = r;
     req->scope = (int)p.scope;
     req->authenticated = p.authenticated;
+    snprintf(req->key_label, sizeof(req->key_label), "%s", p.key_label);
     return 0;
 }
 
@@ -271,5 +272,6 @@ void api_handle(void *arg, struct http_req *req, struct http_resp *resp)
     snprintf(p.tenant, sizeof(p.tenant), "%s", req->tenant);
     p.scope = (enum vg_scope)req->scope;
     p.authenticated = req->authenticated;
+    snprintf(p.key_label, sizeof(p.key_label), "%s", req->key_label);
     r->fn(a, req, resp, &p);
 }

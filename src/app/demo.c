@@ -7,6 +7,10 @@
 ** counter-based hash, never from a stream, so a window split in any way yields the same points
 ** and the real-time ticks continue the backfill seamlessly. The only state is a cache of the
 ** daily routes of the trucks and cars, themselves pure functions of (seed, vehicle, day).
+** Injected incidents (o->incidents_at, docs/demo.md "Injected incidents"): a leak, a stuck noise
+** meter, a PM2.5 episode placed relative to that instant, and a truck that waits 45 min at a
+** school gate every working morning; with incidents_at = 0 none of them exists. The rules that
+** catch them are demo_rules_json().
 ** Owns: struct demo (thread, counters) and, per demo_generate call, struct gen (entity tables,
 ** route caches, the batch writer).
 ** Borrows: struct ingest and struct meta (kv keys demo.samples_done, demo.backfill_done and
@@ -17,6 +21,7 @@
 
 #include "app/demo_samples.h"
 #include "core/clock.h"
+#include "core/detrand.h"
 #include "core/log.h"
 #include "core/vg.h"
 
@@ -52,6 +57,18 @@
 #define M_PER_DEG_LAT 111320.0
 #define M_PER_DEG_LON 73300.0 /* at 48.85 N */
 
+/* The school of the injected dwell: its gate, and the rectangle (about 66 x 66 m) that
+** demo_rules_json() gives as the geofence. */
+#define SCHOOL_LAT 48.84520
+#define SCHOOL_LON 2.38480
+#define SCHOOL_DLAT 0.00030
+#define SCHOOL_DLON 0.00045
+#define INC_LEAK_BLD 3     /* mediatheque-12 */
+#define INC_LEAK_M3 0.012  /* m³ per 15 min (48 L/h), about 1.7 x its night flow */
+#define INC_STUCK_NOISE 6  /* nation-07 */
+#define INC_TRUCK 6        /* truck-07 */
+#define INC_SCHOOL_MIN 45
+
 #define PLAN_MAX 420
 #define PLAN_SLOTS 4
 #define TICK_MS (10 * SEC_MS)
@@ -66,54 +83,6 @@ enum salt {
     F_NOISE_STUCK = 100, F_AIR_SILENT, F_CAM_SILENT, F_HEAT_SILENT, F_HEAT_FAIL = 110,
     F_BIN_SILENT, F_TRUCK_GPS = 120, F_LIFT = 130,
 };
-
-/* ---- deterministic randomness ---------------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static uint64_t hsh(uint64_t seed, uint64_t salt, uint64_t a, uint64_t b)
-{
-    uint64_t h = mix64(seed + 0x9e3779b97f4a7c15ULL * salt);
-    h = mix64(h ^ (a * 0xd6e8feb86659fd93ULL + 1));
-    return mix64(h ^ (b * 0xa0761d6478bd642fULL + 7));
-}
-
-static double u01(uint64_t h)
-{
-    return (double)(h >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static double gauss(uint64_t h)
-{
-    double u1 = ((double)(h >> 32) + 0.5) / 4294967296.0;
-    double u2 = (double)(h & 0xffffffffu) / 4294967296.0;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-/* Smooth random signal, about N(0,1), with knots every knot_ms. */
-static double vnoise(uint64_t seed, uint64_t salt, uint64_t idx, int64_t t, int64_t knot_ms)
-{
-    int64_t k = floor_div(t, knot_ms);
-    double f = (double)(t - k * knot_ms) / (double)knot_ms;
-    double s = f * f * (3.0 - 2.0 * f);
-    double a = gauss(hsh(seed, salt, idx, (uint64_t)k));
-    double b = gauss(hsh(seed, salt, idx, (uint64_t)(k + 1)));
-    return a + (b - a) * s;
-}
 
 /* ---- Europe/Paris local time and daily profiles ---------------------------------------------- */
 
@@ -130,7 +99,7 @@ static void ltime(int64_t t, struct lt *o)
     int64_t l = t + demo__cet_offset_ms(t);
     int64_t y;
     unsigned m, d;
-    o->day = floor_div(l, DAY_MS);
+    o->day = clock_floor_div(l, DAY_MS);
     o->hour = (double)(l - o->day * DAY_MS) / (double)HOUR_MS;
     o->wday = (int)(((o->day + 3) % 7 + 7) % 7);
     clock_civil_from_days(o->day, &y, &m, &d);
@@ -223,6 +192,8 @@ struct plan {
 
 struct gen {
     uint64_t seed;
+    int64_t anchor;     /* o->incidents_at; 0 = no injected incident */
+    int64_t anchor_day; /* its local day */
     struct demo_lpw w;
     struct ent noise[N_NOISE], air[N_AIR], cam[N_CAM], bld[N_BLD], heat[N_HEAT], bin[N_BIN],
         truck[N_TRUCK], car[N_CAR], lift[N_LIFT], pool[N_POOL], wx;
@@ -282,7 +253,7 @@ static const struct {
 
 static int64_t phase_of(const struct gen *g, uint64_t salt, int i, int64_t period)
 {
-    return (int64_t)(hsh(g->seed, S_PHASE, salt, (uint64_t)i) % (uint64_t)(period / SEC_MS)) *
+    return (int64_t)(det_hash(g->seed, S_PHASE, salt, (uint64_t)i) % (uint64_t)(period / SEC_MS)) *
            SEC_MS;
 }
 
@@ -298,8 +269,8 @@ static void ent_set(struct ent *e, const char *type, const char *slug, double la
 static void jitter(uint64_t h, double lat, double lon, double dlat, double dlon, double *olat,
                    double *olon)
 {
-    *olat = lat + (u01(mix64(h)) * 2.0 - 1.0) * dlat;
-    *olon = lon + (u01(mix64(h ^ 0x5555)) * 2.0 - 1.0) * dlon;
+    *olat = lat + (det_u01(det_mix64(h)) * 2.0 - 1.0) * dlat;
+    *olon = lon + (det_u01(det_mix64(h ^ 0x5555)) * 2.0 - 1.0) * dlon;
 }
 
 static void layout(struct gen *g)
@@ -308,26 +279,26 @@ static void layout(struct gen *g)
     char slug[32];
     for (int i = 0; i < N_NOISE; i++) {
         struct ent *e = &g->noise[i];
-        double brg = i * 18.0 + u01(hsh(s, S_LAYOUT, 1, (uint64_t)i)) * 10.0;
-        double r = 100.0 + 80.0 * u01(hsh(s, S_LAYOUT, 2, (uint64_t)i));
+        double brg = i * 18.0 + det_u01(det_hash(s, S_LAYOUT, 1, (uint64_t)i)) * 10.0;
+        double r = 100.0 + 80.0 * det_u01(det_hash(s, S_LAYOUT, 2, (uint64_t)i));
         snprintf(slug, sizeof(slug), "nation-%02d", i + 1);
         ent_set(e, "NoiseLevelObserved", slug,
                 NATION_LAT + r * cos(brg * M_PI / 180) / M_PER_DEG_LAT,
                 NATION_LON + r * sin(brg * M_PI / 180) / M_PER_DEG_LON);
         snprintf(e->name, sizeof(e->name), "Nation %02d, %s", i + 1, street_at(brg));
-        e->a = -2.0 + 4.0 * u01(hsh(s, S_LAYOUT, 3, (uint64_t)i)); /* dB offset */
+        e->a = -2.0 + 4.0 * det_u01(det_hash(s, S_LAYOUT, 3, (uint64_t)i)); /* dB offset */
         e->phase = phase_of(g, 1, i, MIN_MS);
     }
     for (int i = 0; i < N_AIR; i++) {
         struct ent *e = &g->air[i];
-        double brg = i * 36.0 + 15.0 * u01(hsh(s, S_LAYOUT, 4, (uint64_t)i));
-        double r = 80.0 + 170.0 * u01(hsh(s, S_LAYOUT, 5, (uint64_t)i));
+        double brg = i * 36.0 + 15.0 * det_u01(det_hash(s, S_LAYOUT, 4, (uint64_t)i));
+        double r = 80.0 + 170.0 * det_u01(det_hash(s, S_LAYOUT, 5, (uint64_t)i));
         snprintf(slug, sizeof(slug), "nation-%02d", i + 1);
         ent_set(e, "AirQualityObserved", slug,
                 NATION_LAT + r * cos(brg * M_PI / 180) / M_PER_DEG_LAT,
                 NATION_LON + r * sin(brg * M_PI / 180) / M_PER_DEG_LON);
         snprintf(e->name, sizeof(e->name), "Nation air %02d, %s", i + 1, street_at(brg));
-        e->a = 0.7 + 0.6 * u01(hsh(s, S_LAYOUT, 6, (uint64_t)i)); /* traffic exposure */
+        e->a = 0.7 + 0.6 * det_u01(det_hash(s, S_LAYOUT, 6, (uint64_t)i)); /* traffic exposure */
         e->phase = phase_of(g, 2, i, MIN_MS);
     }
     for (int i = 0; i < N_CAM; i++) {
@@ -338,7 +309,7 @@ static void layout(struct gen *g)
                 NATION_LAT + 140.0 * cos(brg * M_PI / 180) / M_PER_DEG_LAT,
                 NATION_LON + 140.0 * sin(brg * M_PI / 180) / M_PER_DEG_LON);
         snprintf(e->name, sizeof(e->name), "Nation camera %02d, %s", i + 1, street_at(brg));
-        e->a = 0.5 + 0.8 * u01(hsh(s, S_LAYOUT, 7, (uint64_t)i)); /* approach size */
+        e->a = 0.5 + 0.8 * det_u01(det_hash(s, S_LAYOUT, 7, (uint64_t)i)); /* approach size */
         e->phase = phase_of(g, 3, i, 5 * MIN_MS);
     }
     for (int i = 0; i < N_BLD; i++) {
@@ -350,16 +321,16 @@ static void layout(struct gen *g)
     }
     for (int i = 0; i < N_HEAT; i++) {
         struct ent *e = &g->heat[i];
-        int arr = 1 + (int)(hsh(s, S_LAYOUT, 8, (uint64_t)i) % 20);
+        int arr = 1 + (int)(det_hash(s, S_LAYOUT, 8, (uint64_t)i) % 20);
         double clat, clon, lat, lon;
         demo__district_center(arr, &clat, &clon);
-        jitter(hsh(s, S_LAYOUT, 9, (uint64_t)i), clat, clon, 0.006, 0.009, &lat, &lon);
+        jitter(det_hash(s, S_LAYOUT, 9, (uint64_t)i), clat, clon, 0.006, 0.009, &lat, &lon);
         snprintf(slug, sizeof(slug), "hp-%04d", i + 1);
         ent_set(e, "HeatingPlant", slug, lat, lon);
         snprintf(e->district, sizeof(e->district), "750%02d", arr);
         e->xk = "building";
         snprintf(e->xv, sizeof(e->xv), "Residence %02d-%04d", arr, i + 1);
-        e->a = -3.0 + 6.0 * u01(hsh(s, S_LAYOUT, 10, (uint64_t)i)); /* curve offset */
+        e->a = -3.0 + 6.0 * det_u01(det_hash(s, S_LAYOUT, 10, (uint64_t)i)); /* curve offset */
         e->phase = phase_of(g, 5, i, 15 * MIN_MS);
     }
     for (int k = 0; k < N_TRUCK; k++) {
@@ -378,34 +349,34 @@ static void layout(struct gen *g)
         struct ent *e = &g->bin[i];
         int k = i / BINS_PER_TRUCK;
         double lat, lon;
-        jitter(hsh(s, S_LAYOUT, 11, (uint64_t)i), g->sector[k][0], g->sector[k][1], 0.0035,
+        jitter(det_hash(s, S_LAYOUT, 11, (uint64_t)i), g->sector[k][0], g->sector[k][1], 0.0035,
                0.0052, &lat, &lon);
         snprintf(slug, sizeof(slug), "bin-%03d", i + 1);
         ent_set(e, "WasteContainer", slug, lat, lon);
         e->xk = "route";
         snprintf(e->xv, sizeof(e->xv), "truck-%02d", k + 1);
-        e->a = 0.03 + 0.025 * u01(hsh(s, S_LAYOUT, 12, (uint64_t)i)); /* fill per activity-h */
+        e->a = 0.03 + 0.025 * det_u01(det_hash(s, S_LAYOUT, 12, (uint64_t)i)); /* fill per activity-h */
         e->phase = phase_of(g, 7, i, HOUR_MS);
     }
     for (int i = 0; i < N_CAR; i++) {
         struct ent *e = &g->car[i];
         double clat, clon, lat, lon;
-        demo__district_center(1 + (int)(hsh(s, S_LAYOUT, 13, (uint64_t)i) % 20), &clat, &clon);
-        jitter(hsh(s, S_LAYOUT, 14, (uint64_t)i), clat, clon, 0.006, 0.009, &lat, &lon);
+        demo__district_center(1 + (int)(det_hash(s, S_LAYOUT, 13, (uint64_t)i) % 20), &clat, &clon);
+        jitter(det_hash(s, S_LAYOUT, 14, (uint64_t)i), clat, clon, 0.006, 0.009, &lat, &lon);
         snprintf(slug, sizeof(slug), "car-%02d", i + 1);
         ent_set(e, "Vehicle", slug, lat, lon);
         snprintf(e->name, sizeof(e->name), "Sensor car %02d", i + 1);
         e->xk = "vehicleType";
         snprintf(e->xv, sizeof(e->xv), "car");
-        demo__district_center(1 + (int)(hsh(s, S_LAYOUT, 15, (uint64_t)i) % 20), &clat, &clon);
-        jitter(hsh(s, S_LAYOUT, 16, (uint64_t)i), clat, clon, 0.006, 0.009, &g->car_work[i][0],
+        demo__district_center(1 + (int)(det_hash(s, S_LAYOUT, 15, (uint64_t)i) % 20), &clat, &clon);
+        jitter(det_hash(s, S_LAYOUT, 16, (uint64_t)i), clat, clon, 0.006, 0.009, &g->car_work[i][0],
                &g->car_work[i][1]);
         e->phase = phase_of(g, 8, i, 30 * SEC_MS);
     }
     for (int i = 0; i < N_LIFT; i++) {
         struct ent *e = &g->lift[i];
         double lat, lon;
-        jitter(hsh(s, S_LAYOUT, 17, (uint64_t)i), 48.8725, 2.3900, 0.006, 0.009, &lat, &lon);
+        jitter(det_hash(s, S_LAYOUT, 17, (uint64_t)i), 48.8725, 2.3900, 0.006, 0.009, &lat, &lon);
         snprintf(slug, sizeof(slug), "lift-%02d", i + 1);
         ent_set(e, "Elevator", slug, lat, lon);
         snprintf(e->name, sizeof(e->name), "Public lift %02d", i + 1);
@@ -444,26 +415,26 @@ static double temp_out(const struct gen *g, int64_t t, const struct lt *l)
     double mean = 12.3 - 7.8 * sc;
     double amp = 3.0 + 0.9 * (1.0 - sc);
     double diurnal = -amp * cos(2.0 * M_PI * (l->hour - 3.5) / 24.0);
-    return mean + diurnal + 3.0 * vnoise(g->seed, S_TSYN, 0, t, 20 * HOUR_MS) +
-           0.6 * vnoise(g->seed, S_TFAST, 0, t, 2 * HOUR_MS);
+    return mean + diurnal + 3.0 * det_vnoise(g->seed, S_TSYN, 0, t, 20 * HOUR_MS) +
+           0.6 * det_vnoise(g->seed, S_TFAST, 0, t, 2 * HOUR_MS);
 }
 
 /* Rain in mm per 10 min: showers in about one 3-hour block out of six. */
 static double rain(const struct gen *g, int64_t t)
 {
-    int64_t blk = floor_div(t, 3 * HOUR_MS);
-    uint64_t h = hsh(g->seed, S_RAIN, 0, (uint64_t)blk);
-    if (u01(h) >= 0.17)
+    int64_t blk = clock_floor_div(t, 3 * HOUR_MS);
+    uint64_t h = det_hash(g->seed, S_RAIN, 0, (uint64_t)blk);
+    if (det_u01(h) >= 0.17)
         return 0.0;
     double f = (double)(t - blk * 3 * HOUR_MS) / (3.0 * HOUR_MS);
-    double v = 1.2 * u01(mix64(h)) * sin(M_PI * f) *
-               (0.5 + 0.5 * vnoise(g->seed, S_RAIN, 1, t, 20 * MIN_MS));
+    double v = 1.2 * det_u01(det_mix64(h)) * sin(M_PI * f) *
+               (0.5 + 0.5 * det_vnoise(g->seed, S_RAIN, 1, t, 20 * MIN_MS));
     return v > 0.0 ? v : 0.0;
 }
 
 static double pm_background(const struct gen *g, int64_t t, const struct lt *l)
 {
-    double v = 10.0 + 4.0 * vnoise(g->seed, S_PMBG, 0, t, 30 * HOUR_MS) +
+    double v = 10.0 + 4.0 * det_vnoise(g->seed, S_PMBG, 0, t, 30 * HOUR_MS) +
                3.0 * (season_cos(l) + 1.0) / 2.0 + 1.5 * peak(l->hour, 21.0, 3.0);
     return v < 3.0 ? 3.0 : v;
 }
@@ -477,16 +448,16 @@ struct fwin {
 static int fault_at(const struct gen *g, int salt, int n, double prob, double min_h, double max_h,
                     int idx, int64_t t, struct fwin *w)
 {
-    int64_t day = floor_div(t, DAY_MS);
+    int64_t day = clock_floor_div(t, DAY_MS);
     int64_t back = (int64_t)ceil(max_h / 24.0);
     for (int64_t d = day - back; d <= day; d++) {
-        if (u01(hsh(g->seed, (uint64_t)salt, (uint64_t)d, 0)) >= prob)
+        if (det_u01(det_hash(g->seed, (uint64_t)salt, (uint64_t)d, 0)) >= prob)
             continue;
-        if ((int)(hsh(g->seed, (uint64_t)salt, (uint64_t)d, 1) % (uint64_t)n) != idx)
+        if ((int)(det_hash(g->seed, (uint64_t)salt, (uint64_t)d, 1) % (uint64_t)n) != idx)
             continue;
         int64_t t0 = d * DAY_MS +
-                     (int64_t)(u01(hsh(g->seed, (uint64_t)salt, (uint64_t)d, 2)) * 1440) * MIN_MS;
-        double dur = min_h + (max_h - min_h) * u01(hsh(g->seed, (uint64_t)salt, (uint64_t)d, 3));
+                     (int64_t)(det_u01(det_hash(g->seed, (uint64_t)salt, (uint64_t)d, 2)) * 1440) * MIN_MS;
+        double dur = min_h + (max_h - min_h) * det_u01(det_hash(g->seed, (uint64_t)salt, (uint64_t)d, 3));
         int64_t t1 = t0 + (int64_t)(dur * 60) * MIN_MS;
         if (t >= t0 && t < t1) {
             if (w) {
@@ -501,13 +472,13 @@ static int fault_at(const struct gen *g, int salt, int n, double prob, double mi
 
 static int64_t first_slot(int64_t a, int64_t period, int64_t phase)
 {
-    return floor_div(a - phase + period - 1, period) * period + phase;
+    return clock_floor_div(a - phase + period - 1, period) * period + phase;
 }
 
 /* Static entities repeat their location once per UTC day (first reading of the day). */
 static int first_of_day(int64_t t, int64_t period)
 {
-    return t - floor_div(t, DAY_MS) * DAY_MS < period;
+    return t - clock_floor_div(t, DAY_MS) * DAY_MS < period;
 }
 
 static void line_head(struct gen *g, const char *meas, const struct ent *e, const char *kind)
@@ -525,7 +496,7 @@ static int64_t count_of(double mean, uint64_t h)
 {
     if (mean < 0.0)
         mean = 0.0;
-    double v = mean + sqrt(mean + 1.0) * gauss(h);
+    double v = mean + sqrt(mean + 1.0) * det_gauss(h);
     return v < 0.0 ? 0 : llround(v);
 }
 
@@ -536,8 +507,19 @@ static double noise_laeq(const struct gen *g, int i, int64_t t)
     struct lt l;
     ltime(t, &l);
     return 54.0 + 17.0 * traffic(&l) + g->noise[i].a +
-           1.3 * vnoise(g->seed, S_NOISE_SLOW, (uint64_t)i, t, 20 * MIN_MS) +
-           0.8 * gauss(hsh(g->seed, S_NOISE_WHITE, (uint64_t)i, (uint64_t)t));
+           1.3 * det_vnoise(g->seed, S_NOISE_SLOW, (uint64_t)i, t, 20 * MIN_MS) +
+           0.8 * det_gauss(det_hash(g->seed, S_NOISE_WHITE, (uint64_t)i, (uint64_t)t));
+}
+
+/* Injected: nation-07 stuck from 90 min before the anchor to 150 min after it (so a stuck alert
+** is already open when the demo starts, and clears in real time). */
+static int inc_noise_stuck(const struct gen *g, int i, int64_t t, struct fwin *w)
+{
+    if (!g->anchor || i != INC_STUCK_NOISE)
+        return 0;
+    w->t0 = first_slot(g->anchor - 90 * MIN_MS, MIN_MS, g->noise[i].phase);
+    w->t1 = g->anchor + 150 * MIN_MS;
+    return t >= w->t0 && t < w->t1;
 }
 
 static void gen_noise(struct gen *g, int64_t a, int64_t b)
@@ -547,20 +529,21 @@ static void gen_noise(struct gen *g, int64_t a, int64_t b)
         for (int64_t t = first_slot(a, MIN_MS, e->phase); t < b; t += MIN_MS) {
             struct fwin fw;
             double laeq, lamax;
-            if (fault_at(g, F_NOISE_STUCK, N_NOISE, 0.7, 2, 6, i, t, &fw)) {
+            if (inc_noise_stuck(g, i, t, &fw) ||
+                fault_at(g, F_NOISE_STUCK, N_NOISE, 0.7, 2, 6, i, t, &fw)) {
                 /* stuck: repeats the reading taken when the fault began */
                 laeq = noise_laeq(g, i, fw.t0);
                 lamax = laeq + 7.0;
             } else {
                 laeq = noise_laeq(g, i, t);
-                lamax = laeq + 7.0 + 3.0 * fabs(gauss(hsh(g->seed, S_LAMAX, (uint64_t)i,
+                lamax = laeq + 7.0 + 3.0 * fabs(det_gauss(det_hash(g->seed, S_LAMAX, (uint64_t)i,
                                                            (uint64_t)t)));
-                uint64_t hs = hsh(g->seed, S_NOISE_SPIKE, (uint64_t)i, (uint64_t)t);
-                if (u01(hs) < 0.002) { /* horn, siren, motorbike */
-                    laeq += 8.0 + 10.0 * u01(mix64(hs));
-                    lamax += 18.0 + 12.0 * u01(mix64(hs + 1));
+                uint64_t hs = det_hash(g->seed, S_NOISE_SPIKE, (uint64_t)i, (uint64_t)t);
+                if (det_u01(hs) < 0.002) { /* horn, siren, motorbike */
+                    laeq += 8.0 + 10.0 * det_u01(det_mix64(hs));
+                    lamax += 18.0 + 12.0 * det_u01(det_mix64(hs + 1));
                 }
-                if (u01(hsh(g->seed, S_NOISE_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.0002)
+                if (det_u01(det_hash(g->seed, S_NOISE_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.0002)
                     laeq = lamax = 0.0; /* glitch: the meter reports zero */
             }
             line_head(g, "NoiseLevelObserved", e, "noise");
@@ -573,25 +556,50 @@ static void gen_noise(struct gen *g, int64_t a, int64_t b)
     }
 }
 
+/* Injected: a PM2.5 episode on nation-03 and nation-04 the afternoon before the anchor's day,
+** above 50 from 14:00 to 19:00 local (62 and 70 µg/m³), with ramps of 1 h. Returns the weight of
+** the episode at t (0..1) and its level. */
+static double inc_pm_episode(const struct gen *g, int i, int64_t t, double *level)
+{
+    if (!g->anchor || (i != 2 && i != 3))
+        return 0.0;
+    int64_t t0 = local_day_start(g->anchor_day - 1) + 14 * HOUR_MS, t1 = t0 + 5 * HOUR_MS;
+    *level = i == 2 ? 62.0 : 70.0;
+    if (t >= t0 && t < t1)
+        return 1.0;
+    if (t >= t0 - HOUR_MS && t < t0)
+        return 1.0 - (double)(t0 - t) / HOUR_MS;
+    if (t >= t1 && t < t1 + HOUR_MS)
+        return 1.0 - (double)(t - t1) / HOUR_MS;
+    return 0.0;
+}
+
 static void gen_air(struct gen *g, int64_t a, int64_t b)
 {
     for (int i = 0; i < N_AIR; i++) {
         const struct ent *e = &g->air[i];
         for (int64_t t = first_slot(a, MIN_MS, e->phase); t < b; t += MIN_MS) {
-            if (fault_at(g, F_AIR_SILENT, N_AIR, 0.8, 3, 8, i, t, NULL))
-                continue; /* silent: a gap */
+            double level = 0.0, ep = inc_pm_episode(g, i, t, &level);
+            if (ep == 0.0 && fault_at(g, F_AIR_SILENT, N_AIR, 0.8, 3, 8, i, t, NULL))
+                continue; /* silent: a gap (never during the injected episode) */
             struct lt l;
             ltime(t, &l);
             double tp = traffic(&l);
-            uint64_t hw = hsh(g->seed, S_AIR_WHITE, (uint64_t)i, (uint64_t)t);
-            double slow = vnoise(g->seed, S_AIR_SLOW, (uint64_t)i, t, HOUR_MS);
-            double pm25 = pm_background(g, t, &l) + 7.0 * tp * e->a + 1.2 * gauss(hw);
-            double pm10 = pm25 * 1.45 + 3.0 + 1.5 * gauss(mix64(hw));
-            double no2 = 18.0 + 48.0 * tp * e->a + 6.0 * slow + 3.0 * gauss(mix64(hw + 1));
+            uint64_t hw = det_hash(g->seed, S_AIR_WHITE, (uint64_t)i, (uint64_t)t);
+            double slow = det_vnoise(g->seed, S_AIR_SLOW, (uint64_t)i, t, HOUR_MS);
+            double pm25 = pm_background(g, t, &l) + 7.0 * tp * e->a + 1.2 * det_gauss(hw);
+            double pm10 = pm25 * 1.45 + 3.0 + 1.5 * det_gauss(det_mix64(hw));
+            double no2 = 18.0 + 48.0 * tp * e->a + 6.0 * slow + 3.0 * det_gauss(det_mix64(hw + 1));
             pm25 = fmax(pm25, 0.5);
             pm10 = fmax(pm10, pm25);
             no2 = fmax(no2, 1.0);
-            if (u01(hsh(g->seed, S_AIR_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.0002)
+            if (ep >= 1.0) /* the plateau stays above 50 whatever the noise */
+                pm25 = fmax(level + 2.5 * det_gauss(det_mix64(hw + 2)), 52.0);
+            else if (ep > 0.0)
+                pm25 += (fmin(level, 49.0) - pm25) * ep;
+            if (ep > 0.0)
+                pm10 = fmax(pm25 * 1.45 + 3.0 + 1.5 * det_gauss(det_mix64(hw)), pm25);
+            else if (det_u01(det_hash(g->seed, S_AIR_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.0002)
                 pm25 = 999.9; /* glitch: saturated optical counter */
             line_head(g, "AirQualityObserved", e, "air");
             demo__lpw_f64(&g->w, "pm25", pm25, 1);
@@ -626,16 +634,16 @@ static void gen_cam(struct gen *g, int64_t a, int64_t b)
                 peds = 0.06 + 0.6 * bump(h, 10, 20.5, 1.5) + 0.2 * peak(h, 16, 2);
                 deliv = 0.3 * tp;
             }
-            uint64_t hc = hsh(g->seed, S_CAM, (uint64_t)i, (uint64_t)t);
+            uint64_t hc = det_hash(g->seed, S_CAM, (uint64_t)i, (uint64_t)t);
             int64_t cars = count_of(150.0 * sc * tp, hc);
-            if (u01(hsh(g->seed, S_CAM_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.00025)
+            if (det_u01(det_hash(g->seed, S_CAM_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.00025)
                 cars = 65535; /* glitch: counter overflow */
             line_head(g, "TrafficFlowObserved", e, "mobility");
-            demo__lpw_i64(&g->w, "pedestrians", count_of(200.0 * sc * peds, mix64(hc + 1)));
-            demo__lpw_i64(&g->w, "bikes", count_of(55.0 * sc * bikes, mix64(hc + 2)));
-            demo__lpw_i64(&g->w, "motorbikes", count_of(28.0 * sc * tp, mix64(hc + 3)));
+            demo__lpw_i64(&g->w, "pedestrians", count_of(200.0 * sc * peds, det_mix64(hc + 1)));
+            demo__lpw_i64(&g->w, "bikes", count_of(55.0 * sc * bikes, det_mix64(hc + 2)));
+            demo__lpw_i64(&g->w, "motorbikes", count_of(28.0 * sc * tp, det_mix64(hc + 3)));
             demo__lpw_i64(&g->w, "cars", cars);
-            demo__lpw_i64(&g->w, "heavyVehicles", count_of(14.0 * sc * deliv, mix64(hc + 4)));
+            demo__lpw_i64(&g->w, "heavyVehicles", count_of(14.0 * sc * deliv, det_mix64(hc + 4)));
             if (first_of_day(t, P))
                 demo__lpw_geo(&g->w, e->lat, e->lon);
             demo__lpw_end(&g->w, t);
@@ -665,18 +673,21 @@ static void gen_bld(struct gen *g, int64_t a, int64_t b)
                 occ = 0.0;
                 heat_on = 0;
             }
-            uint64_t hb = hsh(g->seed, S_BLD, (uint64_t)i, (uint64_t)t);
+            uint64_t hb = det_hash(g->seed, S_BLD, (uint64_t)i, (uint64_t)t);
             double tout = temp_out(g, t, &l);
             double demand = fmax(0.0, 17.0 - tout) / 15.0;
-            double elec = s * (6.0 + 40.0 * occ) * (1.0 + 0.06 * gauss(hb));
+            double elec = s * (6.0 + 40.0 * occ) * (1.0 + 0.06 * det_gauss(hb));
             double gas = s * (heat_on ? 1.0 + 6.0 * demand : 0.3 * demand) *
-                         (1.0 + 0.05 * gauss(mix64(hb)));
-            double water = s * (0.02 + 0.6 * occ) * (1.0 + 0.2 * gauss(mix64(hb + 1)));
+                         (1.0 + 0.05 * det_gauss(det_mix64(hb)));
+            double water = s * (0.02 + 0.6 * occ) * (1.0 + 0.2 * det_gauss(det_mix64(hb + 1)));
+            if (g->anchor && i == INC_LEAK_BLD &&
+                t >= local_day_start(g->anchor_day - 3) + 10 * HOUR_MS)
+                water += INC_LEAK_M3; /* injected leak, from 10:00 three days before the anchor */
             double tin = heat_on ? 20.5 + 0.8 * occ : 17.5 + 0.1 * tout;
             if (tout > 22.0)
                 tin = 22.0 + (tout - 22.0) * 0.4;
-            tin += 0.2 * gauss(mix64(hb + 2));
-            double co2 = 420.0 + 650.0 * occ + 25.0 * gauss(mix64(hb + 3));
+            tin += 0.2 * det_gauss(det_mix64(hb + 2));
+            double co2 = 420.0 + 650.0 * occ + 25.0 * det_gauss(det_mix64(hb + 3));
             line_head(g, "Building", e, "energy");
             demo__lpw_f64(&g->w, "electricityConsumption", fmax(elec, 0.5), 2);
             demo__lpw_f64(&g->w, "gasConsumption", fmax(gas, 0.0), 3);
@@ -703,20 +714,20 @@ static void gen_heat(struct gen *g, int64_t a, int64_t b)
                 continue;
             struct lt l;
             ltime(t, &l);
-            uint64_t hh = hsh(g->seed, S_HEAT, (uint64_t)i, (uint64_t)t);
+            uint64_t hh = det_hash(g->seed, S_HEAT, (uint64_t)i, (uint64_t)t);
             double tout = temp_out(g, t, &l);
             double supply = 30.0 + 1.6 * (20.0 - tout);
             supply = supply < 38.0 ? 38.0 : supply > 80.0 ? 80.0 : supply;
             if (l.hour >= 22.0 || l.hour < 5.0)
                 supply -= 6.0; /* night setback */
-            supply += e->a + 0.5 * gauss(hh);
+            supply += e->a + 0.5 * det_gauss(hh);
             if (fault_at(g, F_HEAT_FAIL, N_HEAT, 0.5, 6, 30, i, t, NULL))
-                supply = 18.0 + 0.2 * tout + 0.3 * gauss(hh); /* burner failure */
-            if (u01(hsh(g->seed, S_HEAT_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.00005)
+                supply = 18.0 + 0.2 * tout + 0.3 * det_gauss(hh); /* burner failure */
+            if (det_u01(det_hash(g->seed, S_HEAT_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.00005)
                 supply = -127.0; /* glitch: probe disconnected */
             double hum = 50.0 +
-                         8.0 * vnoise(g->seed, S_HEAT, (uint64_t)i + 100000, t, 6 * HOUR_MS) +
-                         1.0 * gauss(mix64(hh));
+                         8.0 * det_vnoise(g->seed, S_HEAT, (uint64_t)i + 100000, t, 6 * HOUR_MS) +
+                         1.0 * det_gauss(det_mix64(hh));
             hum = hum < 20.0 ? 20.0 : hum > 95.0 ? 95.0 : hum;
             line_head(g, "HeatingPlant", e, "energy");
             demo__lpw_f64(&g->w, "supplyTemperature", supply, 1);
@@ -833,17 +844,21 @@ static void truck_plan(struct gen *g, int k, int64_t lday, struct plan *p, int w
     int64_t ds = local_day_start(lday);
     struct pb b = {p, ds + 6 * HOUR_MS, ds + 14 * HOUR_MS, DEPOT_LAT, DEPOT_LON, 0.0};
     p->end = b.limit;
-    pb_stop(&b, (int64_t)(hsh(s, S_TRUCK, (uint64_t)k, (uint64_t)lday) % 900) * SEC_MS, 0.0);
+    pb_stop(&b, (int64_t)(det_hash(s, S_TRUCK, (uint64_t)k, (uint64_t)lday) % 900) * SEC_MS, 0.0);
+    if (g->anchor && k == INC_TRUCK) { /* injected: waits at the school gate every morning */
+        pb_drive(&b, SCHOOL_LAT, SCHOOL_LON, 20.0);
+        pb_stop(&b, INC_SCHOOL_MIN * MIN_MS, 0.0);
+    }
     int rev = (int)(lday & 1);
     for (int j = 0; j < BINS_PER_TRUCK; j++) {
         int jj = rev ? BINS_PER_TRUCK - 1 - j : j;
         int bi = k * BINS_PER_TRUCK + jj;
         for (int w = 0; w < 6; w++) {
-            uint64_t hw = hsh(s, S_WP, (uint64_t)(k * 1000 + jj * 10 + w), (uint64_t)lday);
+            uint64_t hw = det_hash(s, S_WP, (uint64_t)(k * 1000 + jj * 10 + w), (uint64_t)lday);
             double lat, lon;
             jitter(hw, g->sector[k][0], g->sector[k][1], 0.0035, 0.0052, &lat, &lon);
-            pb_drive(&b, lat, lon, 12.0 + 8.0 * u01(mix64(hw + 1)));
-            pb_stop(&b, 40 * SEC_MS, b.cargo + 45.0 + 30.0 * u01(mix64(hw + 2)));
+            pb_drive(&b, lat, lon, 12.0 + 8.0 * det_u01(det_mix64(hw + 1)));
+            pb_stop(&b, 40 * SEC_MS, b.cargo + 45.0 + 30.0 * det_u01(det_mix64(hw + 2)));
         }
         pb_drive(&b, g->bin[bi].lat, g->bin[bi].lon, 15.0);
         double fill = 0.0;
@@ -887,35 +902,35 @@ static void car_plan(struct gen *g, int c, int64_t lday, struct plan *p)
     double from[6][2], to[6][2];
     int64_t start[6];
     int n = 0;
-    uint64_t h = hsh(s, S_CAR, (uint64_t)c, (uint64_t)lday);
+    uint64_t h = det_hash(s, S_CAR, (uint64_t)c, (uint64_t)lday);
     if (wday <= 4) {
-        start[n] = ds + (int64_t)((7.25 + 1.5 * u01(mix64(h + 1))) * HOUR_MS);
+        start[n] = ds + (int64_t)((7.25 + 1.5 * det_u01(det_mix64(h + 1))) * HOUR_MS);
         memcpy(from[n], home, sizeof(home));
         memcpy(to[n++], work, sizeof(work));
-        if (u01(mix64(h + 2)) < 0.4) {
+        if (det_u01(det_mix64(h + 2)) < 0.4) {
             double e[2];
-            jitter(mix64(h + 3), work[0], work[1], 0.012, 0.018, &e[0], &e[1]);
-            start[n] = ds + (int64_t)((12.0 + 2.0 * u01(mix64(h + 4))) * HOUR_MS);
+            jitter(det_mix64(h + 3), work[0], work[1], 0.012, 0.018, &e[0], &e[1]);
+            start[n] = ds + (int64_t)((12.0 + 2.0 * det_u01(det_mix64(h + 4))) * HOUR_MS);
             memcpy(from[n], work, sizeof(work));
             memcpy(to[n++], e, sizeof(e));
             start[n] = start[n - 1] + 75 * MIN_MS;
             memcpy(from[n], e, sizeof(e));
             memcpy(to[n++], work, sizeof(work));
         }
-        start[n] = ds + (int64_t)((17.0 + 2.0 * u01(mix64(h + 5))) * HOUR_MS);
+        start[n] = ds + (int64_t)((17.0 + 2.0 * det_u01(det_mix64(h + 5))) * HOUR_MS);
         memcpy(from[n], work, sizeof(work));
         memcpy(to[n++], home, sizeof(home));
     } else {
-        int outings = 1 + (int)(mix64(h + 6) % 2);
+        int outings = 1 + (int)(det_mix64(h + 6) % 2);
         for (int o = 0; o < outings; o++) {
             double e[2], dl, dn;
-            demo__district_center(1 + (int)(mix64(h + 7 + (uint64_t)o) % 20), &dl, &dn);
-            jitter(mix64(h + 9 + (uint64_t)o), dl, dn, 0.006, 0.009, &e[0], &e[1]);
-            start[n] = ds + (int64_t)((10.0 + 3.0 * o + 2.5 * u01(mix64(h + 11 + (uint64_t)o))) *
+            demo__district_center(1 + (int)(det_mix64(h + 7 + (uint64_t)o) % 20), &dl, &dn);
+            jitter(det_mix64(h + 9 + (uint64_t)o), dl, dn, 0.006, 0.009, &e[0], &e[1]);
+            start[n] = ds + (int64_t)((10.0 + 3.0 * o + 2.5 * det_u01(det_mix64(h + 11 + (uint64_t)o))) *
                                       HOUR_MS);
             memcpy(from[n], home, sizeof(home));
             memcpy(to[n++], e, sizeof(e));
-            start[n] = start[n - 1] + (int64_t)((1.0 + u01(mix64(h + 13 + (uint64_t)o))) *
+            start[n] = start[n - 1] + (int64_t)((1.0 + det_u01(det_mix64(h + 13 + (uint64_t)o))) *
                                                 HOUR_MS);
             memcpy(from[n], e, sizeof(e));
             memcpy(to[n++], home, sizeof(home));
@@ -931,10 +946,10 @@ static void car_plan(struct gen *g, int c, int64_t lday, struct plan *p)
         for (int w = 1; w <= 3; w++) { /* two waypoints off the straight line, then arrive */
             double f = w / 3.0, lat = from[i][0] + (to[i][0] - from[i][0]) * f,
                    lon = from[i][1] + (to[i][1] - from[i][1]) * f;
-            uint64_t hw = mix64(h + 100 + (uint64_t)(i * 10 + w));
+            uint64_t hw = det_mix64(h + 100 + (uint64_t)(i * 10 + w));
             if (w < 3)
                 jitter(hw, lat, lon, 0.002, 0.003, &lat, &lon);
-            pb_drive(&b, lat, lon, 16.0 + 14.0 * u01(mix64(hw + 1)));
+            pb_drive(&b, lat, lon, 16.0 + 14.0 * det_u01(det_mix64(hw + 1)));
         }
     }
 }
@@ -995,11 +1010,11 @@ static void gen_bins(struct gen *g, int64_t a, int64_t b)
                          fault_at(g, F_BIN_SILENT + 1, N_BIN, 0.8, 12, 36, i, t, NULL);
             if (silent)
                 continue;
-            uint64_t hb = hsh(g->seed, S_BIN, (uint64_t)i, (uint64_t)t);
+            uint64_t hb = det_hash(g->seed, S_BIN, (uint64_t)i, (uint64_t)t);
             double fill = bin_fill_since(g, i, bin_last_emptied(g, i, t), t);
-            fill = fmin(1.0, fill) + 0.015 * gauss(hb);
+            fill = fmin(1.0, fill) + 0.015 * det_gauss(hb);
             fill = fill < 0.0 ? 0.0 : fill > 1.0 ? 1.0 : fill;
-            if (u01(hsh(g->seed, S_BIN_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.0005)
+            if (det_u01(det_hash(g->seed, S_BIN_GLITCH, (uint64_t)i, (uint64_t)t)) < 0.0005)
                 fill = 0.0; /* glitch: echo from the lid */
             line_head(g, "WasteContainer", e, "waste");
             demo__lpw_f64(&g->w, "fillingLevel", fill, 2);
@@ -1036,12 +1051,12 @@ static void gen_trucks(struct gen *g, int64_t a, int64_t b)
                 s = &p->seg[p->nseg - 1];
             double lat, lon, cargo, speed = 0.0;
             seg_at(s, t < s->t1 ? t : s->t1, &lat, &lon, &cargo);
-            uint64_t hv = hsh(g->seed, S_TRUCK, (uint64_t)k + 1000, (uint64_t)t);
+            uint64_t hv = det_hash(g->seed, S_TRUCK, (uint64_t)k + 1000, (uint64_t)t);
             if (s->kind == SEG_DRIVE)
-                speed = fmax(3.0, s->speed + 1.5 * gauss(hv));
+                speed = fmax(3.0, s->speed + 1.5 * det_gauss(hv));
             line_head(g, "Vehicle", e, "waste");
-            demo__lpw_geo(&g->w, lat + 0.00001 * gauss(mix64(hv)),
-                          lon + 0.00001 * gauss(mix64(hv + 1)));
+            demo__lpw_geo(&g->w, lat + 0.00001 * det_gauss(det_mix64(hv)),
+                          lon + 0.00001 * det_gauss(det_mix64(hv + 1)));
             demo__lpw_f64(&g->w, "speed", speed, 1);
             if (cargo >= 0.5) /* written in whole kg; the model says exclusiveMinimum 0 */
                 demo__lpw_f64(&g->w, "cargoWeight", cargo, 0);
@@ -1064,10 +1079,10 @@ static void gen_cars(struct gen *g, int64_t a, int64_t b)
                 continue;
             double lat, lon, unused;
             seg_at(s, t, &lat, &lon, &unused);
-            uint64_t hv = hsh(g->seed, S_CAR_PM, (uint64_t)c, (uint64_t)t);
-            double pm = pm_background(g, t, &l) + 6.0 * traffic(&l) + 2.0 * gauss(hv);
+            uint64_t hv = det_hash(g->seed, S_CAR_PM, (uint64_t)c, (uint64_t)t);
+            double pm = pm_background(g, t, &l) + 6.0 * traffic(&l) + 2.0 * det_gauss(hv);
             pm = fmax(pm, 1.0);
-            if (u01(mix64(hv + 7)) < 0.0002)
+            if (det_u01(det_mix64(hv + 7)) < 0.0002)
                 pm = 999.9;
             line_head(g, "Vehicle", e, "air");
             demo__lpw_geo(&g->w, lat, lon);
@@ -1083,11 +1098,11 @@ static void gen_cars(struct gen *g, int64_t a, int64_t b)
 /* Fault episode of lift i on local day d: 1 and [t0, t1) with probability 0.25. */
 static int lift_fault(const struct gen *g, int i, int64_t d, int64_t *t0, int64_t *t1)
 {
-    uint64_t h = hsh(g->seed, F_LIFT, (uint64_t)i, (uint64_t)d);
-    if (u01(h) >= 0.25)
+    uint64_t h = det_hash(g->seed, F_LIFT, (uint64_t)i, (uint64_t)d);
+    if (det_u01(h) >= 0.25)
         return 0;
-    *t0 = local_day_start(d) + (int64_t)((6.0 + 16.0 * u01(mix64(h))) * 60) * MIN_MS;
-    *t1 = *t0 + (int64_t)((0.5 + 3.5 * u01(mix64(h + 1))) * 60) * MIN_MS;
+    *t0 = local_day_start(d) + (int64_t)((6.0 + 16.0 * det_u01(det_mix64(h))) * 60) * MIN_MS;
+    *t1 = *t0 + (int64_t)((0.5 + 3.5 * det_u01(det_mix64(h + 1))) * 60) * MIN_MS;
     return 1;
 }
 
@@ -1146,7 +1161,7 @@ static void gen_pools(struct gen *g, int64_t a, int64_t b)
             int64_t occ = 0;
             if (open) {
                 occ = llround(e->a * f *
-                              (1.0 + 0.12 * gauss(hsh(g->seed, S_POOL, (uint64_t)i, (uint64_t)t))));
+                              (1.0 + 0.12 * det_gauss(det_hash(g->seed, S_POOL, (uint64_t)i, (uint64_t)t))));
                 occ = occ < 0 ? 0 : occ > (int64_t)e->a ? (int64_t)e->a : occ;
             }
             line_head(g, "SwimmingPool", e, "sport");
@@ -1166,11 +1181,11 @@ static void gen_weather(struct gen *g, int64_t a, int64_t b)
         struct lt l;
         ltime(t, &l);
         double temp = temp_out(g, t, &l), mean = 12.3 - 7.8 * season_cos(&l), r = rain(g, t);
-        double hum = 78.0 - 2.2 * (temp - mean) + 8.0 * vnoise(g->seed, S_HUM, 0, t, 12 * HOUR_MS) +
+        double hum = 78.0 - 2.2 * (temp - mean) + 8.0 * det_vnoise(g->seed, S_HUM, 0, t, 12 * HOUR_MS) +
                      (r > 0.0 ? 12.0 : 0.0);
         hum = hum < 25.0 ? 25.0 : hum > 100.0 ? 100.0 : hum;
-        double wind = 3.5 + 2.2 * vnoise(g->seed, S_WIND, 0, t, 9 * HOUR_MS) +
-                      0.6 * gauss(hsh(g->seed, S_WIND, 1, (uint64_t)t));
+        double wind = 3.5 + 2.2 * det_vnoise(g->seed, S_WIND, 0, t, 9 * HOUR_MS) +
+                      0.6 * det_gauss(det_hash(g->seed, S_WIND, 1, (uint64_t)t));
         line_head(g, "WeatherObserved", e, "weather");
         demo__lpw_f64(&g->w, "temperature", temp, 1);
         demo__lpw_f64(&g->w, "humidity", hum, 0);
@@ -1192,9 +1207,15 @@ int demo_generate(const struct demo_opts *o, int64_t from_ms, int64_t to_ms, dem
     if (to_ms <= from_ms)
         return VG_OK;
     struct gen *g = gen_new(seed);
+    if (o && o->incidents_at > 0) {
+        struct lt la;
+        ltime(o->incidents_at, &la);
+        g->anchor = o->incidents_at;
+        g->anchor_day = la.day;
+    }
     demo__lpw_init(&g->w, emit, arg);
     for (int64_t a = from_ms, b; a < to_ms && !rc; a = b) {
-        b = floor_div(a, HOUR_MS) * HOUR_MS + HOUR_MS;
+        b = clock_floor_div(a, HOUR_MS) * HOUR_MS + HOUR_MS;
         if (b > to_ms)
             b = to_ms;
         gen_noise(g, a, b);
@@ -1217,6 +1238,77 @@ int demo_generate(const struct demo_opts *o, int64_t from_ms, int64_t to_ms, dem
     return rc;
 }
 
+/* ---- the demo's rules ------------------------------------------------------------------------ */
+
+/* One rule per injected incident (water-leak, noise-stuck, school-dwell, pm25-episode; the leak's
+** baseline learns 4 nights since the backfill has 7 days), and city rules: noise above 80 dB(A)
+** for 10 min, silences of 2 h of the Nation sensors (by id: the real samples share their types and
+** are old, so a rule by type would call them all silent) and of the heating plants, heating supply
+** below 25 °C for 1 h (the burner failures). The geofence is the school's rectangle (SCHOOL_*). */
+static const char demo_rules[] =
+    "{\"rules\":[{\"id\":\"water-leak\",\"name\":\"Suspected water leak\","
+    "\"kind\":\"nightmin\",\"severity\":\"high\","
+    "\"message\":\"{entity}: night water flow {value} m3 per 15 min above its usual level "
+    "for 2 nights (suspected leak)\","
+    "\"target\":{\"type\":\"Building\",\"attr\":\"waterConsumption\"},"
+    "\"condition\":{\"from\":\"02:00\",\"to\":\"04:00\",\"nights\":2,\"learn\":4,\"window\":7,"
+    "\"ratio\":0.5,\"margin\":0}},"
+    "{\"id\":\"noise-stuck\",\"name\":\"Noise meter stuck\",\"kind\":\"stuck\","
+    "\"severity\":\"medium\",\"target\":{\"type\":\"NoiseLevelObserved\",\"attr\":\"LAeq\"},"
+    "\"condition\":{\"repeats\":30,\"for\":\"30m\"}},"
+    "{\"id\":\"school-dwell\",\"name\":\"Vehicle waiting at a school gate\",\"kind\":\"dwell\","
+    "\"severity\":\"medium\",\"target\":{\"type\":\"Vehicle\",\"attr\":\"location\"},"
+    "\"condition\":{\"geofence\":{\"type\":\"MultiPolygon\",\"coordinates\":[[[[2.38435,"
+    "48.84490],[2.38525,48.84490],[2.38525,48.84550],[2.38435,48.84550],[2.38435,48.84490]]]]},"
+    "\"radius_m\":30,\"for\":\"30m\"}},"
+    "{\"id\":\"pm25-episode\",\"name\":\"PM2.5 episode\",\"kind\":\"threshold\","
+    "\"severity\":\"high\",\"target\":{\"type\":\"AirQualityObserved\",\"attr\":\"pm25\"},"
+    "\"condition\":{\"op\":\">\",\"raise\":50,\"clear\":40,\"for\":\"1h\"}},"
+    "{\"id\":\"noise-high\",\"name\":\"Noise above 80 dB(A)\",\"kind\":\"threshold\","
+    "\"severity\":\"medium\",\"target\":{\"type\":\"NoiseLevelObserved\",\"attr\":\"LAeq\"},"
+    "\"condition\":{\"op\":\">\",\"raise\":80,\"clear\":75,\"for\":\"10m\"}},"
+    "{\"id\":\"silence-noise\",\"name\":\"Noise meter silent\",\"kind\":\"stale\","
+    "\"severity\":\"low\",\"target\":{\"ids\":[\"urn:ngsi-ld:NoiseLevelObserved:nation-01\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-02\",\"urn:ngsi-ld:NoiseLevelObserved:nation-03\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-04\",\"urn:ngsi-ld:NoiseLevelObserved:nation-05\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-06\",\"urn:ngsi-ld:NoiseLevelObserved:nation-07\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-08\",\"urn:ngsi-ld:NoiseLevelObserved:nation-09\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-10\",\"urn:ngsi-ld:NoiseLevelObserved:nation-11\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-12\",\"urn:ngsi-ld:NoiseLevelObserved:nation-13\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-14\",\"urn:ngsi-ld:NoiseLevelObserved:nation-15\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-16\",\"urn:ngsi-ld:NoiseLevelObserved:nation-17\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-18\",\"urn:ngsi-ld:NoiseLevelObserved:nation-19\","
+    "\"urn:ngsi-ld:NoiseLevelObserved:nation-20\"]},\"condition\":{\"after\":\"2h\"}},"
+    "{\"id\":\"silence-air\",\"name\":\"Air sensor silent\",\"kind\":\"stale\","
+    "\"severity\":\"low\",\"target\":{\"ids\":[\"urn:ngsi-ld:AirQualityObserved:nation-01\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-02\",\"urn:ngsi-ld:AirQualityObserved:nation-03\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-04\",\"urn:ngsi-ld:AirQualityObserved:nation-05\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-06\",\"urn:ngsi-ld:AirQualityObserved:nation-07\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-08\",\"urn:ngsi-ld:AirQualityObserved:nation-09\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-10\"]},\"condition\":{\"after\":\"2h\"}},"
+    "{\"id\":\"silence-cameras\",\"name\":\"Traffic camera silent\",\"kind\":\"stale\","
+    "\"severity\":\"low\","
+    "\"target\":{\"ids\":[\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-01\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-02\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-03\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-04\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-05\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-06\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-07\","
+    "\"urn:ngsi-ld:TrafficFlowObserved:nation-cam-08\"]},\"condition\":{\"after\":\"2h\"}},"
+    "{\"id\":\"silence-heating\",\"name\":\"Heating plant silent\",\"kind\":\"stale\","
+    "\"severity\":\"low\",\"target\":{\"type\":\"HeatingPlant\"},"
+    "\"condition\":{\"after\":\"2h\"}},"
+    "{\"id\":\"heating-failure\",\"name\":\"Heating supply too cold\",\"kind\":\"threshold\","
+    "\"severity\":\"high\",\"target\":{\"type\":\"HeatingPlant\","
+    "\"attr\":\"supplyTemperature\"},\"condition\":{\"op\":\"<\",\"raise\":25,\"clear\":32,"
+    "\"for\":\"1h\"}}]}";
+
+const char *demo_rules_json(void)
+{
+    return demo_rules;
+}
+
 /* ---- the demo thread ------------------------------------------------------------------------- */
 
 struct demo {
@@ -1227,6 +1319,9 @@ struct demo {
     int backfill_days;
     int realtime;
     uint64_t seed;
+    int64_t incidents_at; /* the option: 0 = kv or now, -1 = none */
+    void (*backfilled)(void *arg); /* demo_opts.backfilled */
+    void *backfilled_arg;
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1320,6 +1415,24 @@ static void kv_set_until(struct demo *d, int64_t t)
         log_warn("demo: cannot record kv '%s': %s", key, vg_strerror(rc));
 }
 
+/* The injected incidents' anchor: the option, else kv demo.anchor.<tenant>, else now (recorded,
+** so that a restart keeps the incidents where the first backfill put them). */
+static int64_t incidents_anchor(struct demo *d, int64_t now)
+{
+    char key[300], val[32];
+    long long u = 0;
+    if (d->incidents_at)
+        return d->incidents_at < 0 ? 0 : d->incidents_at;
+    snprintf(key, sizeof(key), "demo.anchor.%s", d->tenant);
+    if (!meta_kv_get(d->m, key, val, sizeof(val)) && sscanf(val, "%lld", &u) == 1 && u > 0)
+        return u;
+    snprintf(val, sizeof(val), "%lld", (long long)now);
+    int rc = meta_kv_set(d->m, key, val);
+    if (rc)
+        log_warn("demo: cannot record kv '%s': %s", key, vg_strerror(rc));
+    return now;
+}
+
 static void finish_backfill(struct demo *d, int rc)
 {
     pthread_mutex_lock(&d->mu);
@@ -1355,6 +1468,7 @@ static void *demo_main(void *arg)
 
     int64_t now = clock_now_ms();
     int64_t oldest = now - (int64_t)d->backfill_days * DAY_MS;
+    o.incidents_at = incidents_anchor(d, now);
     int64_t from = oldest;
     if (kv_list_has(d->m, "demo.backfill_done", d->tenant)) {
         char key[300], val[32];
@@ -1386,6 +1500,8 @@ static void *demo_main(void *arg)
         log_error("demo backfill failed for tenant '%s': %s", d->tenant, vg_strerror(rc));
     }
     finish_backfill(d, rc);
+    if (d->backfilled)
+        d->backfilled(d->backfilled_arg);
 
     int64_t last = now;
     int ticks = 0;
@@ -1429,6 +1545,9 @@ int demo_start(struct ingest *ig, struct meta *m, const struct demo_opts *opts, 
     d->backfill_days = opts && opts->backfill_days > 0 ? opts->backfill_days : 7;
     d->realtime = opts ? opts->realtime : 0;
     d->seed = opts && opts->seed ? opts->seed : 42;
+    d->incidents_at = opts ? opts->incidents_at : 0;
+    d->backfilled = opts ? opts->backfilled : NULL;
+    d->backfilled_arg = opts ? opts->backfilled_arg : NULL;
     pthread_mutex_init(&d->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

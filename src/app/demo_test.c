@@ -6,12 +6,14 @@
 */
 #include "app/demo.h"
 
+#include "alerts/alerts.h"
 #include "app/demo_samples.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/test.h"
 #include "ingest/lineproto.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -720,6 +722,275 @@ static void test_real_samples(void)
     check_sample(3, dir, 3587, 0, 0, 30, 900, 3587 * 6 + 30);
 }
 
+/* ---- injected incidents (o->incidents_at) ---------------------------------------------------- */
+
+/* The anchor of the cases below: Thursday 2024-03-07 10:00 Europe/Paris. */
+static const int64_t ANCHOR = 1709506800000LL + 3 * DAY_MS + 10 * HOUR_MS;
+#define MIN_MS 60000LL
+
+static int gen_inc(int64_t at, int64_t from, int64_t to, struct sink *s)
+{
+    struct demo_opts o;
+    memset(&o, 0, sizeof(o));
+    o.seed = 42;
+    o.incidents_at = at;
+    sink_init(s);
+    return demo_generate(&o, from, to, sink_emit, s);
+}
+
+/* The values of one field of one entity, in time order. */
+struct series {
+    const char *meas, *id, *field;
+    int64_t ts[20000];
+    double v[20000], lat[20000], lon[20000];
+    uint32_t n;
+};
+
+static void series_fn(void *arg, const struct lp_line *ln)
+{
+    struct series *s = arg;
+    char id[80];
+    if (!meas_is(ln, s->meas))
+        return;
+    line_id(ln, id, sizeof(id));
+    if (strcmp(id, s->id) || s->n >= 20000)
+        return;
+    s->ts[s->n] = ln->ts;
+    s->v[s->n] = s->field ? fval(ln, s->field) : NAN;
+    s->lat[s->n] = fval(ln, "lat");
+    s->lon[s->n++] = fval(ln, "lon");
+}
+
+static struct series *series_of(const struct sink *k, const char *meas, const char *id,
+                                const char *field)
+{
+    struct series *s = calloc(1, sizeof(*s));
+    s->meas = meas;
+    s->id = id;
+    s->field = field;
+    scan(k->b.p, k->b.len, series_fn, s);
+    return s;
+}
+
+static int cmp_dbl(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void test_incident_leak(void)
+{
+    /* mediatheque-12 leaks 0.012 m³ per 15 min from Monday 10:00: the nights (02:00-04:00
+    ** local, UTC+1 in March) of Friday..Monday are unchanged, those of Tuesday..Thursday carry
+    ** the leak on every reading, and their minima stand far above the learned level. */
+    double pre[8], post[8];
+    int npre = 0, npost = 0;
+    for (int d = -3; d <= 3; d++) {
+        int64_t n0 = MONDAY + d * DAY_MS + 2 * HOUR_MS;
+        struct sink a, b;
+        REQUIRE(gen_inc(ANCHOR, n0, n0 + 2 * HOUR_MS, &a) == 0);
+        REQUIRE(gen_inc(0, n0, n0 + 2 * HOUR_MS, &b) == 0);
+        const char *id = "urn:ngsi-ld:Building:mediatheque-12";
+        struct series *x = series_of(&a, "Building", id, "waterConsumption");
+        struct series *y = series_of(&b, "Building", id, "waterConsumption");
+        CHECK_EQ_INT(x->n, 8);
+        CHECK_EQ_INT(y->n, 8);
+        double mn = 1e9;
+        for (uint32_t i = 0; i < x->n && i < y->n; i++) {
+            double diff = x->v[i] - y->v[i];
+            if (d <= 0)
+                CHECK(diff == 0.0);
+            else
+                CHECK(diff > 0.0105 && diff < 0.0135);
+            mn = fmin(mn, x->v[i]);
+        }
+        if (d <= 0)
+            pre[npre++] = mn;
+        else
+            post[npost++] = mn;
+        free(x);
+        free(y);
+        buf_release(&a.b);
+        buf_release(&b.b);
+    }
+    qsort(pre, (size_t)npre, sizeof(double), cmp_dbl);
+    double level = (pre[npre / 2 - 1] + pre[npre / 2]) / 2 * 1.5; /* the rule: ratio 0.5 */
+    printf("  leak: night minima before %.3f..%.3f, level %.3f, with the leak %.3f %.3f %.3f\n",
+           pre[0], pre[npre - 1], level, post[0], post[1], post[2]);
+    for (int i = 0; i < npost; i++)
+        CHECK(post[i] > level);
+}
+
+static void test_incident_stuck(void)
+{
+    struct sink a, b;
+    REQUIRE(gen_inc(ANCHOR, ANCHOR - 2 * HOUR_MS, ANCHOR + 3 * HOUR_MS, &a) == 0);
+    REQUIRE(gen_inc(0, ANCHOR - 2 * HOUR_MS, ANCHOR + 3 * HOUR_MS, &b) == 0);
+    const char *id = "urn:ngsi-ld:NoiseLevelObserved:nation-07";
+    struct series *x = series_of(&a, "NoiseLevelObserved", id, "LAeq");
+    struct series *y = series_of(&b, "NoiseLevelObserved", id, "LAeq");
+    uint32_t same = 0, changes = 0, first = UINT32_MAX;
+    for (uint32_t i = 0; i < x->n; i++) {
+        if (x->ts[i] < ANCHOR - 89 * MIN_MS || x->ts[i] >= ANCHOR + 149 * MIN_MS)
+            continue;
+        if (first == UINT32_MAX)
+            first = i;
+        same += x->v[i] == x->v[first];
+    }
+    for (uint32_t i = 1; i < y->n; i++)
+        changes += y->v[i] != y->v[i - 1];
+    CHECK(same >= 237); /* one reading a minute for 238 min */
+    CHECK(changes > 200); /* the same meter without the incident */
+    CHECK(x->ts[0] < ANCHOR - 95 * MIN_MS && x->v[0] != x->v[first]);
+    free(x);
+    free(y);
+    buf_release(&a.b);
+    buf_release(&b.b);
+}
+
+static double meters(double lat1, double lon1, double lat2, double lon2)
+{
+    return hypot((lat2 - lat1) * 111320.0, (lon2 - lon1) * 73300.0);
+}
+
+/* The longest run of consecutive stationary fixes (speed 0) inside the school's rectangle: its
+** span (ms) and the largest distance from its first fix. */
+static int64_t school_run(const struct series *s, double *spread)
+{
+    int64_t best = 0;
+    *spread = 0;
+    for (uint32_t i = 0; i < s->n;) {
+        uint32_t e = i;
+        double sp = 0;
+        while (e < s->n && s->v[e] == 0.0 && fabs(s->lat[e] - 48.84520) <= 0.00030 &&
+               fabs(s->lon[e] - 2.38480) <= 0.00045) {
+            sp = fmax(sp, meters(s->lat[i], s->lon[i], s->lat[e], s->lon[e]));
+            e++;
+        }
+        if (e > i && s->ts[e - 1] - s->ts[i] > best) {
+            best = s->ts[e - 1] - s->ts[i];
+            *spread = sp;
+        }
+        i = e > i ? e : i + 1;
+    }
+    return best;
+}
+
+static void test_incident_truck(void)
+{
+    /* truck-07 waits 45 min at the school gate every working morning (the anchor's Thursday and
+    ** the Monday before it alike), within a few metres; without incidents it never stops there */
+    int64_t days[2] = {MONDAY, MONDAY + 3 * DAY_MS};
+    for (int d = 0; d < 2; d++) {
+        struct sink a, b;
+        REQUIRE(gen_inc(ANCHOR, days[d] + 6 * HOUR_MS, days[d] + 9 * HOUR_MS, &a) == 0);
+        REQUIRE(gen_inc(0, days[d] + 6 * HOUR_MS, days[d] + 9 * HOUR_MS, &b) == 0);
+        const char *id = "urn:ngsi-ld:Vehicle:truck-07";
+        struct series *x = series_of(&a, "Vehicle", id, "speed");
+        struct series *y = series_of(&b, "Vehicle", id, "speed");
+        double spread;
+        int64_t run = school_run(x, &spread);
+        printf("  truck-07 at the school gate: %.1f min, within %.1f m\n", (double)run / MIN_MS,
+               spread);
+        CHECK(run >= 44 * MIN_MS && run <= 46 * MIN_MS);
+        CHECK(spread < 30.0);
+        CHECK(school_run(y, &spread) < 5 * MIN_MS);
+        free(x);
+        free(y);
+        buf_release(&a.b);
+        buf_release(&b.b);
+    }
+}
+
+static void test_incident_pm25(void)
+{
+    /* the afternoon before the anchor (Wednesday 14:00-19:00 local = 13:00-18:00 UTC) */
+    int64_t t0 = MONDAY + 2 * DAY_MS + 14 * HOUR_MS;
+    struct sink a, b;
+    REQUIRE(gen_inc(ANCHOR, t0 - 2 * HOUR_MS, t0 + 7 * HOUR_MS, &a) == 0);
+    REQUIRE(gen_inc(0, t0 - 2 * HOUR_MS, t0 + 7 * HOUR_MS, &b) == 0);
+    const char *ids[3] = {"urn:ngsi-ld:AirQualityObserved:nation-03",
+                          "urn:ngsi-ld:AirQualityObserved:nation-04",
+                          "urn:ngsi-ld:AirQualityObserved:nation-05"};
+    for (int k = 0; k < 3; k++) {
+        struct series *x = series_of(&a, "AirQualityObserved", ids[k], "pm25");
+        struct series *y = series_of(&b, "AirQualityObserved", ids[k], "pm25");
+        uint32_t above = 0, in = 0, plain_above = 0;
+        for (uint32_t i = 0; i < x->n; i++) {
+            if (x->ts[i] >= t0 && x->ts[i] < t0 + 5 * HOUR_MS) {
+                in++;
+                above += x->v[i] > 50.0;
+            }
+        }
+        for (uint32_t i = 0; i < y->n; i++)
+            plain_above += y->v[i] > 50.0 && y->v[i] != 999.9;
+        if (k < 2) {
+            CHECK_EQ_INT(in, 300); /* one reading a minute, never silent during the episode */
+            CHECK_EQ_INT(above, 300);
+        } else {
+            CHECK_EQ_INT(above, 0); /* only two sensors */
+        }
+        CHECK_EQ_INT(plain_above, 0);
+        free(x);
+        free(y);
+    }
+    buf_release(&a.b);
+    buf_release(&b.b);
+    /* same anchor, same bytes */
+    struct sink c, d;
+    REQUIRE(gen_inc(ANCHOR, t0, t0 + HOUR_MS, &c) == 0);
+    REQUIRE(gen_inc(ANCHOR, t0, t0 + HOUR_MS, &d) == 0);
+    CHECK(c.b.len == d.b.len && !memcmp(c.b.p, d.b.p, c.b.len));
+    buf_release(&c.b);
+    buf_release(&d.b);
+}
+
+static void test_rules_json(void)
+{
+    /* demo_rules_json parses, and the engine accepts each of its rules */
+    json_error_t je;
+    json_t *j = json_loads(demo_rules_json(), 0, &je);
+    REQUIRE(j);
+    json_t *arr = json_object_get(j, "rules");
+    CHECK(json_array_size(arr) >= 8);
+    char *dir = test_tmpdir("demo-rules");
+    char mp[600], sd[600];
+    snprintf(mp, sizeof(mp), "%s/meta.db", dir);
+    snprintf(sd, sizeof(sd), "%s/store", dir);
+    struct meta *m = NULL;
+    struct store *st = NULL;
+    struct catalog *c = NULL;
+    struct alerts *al = NULL;
+    struct store_opts so;
+    memset(&so, 0, sizeof(so));
+    REQUIRE(!meta_open(mp, &m) && !store_open(sd, &so, &st) && !catalog_open(m, st, &c) &&
+            !store_recover(st, NULL) && !alerts_open(m, c, st, &al));
+    const char *want[] = {"water-leak", "noise-stuck", "school-dwell", "pm25-episode"};
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char *one = json_dumps(json_array_get(arr, i), JSON_COMPACT);
+        char id[64], err[256] = "";
+        int rc = alerts_rule_put(al, "default", one, strlen(one), 0, id, sizeof(id), err,
+                                 sizeof(err));
+        if (rc)
+            printf("  rule %zu refused: %s\n", i, err);
+        CHECK_EQ_INT(rc, 0);
+        for (size_t w = 0; w < VG_ARRAY_LEN(want); w++)
+            found += !rc && !strcmp(id, want[w]);
+        free(one);
+    }
+    CHECK_EQ_INT(found, 4);
+    alerts_free(al);
+    store_close(st);
+    catalog_free(c);
+    meta_close(m);
+    json_decref(j);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    free(dir);
+}
+
 int main(void)
 {
     TEST_BEGIN("demo");
@@ -732,6 +1003,11 @@ int main(void)
     TEST_RUN(test_faults);
     TEST_RUN(test_csv_edge_cases);
     TEST_RUN(test_real_samples);
+    TEST_RUN(test_incident_leak);
+    TEST_RUN(test_incident_stuck);
+    TEST_RUN(test_incident_truck);
+    TEST_RUN(test_incident_pm25);
+    TEST_RUN(test_rules_json);
     buf_release(&day.b);
     return TEST_END();
 }

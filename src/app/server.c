@@ -407,18 +407,13 @@ static void lp_apply(void *arg, const char *tenant, const struct ingest_update *
     free(o);
 }
 
-/* The rules of the configuration file (JSON: {"rules":[...]} or [...]) for the default tenant. */
-static int rules_from_file(struct vg_server *s, const char *path)
+/* Rules ({"rules":[...]} or [...]) for the default tenant, from `what` (a file, the demo). */
+static int rules_apply(struct vg_server *s, json_t *doc, const char *what)
 {
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc) {
-        log_error("rules file '%s': %s (line %d)", path, je.text, je.line);
-        return VG_EINVAL;
-    }
+    const char *path = what;
     const json_t *arr = json_is_array(doc) ? doc : json_object_get(doc, "rules");
     if (!json_is_array(arr)) {
-        log_error("rules file '%s': expected {\"rules\":[...]} or an array of rules", path);
+        log_error("rules of %s: expected {\"rules\":[...]} or an array of rules", path);
         json_decref(doc);
         return VG_EINVAL;
     }
@@ -432,7 +427,7 @@ static int rules_from_file(struct vg_server *s, const char *path)
         int changed = 0;
         if (alerts_rule_ensure(s->alerts, "default", text, strlen(text), &changed, err,
                                sizeof(err))) {
-            log_error("rules file '%s': rule %zu: %s", path, i + 1, err);
+            log_error("rules of %s: rule %zu: %s", path, i + 1, err);
             rc = VG_EINVAL;
         } else {
             counts[changed]++;
@@ -441,9 +436,23 @@ static int rules_from_file(struct vg_server *s, const char *path)
     }
     json_decref(doc);
     if (!rc)
-        log_info("rules file '%s': %u created, %u replaced, %u unchanged", path, counts[1],
+        log_info("rules of %s: %u created, %u replaced, %u unchanged", path, counts[1],
                  counts[2], counts[0]);
     return rc;
+}
+
+/* The rules of the configuration file. */
+static int rules_from_file(struct vg_server *s, const char *path)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc) {
+        log_error("rules file '%s': %s (line %d)", path, je.text, je.line);
+        return VG_EINVAL;
+    }
+    char what[600];
+    snprintf(what, sizeof(what), "file '%s'", path);
+    return rules_apply(s, doc, what);
 }
 
 /* The alert engine, its lifecycle policy, its rules from the configuration, and where its
@@ -565,6 +574,14 @@ fail:
     return -1;
 }
 
+/* The demo's backfill is in: the alerts' staleness tick may judge by the wall clock now. */
+static void start_alerts_tick(void *arg)
+{
+    struct vg_server *s = arg;
+    if (alerts_start(s->alerts, 1000))
+        log_error("alerts: cannot start the tick thread");
+}
+
 int server_start(struct vg_server *s, int demo)
 {
     struct api_opts ao;
@@ -609,7 +626,11 @@ int server_start(struct vg_server *s, int demo)
         return -1;
     if (pthread_create(&s->maint, NULL, maint_main, s) == 0)
         s->maint_running = 1;
-    if (alerts_start(s->alerts, 1000))
+    /* the demo: its rules, and the tick (staleness by the wall clock) only once the backfill
+    ** of past days is in, else every backfilled series would look silent for a moment */
+    if (demo && rules_apply(s, json_loads(demo_rules_json(), 0, NULL), "the demo city"))
+        return -1;
+    if (!demo && alerts_start(s->alerts, 1000))
         return -1;
     int loopback = strncmp(s->cfg.listen, "127.", 4) == 0 ||
                    strncmp(s->cfg.listen, "localhost:", 10) == 0 ||
@@ -627,6 +648,8 @@ int server_start(struct vg_server *s, int demo)
         dop.backfill_days = 7;
         dop.realtime = s->cfg.realtime;
         dop.seed = 42;
+        dop.backfilled = start_alerts_tick;
+        dop.backfilled_arg = s;
         int rc = demo_start(s->ig, s->meta, &dop, &s->demo);
         if (rc) {
             log_error("cannot start the demo city: %s", vg_strerror(rc));
@@ -634,6 +657,7 @@ int server_start(struct vg_server *s, int demo)
         }
         log_info("demo city running: try http://%s/api/v1/latest?type=NoiseLevelObserved",
                  s->cfg.listen);
+
     }
     return 0;
 }

@@ -158,6 +158,7 @@ struct batch {
     ** measurement reuse them instead of copying them again */
     struct name_ref { uint32_t off, len; } prev_type, prev_keys[16];
     struct ingest_result *res;
+    uint32_t body_lines;       /* a guess of the lines of the request body */
 };
 
 /* Copy a name into the arena; returns its offset. */
@@ -185,7 +186,9 @@ static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint
                              enum vg_vtype vt, const struct store_point *p)
 {
     if (b->nupd == b->capupd) {
-        b->capupd = b->capupd ? b->capupd * 2 : 16;
+        /* first time: room for a value per line of the body (guessed from its length), so that
+        ** a large batch does not regrow its arrays a dozen times */
+        b->capupd = b->capupd ? b->capupd * 2 : VG_MAX(16u, b->body_lines);
         b->upd = vg_realloc(b->upd, b->capupd * sizeof(*b->upd));
         b->uoff = vg_realloc(b->uoff, b->capupd * sizeof(*b->uoff));
     }
@@ -414,6 +417,8 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
     memset(&b, 0, sizeof(b));
     buf_init(&b.names, 0);
     b.res = res;
+    /* the hook's arrays start at a guess of the lines of the body (batch_add_update) */
+    b.body_lines = (uint32_t)VG_MIN(len / 40, (size_t)INGEST_MAX_POINTS);
     atomic_fetch_add(&ig->requests, 1);
     lp_init(ps, body, len);
     for (;;) {

@@ -45,6 +45,7 @@ struct http_req {
     const void *route;
     int scope;
     int authenticated;
+    char key_label[128];   /* the API key's label ("" = none) */
     int64_t start_ns;
     /* set by the application for the access log */
     char tenant[64];
