@@ -132,7 +132,7 @@ static const struct brule rules[] = {
     {"leak", INC_LEAK,
      "{\"id\":\"leak\",\"kind\":\"nightmin\",\"severity\":\"high\",\"target\":{\"type\":"
      "\"Building\",\"attr\":\"waterConsumption\"},\"condition\":{\"from\":\"02:00\",\"to\":"
-     "\"04:00\",\"nights\":2,\"learn\":7,\"window\":14,\"ratio\":0.5,\"margin\":0}}"},
+     "\"04:00\",\"nights\":2,\"learn\":7,\"window\":14,\"ratio\":0.25,\"margin\":0}}"},
     {"stuck", INC_STUCK,
      "{\"id\":\"stuck\",\"kind\":\"stuck\",\"target\":{\"type\":\"NoiseLevelObserved\","
      "\"attr\":\"LAeq\"},\"condition\":{\"repeats\":6,\"for\":\"1h\"}}"},
@@ -268,8 +268,8 @@ static void score(int kind, const struct balert *a, uint32_t na, const struct in
                           : NAN;
     printf("%s precision=%.2f recall=%.2f delay_h=%.1f\n", kname(kind),
            alerts ? (double)matched / alerts : 0.0, incs ? (double)detected / incs : 0.0, med);
-    fprintf(stderr, "  %s: %u alerts (%u matching), %u of %u incidents detected%s\n", kname(kind),
-            alerts, matched, detected, incs,
+    fprintf(stderr, "  %s: %u alerts (%u matching), %u of %u incidents detected, delay max %.1f h%s\n",
+            kname(kind), alerts, matched, detected, incs, detected ? delays[detected - 1] : NAN,
             refused ? " -- the engine refused this kind's rule" : "");
     free(delays);
 }

@@ -84,6 +84,9 @@ struct series {
     int unit;             /* a unit code series ("attr@unit"): not evaluated */
     struct hw *hw;        /* its forecasting model, once asked for (fed by every value) */
     struct baseline *bl;  /* its hour-of-week baseline, while an anomaly rule watches it */
+    int64_t an_hour;      /* anomaly rules score hourly means: the hour being summed */
+    double an_sum;
+    uint32_t an_n;
     struct series *whole; /* the entity-level series (attribute ""), once looked up */
     uint32_t sid;         /* the store's series id (0 = not known yet) */
     char *tenant, *entity, *type, *attr; /* owned */
@@ -1079,6 +1082,29 @@ static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, 
         bind(al, s);
     if (s->hw)
         hw_add(s->hw, ts, v);
+    /* anomaly rules score the mean of each completed hour (the baseline's own granularity: a
+    ** raw value would be compared with the spread of hourly means) */
+    int hour_scored = 0;
+    double hour_mean = 0, hour_score = NAN;
+    int64_t hour_ts = 0;
+    if (s->bl) {
+        int64_t h = clock_floor_div(ts, FC_STEP_MS);
+        if (s->an_n && h > s->an_hour) {
+            hour_mean = s->an_sum / s->an_n;
+            hour_ts = s->an_hour * FC_STEP_MS;
+            double median, mad;
+            hour_scored = !baseline_score(s->bl, hour_ts, hour_mean, &hour_score, &median, &mad);
+        }
+        if (!s->an_n || h > s->an_hour) {
+            s->an_hour = h;
+            s->an_sum = 0;
+            s->an_n = 0;
+        }
+        if (h == s->an_hour && isfinite(v)) {
+            s->an_sum += v;
+            s->an_n++;
+        }
+    }
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
         enum rule_event ev;
@@ -1089,12 +1115,10 @@ static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, 
             continue;
         }
         const struct rule *r = &b->rule->r;
-        double score, median, mad;
         switch (r->kind) {
-        case RULE_ANOMALY: /* scored against the baseline before the value enters it */
-            ev = s->bl && !baseline_score(s->bl, ts, v, &score, &median, &mad)
-                     ? rule_on_score(r, &b->st, ts, v, score)
-                     : RULE_NONE;
+        case RULE_ANOMALY: /* the hour just completed, against the baseline before it enters */
+            ev = hour_scored ? rule_on_score(r, &b->st, hour_ts, hour_mean, hour_score)
+                             : RULE_NONE;
             break;
         case RULE_FORECAST:
             ev = forecast_check(s, b, ts);

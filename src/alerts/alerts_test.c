@@ -646,7 +646,12 @@ static void anomaly_and_forecast_through_engine(void)
     CHECK(forecasts >= 1); /* the third week's evening peaks reach 45 */
     json_decref(l);
     int64_t t = t0 + 21 * DAY + 10 * HOUR;
-    val(&e, "t", "m1", "Meter", "flow", 40, t); /* a spike */
+    val(&e, "t", "m1", "Meter", "flow", 40, t); /* a spike for the 10:00 hour ... */
+    l = list(&e, "t", "open");
+    for (size_t i = 0; i < json_array_size(l); i++) /* scored once its hour is complete */
+        CHECK(strcmp(field(l, i, "kind"), "anomaly"));
+    json_decref(l);
+    val(&e, "t", "m1", "Meter", "flow", 10 + 5 * sin(11 * 0.2618), t + HOUR); /* ... 11:00 */
     l = list(&e, "t", "open");
     int spike = 0;
     for (size_t i = 0; i < json_array_size(l); i++)
