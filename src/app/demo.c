@@ -1302,7 +1302,17 @@ static const char demo_rules[] =
     "{\"id\":\"heating-failure\",\"name\":\"Heating supply too cold\",\"kind\":\"threshold\","
     "\"severity\":\"high\",\"target\":{\"type\":\"HeatingPlant\","
     "\"attr\":\"supplyTemperature\"},\"condition\":{\"op\":\"<\",\"raise\":25,\"clear\":32,"
-    "\"for\":\"1h\"}}]}";
+    "\"for\":\"1h\"}},"
+    "{\"id\":\"pm25-forecast\",\"name\":\"PM2.5 above 30 expected\",\"kind\":\"forecast\","
+    "\"severity\":\"medium\",\"message\":\"{entity}: PM2.5 expected above {threshold} "
+    "µg/m³ at {at} (peak {value})\","
+    "\"target\":{\"type\":\"AirQualityObserved\",\"attr\":\"pm25\",\"ids\":["
+    "\"urn:ngsi-ld:AirQualityObserved:nation-01\",\"urn:ngsi-ld:AirQualityObserved:nation-02\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-03\",\"urn:ngsi-ld:AirQualityObserved:nation-04\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-05\",\"urn:ngsi-ld:AirQualityObserved:nation-06\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-07\",\"urn:ngsi-ld:AirQualityObserved:nation-08\","
+    "\"urn:ngsi-ld:AirQualityObserved:nation-09\",\"urn:ngsi-ld:AirQualityObserved:nation-10\"]},"
+    "\"condition\":{\"op\":\">\",\"value\":30,\"horizon\":\"24h\"}}]}";
 
 const char *demo_rules_json(void)
 {
