@@ -131,6 +131,21 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
         COPY(sdm_contexts);
     if (strcmp(key, "rules") == 0)
         COPY(rules);
+    if (strcmp(key, "anomaly") == 0) {
+        char type[128], attrs[200], extra[2][32];
+        int n = sscanf(val, "%127[A-Za-z0-9_.-]:%199[A-Za-z0-9_.,-] %31s %31s", type, attrs,
+                       extra[0], extra[1]);
+        int ok = n >= 2 && c->nanomaly < CONFIG_MAX_ANOMALY && strlen(val) < sizeof(c->anomaly[0]);
+        for (int i = 0; ok && i < n - 2; i++)
+            ok = !strncmp(extra[i], "score=", 6) || !strncmp(extra[i], "weeks=", 6);
+        if (!ok) {
+            snprintf(err, cap, "anomaly takes TYPE:attr[,attr...] [score=S] [weeks=W] (at most %d "
+                               "lines)", CONFIG_MAX_ANOMALY);
+            return -1;
+        }
+        snprintf(c->anomaly[c->nanomaly++], sizeof(c->anomaly[0]), "%s", val);
+        return 0;
+    }
     if (strcmp(key, "timezone") == 0) {
         if (*val && (strlen(val) >= sizeof(c->timezone) || strstr(val, "..") || *val == '/' ||
                      strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -16,6 +16,7 @@
 #define CONFIG_MAX_RETENTION 64
 #define CONFIG_MAX_ID_TAGS 8
 #define CONFIG_MAX_PUBLIC 64
+#define CONFIG_MAX_ANOMALY 32
 
 struct config_retention {
     char tenant[64];
@@ -60,6 +61,9 @@ struct config {
     uint32_t live_max_clients; /* concurrent GET /api/v1/live streams (default 256) */
     /* alerts (docs/alerts.md) */
     char rules[512];        /* JSON file of rules for the default tenant, applied at start */
+    char anomaly[CONFIG_MAX_ANOMALY][256]; /* "TYPE:attr,attr [score=S] [weeks=W]": anomaly
+                                              detection without writing a rule */
+    uint32_t nanomaly;
     char timezone[64];      /* the city's time zone (night windows, hours of the week); "" =
                                the process's TZ; the demo: Europe/Paris */
     int64_t alert_escalate_ms;    /* alert-escalate-after (0 = never) */

@@ -455,6 +455,36 @@ static int rules_from_file(struct vg_server *s, const char *path)
     return rules_apply(s, doc, what);
 }
 
+/* The `anomaly = TYPE:attr,attr [score=S] [weeks=W]` settings: one anomaly rule per type and
+** attribute ("anomaly.TYPE.attr"), so that anomaly detection needs no rule written by hand. */
+static int anomaly_rules(struct vg_server *s)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i < s->cfg.nanomaly; i++) {
+        char type[128] = "", attrs[200] = "", extra[2][32] = {"", ""};
+        int n = sscanf(s->cfg.anomaly[i], "%127[A-Za-z0-9_.-]:%199[A-Za-z0-9_.,-] %31s %31s",
+                       type, attrs, extra[0], extra[1]);
+        json_t *cond = json_object();
+        for (int k = 0; k < n - 2; k++) {
+            char *end;
+            double x = strtod(extra[k] + 6, &end);
+            json_object_set_new(cond, !strncmp(extra[k], "score=", 6) ? "score" : "weeks",
+                                extra[k][0] == 'w' ? json_integer((json_int_t)x) : json_real(x));
+        }
+        char *save = NULL;
+        for (char *a = strtok_r(attrs, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+            char id[200];
+            snprintf(id, sizeof(id), "anomaly.%s.%s", type, a);
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s},s:O}", "id", id,
+                                                 "name", "Unusual value for the hour of the week",
+                                                 "kind", "anomaly", "severity", "low", "target",
+                                                 "type", type, "attr", a, "condition", cond));
+        }
+        json_decref(cond);
+    }
+    return rules_apply(s, arr, "the anomaly settings");
+}
+
 /* The alert engine, its lifecycle policy, its rules from the configuration, and where its
 ** changes go (app/alertsink: live feed, notifications, NGSI-LD Alert entities). */
 static int alerts_setup(struct vg_server *s)
@@ -478,6 +508,8 @@ static int alerts_setup(struct vg_server *s)
     struct alerts_listener l = {alertsink_on_changes, &s->sink};
     alerts_set_listener(s->alerts, &l);
     if (s->cfg.rules[0] && (rc = rules_from_file(s, s->cfg.rules)))
+        return rc;
+    if (s->cfg.nanomaly && (rc = anomaly_rules(s)))
         return rc;
     return VG_OK;
 }

@@ -623,6 +623,34 @@ def t_bad_alert_settings():
     check(rc != 0 and "alert-escalate-after" in out, (rc, out[-500:]))
 
 
+def t_anomaly_setting():
+    """`anomaly = TYPE:attr,attr [score=S] [weeks=W]` makes one anomaly rule per attribute, kept
+    across restarts; a bad line refuses to start."""
+    conf = tmpfile("anomaly.conf", "anomaly = Meter:flow,pressure score=5 weeks=3\n"
+                                   "anomaly = Building:waterConsumption\n")
+    s = Server(extra=["--config", conf]).start()
+    try:
+        st, _, doc = s.json("GET", "/api/v1/rules")
+        check(st == 200, (st, doc))
+        got = {r["id"]: r for r in doc["rules"]}
+        check(sorted(got) == ["anomaly.Building.waterConsumption", "anomaly.Meter.flow",
+                              "anomaly.Meter.pressure"], sorted(got))
+        r = got["anomaly.Meter.flow"]
+        check(r["kind"] == "anomaly" and r["target"] == {"type": "Meter", "attr": "flow"}, r)
+        check(r["condition"]["score"] == 5 and r["condition"]["weeks"] == 3, r)
+        check(got["anomaly.Building.waterConsumption"]["condition"]["score"] == 6, got)
+        check(s.stop() == 0, "stop")
+        s.start()
+        st, _, doc = s.json("GET", "/api/v1/rules")
+        check(len(doc["rules"]) == 3, doc)
+        check(s.stop() == 0, "exit code")
+    finally:
+        s.cleanup()
+    for line in ("anomaly = Meter", "anomaly = Meter:flow speed=3", "anomaly = :flow"):
+        rc, out = start_fails([line])
+        check(rc != 0 and "anomaly takes" in out, (line, rc, out[-500:]))
+
+
 # ---- 5. notifications ------------------------------------------------------------------------
 
 def signed(secret, hook):
@@ -703,6 +731,7 @@ try:
     case("escalation", t_escalation)
     case("flapping", t_flapping)
     case("bad_alert_settings", t_bad_alert_settings)
+    case("anomaly_setting", t_anomaly_setting)
     case("webhook", t_webhook)
 finally:
     shutil.rmtree(TMP, ignore_errors=True)
