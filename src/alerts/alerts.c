@@ -1173,8 +1173,9 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
             __builtin_prefetch(al->by_sid[v[i + 4].sid]);
         if (i + 2 < n && v[i + 2].sid < al->capsid && al->by_sid[v[i + 2].sid]) {
             const struct binding *pb = al->by_sid[v[i + 2].sid]->b;
-            __builtin_prefetch(pb);
+            __builtin_prefetch(pb); /* the core and the state's head: 144 bytes */
             __builtin_prefetch((const char *)pb + 64);
+            __builtin_prefetch((const char *)pb + 128);
         }
         double x;
         switch (v[i].vt) {
