@@ -820,6 +820,9 @@ static const char *default_message(const struct rule *r)
 {
     switch (r->kind) {
     case RULE_THRESHOLD:
+        if (!r->for_ms)
+            return r->op == '<' ? "{entity}: {attr} {value} below {threshold}"
+                                : "{entity}: {attr} {value} above {threshold}";
         return r->op == '<' ? "{entity}: {attr} {value} below {threshold} for {duration}"
                             : "{entity}: {attr} {value} above {threshold} for {duration}";
     case RULE_STALE:

@@ -129,6 +129,9 @@ static void write_entities(struct alertsink *k, const struct alerts_change *c, u
     sink_writing = 1;
     for (uint32_t i = 0; i < n;) {
         struct entstore_batch *b = entstore_batch_new(k->es, c[i].tenant);
+        /* no history points: an alert's history is its own (GET /api/v1/alerts), and the
+        ** entities stay out of the measurement series (/api/v1/latest, the dashboard's map) */
+        entstore_batch_no_history(b);
         uint32_t j = i;
         for (; j < n && !strcmp(c[j].tenant, c[i].tenant); j++) {
             json_t *a = json_loads(c[j].json, 0, NULL);
