@@ -807,6 +807,31 @@ static void prepare_models(struct alerts *al, struct series *s)
     }
 }
 
+static void transition(struct alerts *al, struct series *s, struct binding *b, enum rule_event ev,
+                       int64_t t);
+
+/* A night-minimum rule newly bound to s (a new rule, or a restart) learns its nights from the
+** stored history instead of waiting `learn` nights: the series' points of the last window + 2
+** days go through its state machine, transitions ignored. A leak the history shows is raised
+** once the binding is made (bind). */
+static void replay_nights(struct alerts *al, struct series *s, struct binding *b)
+{
+    uint32_t sid = series_sid(al, s);
+    int64_t newest;
+    union vg_val last;
+    if (!sid || store_latest(al->st, sid, &newest, &last))
+        return;
+    struct store_points pts;
+    store_points_init(&pts);
+    int64_t from = newest - (int64_t)(b->rule->r.window + 2) * 86400000LL;
+    if (!store_read(al->st, sid, from, newest + 1, 100000, &pts) &&
+        (pts.vt == VT_F64 || pts.vt == VT_I64))
+        for (uint32_t i = 0; i < pts.n; i++)
+            rule_on_value(&b->rule->r, &b->st, pts.ts[i],
+                          pts.vt == VT_F64 ? pts.v[i].f : (double)pts.v[i].i);
+    store_points_release(&pts);
+}
+
 struct entity_info {
     struct vg_tag tags[64];
     uint32_t ntags;
@@ -892,6 +917,8 @@ static void bind(struct alerts *al, struct series *s)
                 *b = s->b[k];
                 break;
             }
+        if (ar->r.kind == RULE_NIGHTMIN && !b->st.has_last)
+            replay_nights(al, s, b);
         if (!b->open && ar->r.kind != RULE_COMPOSITE) { /* left open by a previous run */
             for (uint32_t k = al->nalerts; k-- > 0;) {
                 struct alert *a = al->alerts[k];
@@ -919,6 +946,9 @@ static void bind(struct alerts *al, struct series *s)
     s->nb = n;
     s->gen = al->gen;
     prepare_models(al, s);
+    for (uint32_t k = 0; k < s->nb; k++) /* a leak the replayed history shows, not raised yet */
+        if (s->b[k].core.kind == RULE_NIGHTMIN && s->b[k].st.active && !s->b[k].open)
+            transition(al, s, &s->b[k], RULE_RAISE, s->b[k].st.raised_at);
 }
 
 /* Record a transition of b at t; returns the number of transitions within the flapping window

@@ -666,6 +666,50 @@ static void anomaly_and_forecast_through_engine(void)
     env_done(&e);
 }
 
+/* A leak rule created after the fact, and a restart: the nights are learned from the stored
+** history at once (no `learn` nights of waiting), the leak the history shows is raised once,
+** and after a restart it is not raised again. */
+static void nightmin_learns_from_history(void)
+{
+    setenv("TZ", "Europe/Paris", 1);
+    tzset();
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    int64_t day0 = 1780264800000LL; /* 2026-06-01T00:00+02:00 */
+    int64_t leak = day0 + 9 * DAY + 10 * HOUR;
+    struct buf lp;
+    buf_init(&lp, 0);
+    for (int64_t t = day0; t < day0 + 12 * DAY; t += HOUR) {
+        int h = (int)((t - day0) % DAY / HOUR);
+        double v = ((h >= 1 && h < 5) ? 0.10 : 1.0 + 0.1 * (h % 3)) + (t >= leak ? 0.25 : 0);
+        buf_printf(&lp, "Building,id=b1 water=%.3f %lld\n", v, (long long)t);
+    }
+    struct ingest_result res;
+    REQUIRE(ingest_lp(e.ig, "t", "test", lp.p, lp.len, LP_MS, 0, &res) == 0 && res.bad == 0);
+    buf_release(&lp);
+    const char *rule = "{\"id\":\"leak\",\"kind\":\"nightmin\",\"target\":{\"type\":\"Building\","
+                       "\"attr\":\"water\"},\"condition\":{\"nights\":2,\"learn\":5}}";
+    REQUIRE(put(&e, "t", rule) == 0);
+    val(&e, "t", "b1", "Building", "water", 1.35, day0 + 12 * DAY); /* the next value */
+    json_t *l = list(&e, "t", "open");
+    REQUIRE(json_array_size(l) == 1);
+    int64_t raised = 0;
+    const char *ra = field(l, 0, "raisedAt");
+    REQUIRE(ra && clock_parse_time(ra, strlen(ra), &raised) == 0);
+    CHECK(raised == day0 + 11 * DAY + 4 * HOUR);
+    json_decref(l);
+    env_close(&e);
+    REQUIRE(env_open(&e) == 0); /* restart: the open alert is taken back, not raised again */
+    val(&e, "t", "b1", "Building", "water", 1.35, day0 + 12 * DAY + HOUR);
+    l = list(&e, "t", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 1);
+    CHECK(!strcmp(field(l, 0, "state"), "open"));
+    json_decref(l);
+    env_done(&e);
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
 int main(void)
 {
     TEST_BEGIN("alerts");
@@ -678,6 +722,7 @@ int main(void)
     TEST_RUN(concurrent_evaluation);
     TEST_RUN(listener_escalation_flapping);
     TEST_RUN(nightmin_leak_through_engine);
+    TEST_RUN(nightmin_learns_from_history);
     TEST_RUN(dwell_through_engine);
     TEST_RUN(composite_through_engine);
     TEST_RUN(anomaly_and_forecast_through_engine);
