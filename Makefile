@@ -83,7 +83,7 @@ asan:
 
 FUZZ_BIN := $(FUZZ_C:fuzz/%.c=build-fuzz/%)
 FUZZ_O   := $(LIB_C:%.c=build-fuzz/obj/%.o) build-fuzz/obj/gen/webassets.o
-FUZZ_CFLAGS := $(CSTD) -Wall -Wextra -Isrc -g -O1 -pthread -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_CFLAGS := $(CSTD) -Wall -Wextra -Wno-unused-parameter -Isrc -g -O1 -pthread -fsanitize=fuzzer-no-link,address,undefined
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/vg.h"
+#include "ingest/sources.h"
 
 #include <jansson.h>
 
@@ -143,6 +144,8 @@ struct alerts {
     struct alerts_policy policy;
     uint32_t open_lo; /* alerts[] below this index are all resolved */
     uint32_t nmodels; /* series with a forecasting model (alerts_active while any) */
+    struct sources *sources; /* declared cadences, for stale rules "after":"cadence" (or NULL) */
+    uint32_t cadence_rules;  /* how many such rules (the lookup is skipped while none) */
     pthread_t thread;
     int running, stopping;
     pthread_cond_t cv;
@@ -454,6 +457,9 @@ static void idx_build(struct alerts *al)
 static void recount(struct alerts *al)
 {
     al->entity_rules = 0;
+    al->cadence_rules = 0;
+    for (uint32_t i = 0; i < al->nrules; i++)
+        al->cadence_rules += al->rules[i]->r.cadence_factor > 0;
     for (uint32_t i = 0; i < al->nrules; i++)
         al->entity_rules += al->rules[i]->r.attr[0] == '\0' &&
                             al->rules[i]->r.kind != RULE_COMPOSITE;
@@ -1105,8 +1111,10 @@ static void composite_feed(struct alerts *al, struct series *s, struct arule *ar
         transition(al, as, &as->b[0], ev, ts);
 }
 
-/* Evaluate the value on s's rules; returns the number of evaluations. */
-static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, int64_t now)
+/* Evaluate the value on s's rules; returns the number of evaluations. cadence: the declared
+** cadence of the source that delivered the value (0 = unknown): stale rules "after":"cadence"
+** take their delay from it. */
+static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, int64_t cadence)
 {
     if (s->gen != al->gen)
         bind(al, s);
@@ -1138,6 +1146,8 @@ static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, 
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
         enum rule_event ev;
+        if (cadence > 0 && b->core.kind == RULE_STALE && b->rule->r.cadence_factor > 0)
+            b->core.after_ms = (int64_t)(b->rule->r.cadence_factor * (double)cadence);
         if (b->core.kind <= RULE_RATE) { /* threshold, stale, stuck, rate: the copy suffices */
             ev = rule_on_core(&b->core, &b->st, ts, v);
             if (ev)
@@ -1170,7 +1180,7 @@ static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, 
 
 /* A position of s's entity (s: its "location" series): dwell rules. */
 static uint32_t eval_position(struct alerts *al, struct series *s, int64_t ts, double lon,
-                              double lat)
+                              double lat, int64_t cadence)
 {
     if (s->gen != al->gen)
         bind(al, s);
@@ -1180,6 +1190,8 @@ static uint32_t eval_position(struct alerts *al, struct series *s, int64_t ts, d
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
         const struct rule *r = &b->rule->r;
+        if (cadence > 0 && r->kind == RULE_STALE && r->cadence_factor > 0)
+            b->core.after_ms = (int64_t)(r->cadence_factor * (double)cadence);
         enum rule_event ev = r->kind == RULE_STALE ? rule_on_value(r, &b->st, ts, 0) /* alive */
                                                     : rule_on_position(r, &b->st, ts, lon, lat);
         if (ev)
@@ -1193,10 +1205,15 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
 {
     if (!alerts_active(al))
         return;
-    int64_t now = clock_now_ms();
     uint64_t evals = 0;
     pthread_mutex_lock(&al->mu);
+    const char *source = NULL; /* the cadence of the values' source, looked up when it changes */
+    int64_t cadence = 0;
     for (uint32_t i = 0; i < n; i++) {
+        if (al->cadence_rules && al->sources && v[i].source && v[i].source != source) {
+            source = v[i].source;
+            cadence = sources_cadence(al->sources, source);
+        }
         /* a batch visits many series once each: fetch the series of the value 4 ahead, and
         ** the bindings of the value 2 ahead, while this one is evaluated */
         if (i + 4 < n && v[i + 4].sid < al->capsid)
@@ -1215,27 +1232,27 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
         case VT_GEO: {
             /* dwell rules; later bindings (area rules) see where the entity is now */
             struct series *ls = series_of(al, tenant, &v[i]);
-            evals += eval_position(al, ls, v[i].ts, v[i].v.geo.lon, v[i].v.geo.lat);
+            evals += eval_position(al, ls, v[i].ts, v[i].v.geo.lon, v[i].v.geo.lat, cadence);
             struct series *s = series_whole(al, ls);
             s->lonlat[0] = v[i].v.geo.lon;
             s->lonlat[1] = v[i].v.geo.lat;
             s->has_loc = 1;
             if (al->entity_rules) /* a position proves the entity alive (staleness) */
-                evals += eval(al, s, v[i].ts, 0, now);
+                evals += eval(al, s, v[i].ts, 0, cadence);
             continue;
         }
         default:
             if (al->entity_rules) /* a string value still proves the entity is alive */
                 evals += eval(al, series_whole(al, series_of(al, tenant, &v[i])), v[i].ts, 0,
-                              now);
+                              cadence);
             continue;
         }
         struct series *s = series_of(al, tenant, &v[i]);
         if (s->unit) /* unit codes */
             continue;
-        evals += eval(al, s, v[i].ts, x, now);
+        evals += eval(al, s, v[i].ts, x, cadence);
         if (al->entity_rules)
-            evals += eval(al, series_whole(al, s), v[i].ts, x, now);
+            evals += eval(al, series_whole(al, s), v[i].ts, x, cadence);
     }
     flush_unlock(al);
     atomic_fetch_add(&al->evaluations, evals);
@@ -1291,7 +1308,8 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
             enum rule_kind kind = b->rule->r.kind;
             if (kind != RULE_STALE && kind != RULE_NIGHTMIN && kind != RULE_DWELL)
                 continue;
-            enum rule_event ev = rule_on_tick(&b->rule->r, &b->st, now_ms);
+            enum rule_event ev = kind == RULE_STALE ? rule_on_tick_core(&b->core, &b->st, now_ms)
+                                                    : rule_on_tick(&b->rule->r, &b->st, now_ms);
             if (ev)
                 transition(al, s, b, ev, now_ms);
         }
@@ -1323,7 +1341,7 @@ int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, c
         return VG_ETYPE;
     int64_t now = clock_now_ms();
     pthread_mutex_lock(&al->mu);
-    struct ingest_update u = {entity, f.type, attr, f.vt, {.f = 0}, now, f.sid};
+    struct ingest_update u = {entity, f.type, attr, f.vt, {.f = 0}, now, f.sid, NULL};
     struct series *s = series_of(al, tenant, &u);
     int cached = s->hw != NULL;
     pthread_mutex_unlock(&al->mu);
@@ -1578,6 +1596,13 @@ void alerts_set_listener(struct alerts *al, const struct alerts_listener *l)
 {
     pthread_mutex_lock(&al->mu);
     al->listener = *l;
+    pthread_mutex_unlock(&al->mu);
+}
+
+void alerts_set_sources(struct alerts *al, struct sources *src)
+{
+    pthread_mutex_lock(&al->mu);
+    al->sources = src;
     pthread_mutex_unlock(&al->mu);
 }
 

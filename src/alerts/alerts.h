@@ -32,6 +32,10 @@ int alerts_open(struct meta *m, struct catalog *cat, struct store *st, struct al
 int alerts_start(struct alerts *al, uint32_t tick_ms);
 /* Stop the thread and free. NULL is a no-op. */
 void alerts_free(struct alerts *al);
+/* The source registry (borrowed): stale rules "after":"cadence" take their delay from the
+** declared cadence of the source that delivered each value (struct ingest_update.source). */
+struct sources;
+void alerts_set_sources(struct alerts *al, struct sources *src);
 /* Are there rules at all? (the ingest hook skips the work when not) */
 int alerts_active(const struct alerts *al);
 

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/test.h"
 #include "ingest/ingest.h"
+#include "ingest/sources.h"
 
 #include <jansson.h>
 
@@ -76,7 +77,7 @@ static int put(struct env *e, const char *tenant, const char *json)
 static void val(struct env *e, const char *tenant, const char *id, const char *type,
                 const char *attr, double v, int64_t ts)
 {
-    struct ingest_update x = {id, type, attr, VT_F64, {.f = v}, ts, 0};
+    struct ingest_update x = {id, type, attr, VT_F64, {.f = v}, ts, 0, NULL};
     alerts_on_values(e->al, tenant, &x, 1);
 }
 
@@ -485,7 +486,7 @@ static void listener_escalation_flapping(void)
 static void pos(struct env *e, const char *tenant, const char *id, const char *type, double lon,
                 double lat, int64_t ts)
 {
-    struct ingest_update x = {id, type, "location", VT_GEO, {.f = 0}, ts, 0};
+    struct ingest_update x = {id, type, "location", VT_GEO, {.f = 0}, ts, 0, NULL};
     x.v.geo.lon = lon;
     x.v.geo.lat = lat;
     alerts_on_values(e->al, tenant, &x, 1);
@@ -710,6 +711,40 @@ static void nightmin_learns_from_history(void)
     tzset();
 }
 
+/* A stale rule on the source's cadence: silent for more than 3 x the declared 10 min. */
+static void stale_on_source_cadence(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    struct sources *src;
+    REQUIRE(sources_new(&src) == 0);
+    REQUIRE(sources_declare(src, "meters", SOURCE_MQTT, "", "water", 10 * MIN, NULL) == 0);
+    alerts_set_sources(e.al, src);
+    REQUIRE(put(&e, "t", "{\"id\":\"quiet\",\"kind\":\"stale\",\"target\":{\"type\":\"Meter\","
+                         "\"attr\":\"flow\"},\"condition\":{\"after\":\"cadence\",\"factor\":3}}") ==
+            0);
+    int64_t t0 = 1780300000000LL;
+    struct ingest_update x = {"m1", "Meter", "flow", VT_F64, {.f = 1}, t0, 0, "meters"};
+    alerts_on_values(e.al, "t", &x, 1);
+    struct ingest_update y = {"m2", "Meter", "flow", VT_F64, {.f = 1}, t0, 0, "undeclared"};
+    alerts_on_values(e.al, "t", &y, 1);
+    alerts_tick(e.al, t0 + 29 * MIN);
+    json_t *l = list(&e, "t", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 0);
+    json_decref(l);
+    alerts_tick(e.al, t0 + 31 * MIN); /* m1: more than 30 min; m2: no cadence known */
+    l = list(&e, "t", "open");
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(!strcmp(field(l, 0, "entity"), "m1"));
+    json_decref(l);
+    alerts_tick(e.al, t0 + 48 * HOUR);
+    l = list(&e, "t", NULL);
+    CHECK_EQ_INT((int)json_array_size(l), 1);
+    json_decref(l);
+    env_done(&e);
+    sources_free(src);
+}
+
 int main(void)
 {
     TEST_BEGIN("alerts");
@@ -723,6 +758,7 @@ int main(void)
     TEST_RUN(listener_escalation_flapping);
     TEST_RUN(nightmin_leak_through_engine);
     TEST_RUN(nightmin_learns_from_history);
+    TEST_RUN(stale_on_source_cadence);
     TEST_RUN(dwell_through_engine);
     TEST_RUN(composite_through_engine);
     TEST_RUN(anomaly_and_forecast_through_engine);

@@ -116,7 +116,7 @@ static void slots(const struct hw *m, int64_t k, uint32_t *p1, uint32_t *p2)
     *p2 = m->s2 ? umod(idx, m->s2) : 0;
 }
 
-static double cand_point(const struct hw *m, const struct cand *c, uint32_t p1, uint32_t p2)
+static double cand_point(const struct cand *c, uint32_t p1, uint32_t p2)
 {
     return c->level + c->d[p1] + (c->weekly ? c->w[p2] : 0.0);
 }
@@ -469,7 +469,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
             if (c->live != 0 || c->weekly != weekly)
                 continue;
             if (!isnan(y)) {
-                double e = y - cand_point(m, c, p1, p2);
+                double e = y - cand_point(c, p1, p2);
                 ewma(&c->mse1, &c->n1, e * e, m->lam_mse);
                 c->level += c->alpha * e;
                 c->d[p1] += c->g1 * e;
@@ -477,7 +477,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
                     c->w[p2] += c->g2 * e;
             }
             if (i + m->s1 >= n)
-                c->ring[umod(k0 + i, m->s1)] = cand_point(m, c, q1, q2);
+                c->ring[umod(k0 + i, m->s1)] = cand_point(c, q1, q2);
         }
     }
     for (int i = 0; i < NCAND; i++) {
@@ -535,7 +535,7 @@ static void complete_step(struct hw *m, int64_t k, double y)
             continue;
         uint32_t r = umod(k, m->s1);
         if (have) {
-            double e = y - cand_point(m, c, p1, p2);
+            double e = y - cand_point(c, p1, p2);
             ewma(&c->mse1, &c->n1, e * e, m->lam_mse);
             double fs = c->ring[r];
             if (!isnan(fs)) {
@@ -547,7 +547,7 @@ static void complete_step(struct hw *m, int64_t k, double y)
             if (c->weekly)
                 c->w[p2] += c->g2 * e;
         }
-        c->ring[r] = cand_point(m, c, q1, q2);
+        c->ring[r] = cand_point(c, q1, q2);
     }
 
     if (m->nseen >= 2ull * m->s1 && (m->nseen - 2ull * m->s1) % m->s1 == 0 &&
@@ -573,7 +573,7 @@ static void complete_step(struct hw *m, int64_t k, double y)
         double f = NAN;
         if (m->best >= 0) {
             slots(m, k + tr->h, &q1, &q2);
-            f = cand_point(m, &m->c[m->best], q1, q2);
+            f = cand_point(&m->c[m->best], q1, q2);
         }
         tr->ring[umod(k, tr->h)] = f;
     }
@@ -700,7 +700,7 @@ uint32_t hw_forecast(const struct hw *m, uint32_t nsteps, double level, int64_t 
         int64_t k = m->done_k + 1 + i;
         uint32_t p1, p2;
         slots(m, k, &p1, &p2);
-        double f = cand_point(m, c, p1, p2);
+        double f = cand_point(c, p1, p2);
         point[i] = f;
         if (t_out)
             t_out[i] = k * m->step_ms;

@@ -656,6 +656,7 @@ static int stopping(struct recv *r)
 
 static int progress_cb(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
+    (void)a, (void)b, (void)c, (void)d;
     return stopping(arg) ? 1 : 0;
 }
 

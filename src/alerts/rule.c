@@ -604,7 +604,7 @@ static int parse_clauses(const json_t *c, struct rule *r, char *err, size_t cap)
 static int parse_condition(const json_t *c, struct rule *r, char *err, size_t cap)
 {
     static const char *const th[] = {"op", "raise", "clear", "for"};
-    static const char *const st[] = {"after"};
+    static const char *const st[] = {"after", "factor"};
     static const char *const su[] = {"for", "repeats"};
     static const char *const ra[] = {"max", "per"};
     static const char *const nm[] = {"from",   "to",    "nights", "learn",
@@ -649,12 +649,27 @@ static int parse_condition(const json_t *c, struct rule *r, char *err, size_t ca
     case RULE_STALE:
         if (check_members(c, st, VG_ARRAY_LEN(st), "condition", err, cap))
             return VG_EINVAL;
+        v = json_object_get(c, "after");
+        if (json_is_string(v) && !strcmp(json_string_value(v), "cadence")) {
+            /* the source's declared cadence (docs/sources.md), times factor */
+            r->cadence_factor = 2;
+            rc = get_num(c, "factor", "condition.factor", &r->cadence_factor, err, cap);
+            if (rc < 0)
+                return rc;
+            if (!(r->cadence_factor >= 1 && r->cadence_factor <= 100))
+                return vg_errf(err, cap, VG_EINVAL, "condition.factor must be from 1 to 100");
+            return 0;
+        }
+        if (json_object_get(c, "factor"))
+            return vg_errf(err, cap, VG_EINVAL,
+                           "condition.factor goes with \"after\":\"cadence\" only");
         rc = get_dur(c, "after", "condition.after", &r->after_ms, err, cap);
         if (rc < 0)
             return rc;
         if (rc == 0 || r->after_ms <= 0)
             return vg_errf(err, cap, VG_EINVAL,
-                           "condition.after is required and must be above 0 (e.g. \"2h\")");
+                           "condition.after is required and must be above 0 (e.g. \"2h\"), or "
+                           "\"cadence\"");
         return 0;
     case RULE_STUCK:
         if (check_members(c, su, VG_ARRAY_LEN(su), "condition", err, cap))
@@ -1064,7 +1079,12 @@ char *rule_to_json(const struct rule *r)
         put_dur(&b, "for", r->for_ms);
         break;
     case RULE_STALE:
-        put_dur(&b, "after", r->after_ms);
+        if (r->cadence_factor > 0) {
+            buf_puts(&b, "\"after\":\"cadence\",\"factor\":");
+            buf_json_double(&b, r->cadence_factor);
+        } else {
+            put_dur(&b, "after", r->after_ms);
+        }
         break;
     case RULE_STUCK:
         put_dur(&b, "for", r->for_ms);
@@ -1635,9 +1655,14 @@ enum rule_event rule_on_tick(const struct rule *r, struct rule_state *st, int64_
             return RULE_NONE;
         return raise_now(st, add_sat(d->anchor_ts, r->for_ms), (double)held / 60000);
     }
-    if (r->kind != RULE_STALE || st->active || !st->has_last)
+    return rule_on_tick_core(&r->core, st, now);
+}
+
+enum rule_event rule_on_tick_core(const struct rule_core *c, struct rule_state *st, int64_t now)
+{
+    if (c->kind != RULE_STALE || st->active || !st->has_last || c->after_ms <= 0)
         return RULE_NONE;
-    if (sub_sat(now, st->last_ts) > r->after_ms) {
+    if (sub_sat(now, st->last_ts) > c->after_ms) {
         st->active = 1;
         st->trigger_value = st->last_value;
         st->raised_at = now;
@@ -1737,6 +1762,8 @@ void rule_message(const struct rule *r, const struct rule_state *st, const char 
                 snprintf(num, sizeof(num), "%u night%s", r->nights, r->nights > 1 ? "s" : "");
             else if (r->kind == RULE_ANOMALY)
                 snprintf(num, sizeof(num), "%uw", r->weeks);
+            else if (r->kind == RULE_STALE && r->cadence_factor > 0)
+                snprintf(num, sizeof(num), "%g times its source's cadence", r->cadence_factor);
             else
                 fmt_duration(r->kind == RULE_STALE       ? r->after_ms
                              : r->kind == RULE_RATE      ? r->per_ms

@@ -87,6 +87,9 @@ struct rule {
             int64_t per_ms;       /* rate: default 1 h */
         };
     };
+    double cadence_factor; /* stale with "after":"cadence": the delay is this factor times the
+                              cadence of the source that delivered the last value (the engine
+                              sets it in its copy of the core); 0 = the fixed after_ms */
     /* identity and target */
     char id[64];          /* [A-Za-z0-9_.-], 1..63 chars */
     char name[128];       /* free text ("" -> the id) */
@@ -199,6 +202,9 @@ enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64
 ** stuck, rate; RULE_NONE for the others): the engine calls it with its copy of the core. */
 enum rule_event rule_on_core(const struct rule_core *c, struct rule_state *st, int64_t ts,
                              double v);
+/* rule_on_tick for stale rules with their core copy (after_ms 0: no delay known yet, nothing
+** raises). */
+enum rule_event rule_on_tick_core(const struct rule_core *c, struct rule_state *st, int64_t now);
 /* Time passes (now, wall clock ms): staleness; nightmin closes a night at `to` + 1 h; dwell
 ** raises a parked entity that stopped sending (for at most 2 x for). Returns the transition. */
 enum rule_event rule_on_tick(const struct rule *r, struct rule_state *st, int64_t now);

@@ -761,6 +761,45 @@ static void out_of_order_duplicates_and_nan_are_ignored(void)
     rule_release(&r);
 }
 
+/* Stale rules on the source's cadence: the form, its canonical JSON, and the tick reading the
+** delay from the core copy the engine fills in (nothing raises while it is unknown). */
+static void stale_on_cadence(void)
+{
+    const char *j = "{\"id\":\"c\",\"kind\":\"stale\",\"target\":{\"type\":\"Meter\"},"
+                    "\"condition\":{\"after\":\"cadence\",\"factor\":3}}";
+    struct rule r = mk(j);
+    CHECK(r.kind == RULE_STALE && r.cadence_factor == 3 && r.after_ms == 0);
+    char *canon = rule_to_json(&r);
+    CHECK(strstr(canon, "\"after\":\"cadence\",\"factor\":3") != NULL);
+    struct rule r2 = mk(canon);
+    CHECK(r2.cadence_factor == 3);
+    rule_release(&r2);
+    free(canon);
+    struct rule d = mk("{\"id\":\"d\",\"kind\":\"stale\",\"target\":{\"type\":\"Meter\"},"
+                       "\"condition\":{\"after\":\"cadence\"}}");
+    CHECK(d.cadence_factor == 2);
+    rule_release(&d);
+    CHECK(refused("{\"id\":\"x\",\"kind\":\"stale\",\"target\":{\"type\":\"M\"},\"condition\":"
+                  "{\"after\":\"cadence\",\"factor\":0.5}}", "condition.factor must be from 1 to 100"));
+    CHECK(refused("{\"id\":\"x\",\"kind\":\"stale\",\"target\":{\"type\":\"M\"},\"condition\":"
+                  "{\"after\":\"2h\",\"factor\":2}}", "condition.factor goes with"));
+    CHECK(refused("{\"id\":\"x\",\"kind\":\"stale\",\"target\":{\"type\":\"M\"},\"condition\":"
+                  "{\"after\":\"soon\"}}", "condition.after must be a duration"));
+    struct rule_core c = r.core;
+    struct rule_state st;
+    memset(&st, 0, sizeof(st));
+    int64_t t0 = 1700000000000;
+    CHECK_EQ_INT(rule_on_core(&c, &st, t0, 1), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick_core(&c, &st, t0 + 100 * HOUR_MS), RULE_NONE); /* no cadence yet */
+    c.after_ms = 3 * 10 * 60000; /* the engine: 3 x a 10 min cadence */
+    CHECK_EQ_INT(rule_on_tick_core(&c, &st, t0 + 29 * 60000), RULE_NONE);
+    CHECK_EQ_INT(rule_on_tick_core(&c, &st, t0 + 31 * 60000), RULE_RAISE);
+    char out[200];
+    rule_message(&r, &st, "m1", "", out, sizeof(out));
+    CHECK(!strcmp(out, "m1: no new value for more than 3 times its source's cadence"));
+    rule_release(&r);
+}
+
 static void stale_raises_on_tick_and_clears_on_value(void)
 {
     struct rule r = mk(EX_STALE);
@@ -1861,6 +1900,7 @@ int main(void)
     TEST_RUN(threshold_hysteresis_and_duration);
     TEST_RUN(out_of_order_duplicates_and_nan_are_ignored);
     TEST_RUN(stale_raises_on_tick_and_clears_on_value);
+    TEST_RUN(stale_on_cadence);
     TEST_RUN(stuck_needs_repeats_and_duration);
     TEST_RUN(rate_raises_and_clears);
     TEST_RUN(threshold_never_active_below_clear);

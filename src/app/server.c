@@ -320,6 +320,7 @@ static void values_from_change(struct vg_server *s, const char *tenant, const ch
         if (!at || clock_parse_time(at, strlen(at), &p->ts))
             p->ts = clock_now_ms();
         p->sid = 0; /* a document's attribute: no store series to key by */
+        p->source = NULL;
         p->entity = id;
         p->type = entstore_local_name(type);
         p->attr = entstore_local_name(iri);
@@ -588,6 +589,7 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
     struct ingest_hook hook = {lp_wants, lp_apply, s};
     ingest_set_hook(s->ig, &hook);
     sources_new(&s->sources);
+    alerts_set_sources(s->alerts, s->sources); /* stale rules on a source's cadence */
     if (cfg->gateway[0]) {
         char err[700];
         if ((rc = gateway_load(cfg->gateway, s->ig, s->meta, s->sources, &s->gw, err,
@@ -728,6 +730,8 @@ void server_close(struct vg_server *s)
     s->gw = NULL;
     api_free(s->api);
     s->api = NULL;
+    if (s->alerts)
+        alerts_set_sources(s->alerts, NULL);
     sources_free(s->sources);
     s->sources = NULL;
     ingest_free(s->ig);

@@ -159,6 +159,7 @@ struct batch {
     struct name_ref { uint32_t off, len; } prev_type, prev_keys[16];
     struct ingest_result *res;
     uint32_t body_lines;       /* a guess of the lines of the request body */
+    const char *source;        /* the caller's source name, for the hook's updates */
 };
 
 /* Copy a name into the arena; returns its offset. */
@@ -200,6 +201,7 @@ static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint
     u->v = p->v;
     u->ts = p->ts;
     u->sid = p->sid;
+    u->source = b->source;
 }
 
 /* The arena does not move any more: point the updates' names into it. */
@@ -417,6 +419,7 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
     memset(&b, 0, sizeof(b));
     buf_init(&b.names, 0);
     b.res = res;
+    b.source = source;
     /* the hook's arrays start at a guess of the lines of the body (batch_add_update) */
     b.body_lines = (uint32_t)VG_MIN(len / 40, (size_t)INGEST_MAX_POINTS);
     atomic_fetch_add(&ig->requests, 1);

@@ -56,6 +56,7 @@ struct ingest_update {
     int64_t ts;
     uint32_t sid; /* the store's series id (0 = not known, e.g. an NGSI-LD change): consumers may
                      key per-series state by it instead of by names */
+    const char *source; /* the source that delivered it (ingest/sources.h; NULL = unknown) */
 };
 struct ingest_hook {
     int (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);

@@ -151,6 +151,17 @@ struct source *sources_get(struct sources *r, const char *name, enum source_kind
     return s;
 }
 
+int64_t sources_cadence(struct sources *r, const char *name)
+{
+    if (!r || !name)
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    long i = find(r, name);
+    int64_t c = i >= 0 ? r->tab[i]->cadence_ms : 0;
+    pthread_mutex_unlock(&r->mu);
+    return c;
+}
+
 int sources_bind(struct sources *r, const char *key, const char *source_name)
 {
     if (!key || !*key || strlen(key) >= sizeof(r->bind[0].label) || !name_ok(source_name))

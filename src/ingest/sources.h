@@ -37,6 +37,8 @@ int sources_declare(struct sources *r, const char *name, enum source_kind kind,
 ** is full (SOURCES_MAX) or the name is empty or too long: callers then count nothing. */
 struct source *sources_get(struct sources *r, const char *name, enum source_kind kind,
                            const char *tenant);
+/* The declared cadence of the source called name (ms), 0 when unknown or none. */
+int64_t sources_cadence(struct sources *r, const char *name);
 /* Bindings from how data arrives to a declared source (gateway file): key "key:LABEL" (an API
 ** key's label) or "import:MAPPING" (an import mapping's name, without directory and .json). */
 int sources_bind(struct sources *r, const char *key, const char *source_name);
