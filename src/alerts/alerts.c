@@ -130,14 +130,12 @@ struct alerts {
     /* alert documents changed under the mutex, written in one transaction by flush() */
     struct meta_doc_op *pend;
     char (*pend_ids)[24];
-    const char **pend_events; /* the change of each ("raised", ...; NULL = not announced) */
+    struct alerts_change *pend_chg; /* each change as announced (event NULL = not announced);
+                                       its json text is the document's, its alert owned */
     uint32_t npend, cappend;
-    /* changes to announce once the mutex is released (flush_unlock), in order */
-    struct note {
-        const char *event;
-        char *doc;          /* the alert's JSON, owned */
-        const char *tenant; /* the alert's (lives as long as the engine) */
-    } *notes;
+    /* changes to announce once the mutex is released (flush_unlock), in order; json and
+    ** alert owned */
+    struct alerts_change *notes;
     uint32_t nnotes, capnotes;
     struct alerts_listener listener;
     pthread_mutex_t deliver_mu; /* one announcer at a time: changes are announced in order */
@@ -254,20 +252,34 @@ static void alert_store(struct alerts *al, const struct alert *a, const char *ev
 {
     json_t *o = alert_json(a);
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
-    json_decref(o);
     if (al->npend == al->cappend) {
         al->cappend = al->cappend ? al->cappend * 2 : 16;
         al->pend = vg_realloc(al->pend, al->cappend * sizeof(*al->pend));
         al->pend_ids = vg_realloc(al->pend_ids, al->cappend * sizeof(*al->pend_ids));
-        al->pend_events = vg_realloc(al->pend_events, al->cappend * sizeof(*al->pend_events));
+        al->pend_chg = vg_realloc(al->pend_chg, al->cappend * sizeof(*al->pend_chg));
         for (uint32_t i = 0; i < al->npend; i++) /* ids moved with the array */
             al->pend[i].id = al->pend_ids[i];
     }
     snprintf(al->pend_ids[al->npend], sizeof(al->pend_ids[0]), "%012lld", (long long)a->id);
     al->pend[al->npend] = (struct meta_doc_op){"alert", a->tenant, al->pend_ids[al->npend], text,
                                                strlen(text)};
-    al->pend_events[al->npend] = event;
+    /* the alert's strings live as long as the engine; the rest is copied now */
+    al->pend_chg[al->npend] = (struct alerts_change){a->tenant, event, a->entity, a->type, text, o,
+                                                     a->severity, a->has_loc,
+                                                     {a->lonlat[0], a->lonlat[1]}};
     al->npend++;
+}
+
+/* An alert resolved (by the engine: "auto", "rule changed", ...; or by hand), queued and
+** counted. */
+static void mark_resolved(struct alerts *al, struct alert *a, const char *by, int64_t now)
+{
+    a->state = AS_RESOLVED;
+    a->resolved_at = a->updated_at = now;
+    free(a->resolved_by);
+    a->resolved_by = vg_strdup(by);
+    alert_store(al, a, "resolved");
+    atomic_fetch_add(&al->resolved, 1);
 }
 
 /* Write the queued alert documents (under the mutex: in the order of the changes). The tenant
@@ -280,19 +292,29 @@ static int flush(struct alerts *al)
     if (rc)
         log_error("alerts: cannot store %u alert changes: %s", al->npend, vg_strerror(rc));
     for (uint32_t i = 0; i < al->npend; i++) {
-        if (!al->listener.fn || !al->pend_events[i]) {
-            free((char *)al->pend[i].doc);
+        struct alerts_change *c = &al->pend_chg[i];
+        if (!al->listener.fn || !c->event) {
+            free((char *)c->json);
+            json_decref((json_t *)c->alert);
             continue;
         }
         if (al->nnotes == al->capnotes) {
             al->capnotes = al->capnotes ? al->capnotes * 2 : 16;
             al->notes = vg_realloc(al->notes, al->capnotes * sizeof(*al->notes));
         }
-        al->notes[al->nnotes++] = (struct note){al->pend_events[i], (char *)al->pend[i].doc,
-                                                al->pend[i].tenant};
+        al->notes[al->nnotes++] = *c;
     }
     al->npend = 0;
     return rc;
+}
+
+static void changes_free(struct alerts_change *c, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        free((char *)c[i].json);
+        json_decref((json_t *)c[i].alert);
+    }
+    free(c);
 }
 
 /* flush(), release the mutex, then announce the changes to the listener (outside the engine's
@@ -300,7 +322,7 @@ static int flush(struct alerts *al)
 static int flush_unlock(struct alerts *al)
 {
     int rc = flush(al);
-    struct note *notes = al->notes;
+    struct alerts_change *notes = al->notes;
     uint32_t n = al->nnotes;
     al->notes = NULL;
     al->nnotes = al->capnotes = 0;
@@ -311,31 +333,9 @@ static int flush_unlock(struct alerts *al)
     struct alerts_listener l = al->listener;
     pthread_mutex_lock(&al->deliver_mu); /* before releasing mu: the order of the changes */
     pthread_mutex_unlock(&al->mu);
-    struct alerts_change *c = vg_calloc(n, sizeof(*c));
-    json_t **docs = vg_calloc(n, sizeof(*docs));
-    for (uint32_t i = 0; i < n; i++) {
-        json_t *o = docs[i] = json_loads(notes[i].doc, 0, NULL);
-        const char *sev = json_string_value(json_object_get(o, "severity")) ?: "";
-        const json_t *loc = json_object_get(o, "location");
-        c[i] = (struct alerts_change){notes[i].tenant, notes[i].event,
-                                      json_string_value(json_object_get(o, "entity")) ?: "",
-                                      json_string_value(json_object_get(o, "type")) ?: "",
-                                      notes[i].doc, 0, json_array_size(loc) == 2,
-                                      {json_number_value(json_array_get(loc, 0)),
-                                       json_number_value(json_array_get(loc, 1))}};
-        for (int k = SEV_INFORMATIONAL; k <= SEV_CRITICAL; k++)
-            if (!strcmp(sev, rule_severity_name(k)))
-                c[i].severity = k;
-    }
-    l.fn(l.arg, c, n);
+    l.fn(l.arg, notes, n);
     pthread_mutex_unlock(&al->deliver_mu);
-    for (uint32_t i = 0; i < n; i++) {
-        json_decref(docs[i]);
-        free(notes[i].doc);
-    }
-    free(docs);
-    free(c);
-    free(notes);
+    changes_free(notes, n);
     return rc;
 }
 
@@ -497,12 +497,7 @@ static void resolve_rule_alerts(struct alerts *al, const struct arule *ar, const
             if (b->rule != ar)
                 continue;
             if (b->open) {
-                b->open->state = AS_RESOLVED;
-                b->open->resolved_at = b->open->updated_at = now;
-                free(b->open->resolved_by);
-                b->open->resolved_by = vg_strdup(why);
-                alert_store(al, b->open, "resolved");
-                atomic_fetch_add(&al->resolved, 1);
+                mark_resolved(al, b->open, why, now);
                 b->open = NULL;
             }
             b->rule = NULL; /* dropped at the next rebinding */
@@ -511,14 +506,8 @@ static void resolve_rule_alerts(struct alerts *al, const struct arule *ar, const
     /* open alerts of this rule whose series was not seen since the start */
     for (uint32_t i = 0; i < al->nalerts; i++) {
         struct alert *a = al->alerts[i];
-        if (a->state != AS_RESOLVED && !strcmp(a->tenant, ar->tenant) && !strcmp(a->rule, ar->r.id)) {
-            a->state = AS_RESOLVED;
-            a->resolved_at = a->updated_at = now;
-            free(a->resolved_by);
-            a->resolved_by = vg_strdup(why);
-            alert_store(al, a, "resolved");
-            atomic_fetch_add(&al->resolved, 1);
-        }
+        if (a->state != AS_RESOLVED && !strcmp(a->tenant, ar->tenant) && !strcmp(a->rule, ar->r.id))
+            mark_resolved(al, a, why, now);
     }
 }
 
@@ -722,35 +711,45 @@ static struct series *series_whole(struct alerts *al, struct series *s)
     return s->whole;
 }
 
-/* A model fed with the series' history: hourly means of the last FC_HISTORY_MS. Outside the
-** engine's mutex (it reads the store). */
-static struct hw *model_from_history(struct alerts *al, uint32_t sid, int64_t now)
+/* The hourly means of series sid over [to - span, to) (to rounded down to the hour), in time
+** order, to fn. Outside the engine's mutex or not: it only reads the store. */
+static void history_hourly(struct alerts *al, uint32_t sid, int64_t end, int64_t span,
+                           void (*fn)(void *model, int64_t ts, double v), void *model)
 {
-    struct hw *m = hw_new(FC_STEP_MS, 24, 168);
-    int64_t to = now - now % FC_STEP_MS, from = to - FC_HISTORY_MS;
+    int64_t to = end - end % FC_STEP_MS, from = to - span;
     uint32_t nb = store_bucket_count(from, to, FC_STEP_MS);
     struct store_bucket *b = vg_calloc(nb, sizeof(*b));
     if (!store_aggregate(al->st, sid, from, to, FC_STEP_MS, b, nb))
         for (uint32_t i = 0; i < nb; i++)
             if (b[i].count)
-                hw_add(m, b[i].start, store_bucket_value(&b[i], AGG_AVG));
+                fn(model, b[i].start, store_bucket_value(&b[i], AGG_AVG));
     free(b);
+}
+
+static void feed_hw(void *m, int64_t ts, double v)
+{
+    hw_add(m, ts, v);
+}
+
+static void feed_baseline(void *bl, int64_t ts, double v)
+{
+    baseline_add(bl, ts, v);
+}
+
+/* A forecasting model fed with the series' last FC_HISTORY_MS. */
+static struct hw *model_from_history(struct alerts *al, uint32_t sid, int64_t now)
+{
+    struct hw *m = hw_new(FC_STEP_MS, 24, 168);
+    history_hourly(al, sid, now, FC_HISTORY_MS, feed_hw, m);
     return m;
 }
 
-/* A baseline fed with the hourly means of the series' last `weeks` weeks before `end`. */
+/* A baseline fed with the series' last `weeks` weeks before `end`. */
 static struct baseline *baseline_from_history(struct alerts *al, uint32_t sid, uint32_t weeks,
                                               int64_t end)
 {
     struct baseline *bl = baseline_new(weeks);
-    int64_t to = end - end % FC_STEP_MS, from = to - weeks * 7 * 86400000LL;
-    uint32_t nb = store_bucket_count(from, to, FC_STEP_MS);
-    struct store_bucket *b = vg_calloc(nb, sizeof(*b));
-    if (!store_aggregate(al->st, sid, from, to, FC_STEP_MS, b, nb))
-        for (uint32_t i = 0; i < nb; i++)
-            if (b[i].count)
-                baseline_add(bl, b[i].start, store_bucket_value(&b[i], AGG_AVG));
-    free(b);
+    history_hourly(al, sid, end, weeks * 7 * 86400000LL, feed_baseline, bl);
     return bl;
 }
 
@@ -1022,12 +1021,7 @@ static void transition(struct alerts *al, struct series *s, struct binding *b, e
             }
             return;
         }
-        a->state = AS_RESOLVED;
-        a->resolved_at = a->updated_at = now;
-        free(a->resolved_by);
-        a->resolved_by = vg_strdup("auto");
-        alert_store(al, a, "resolved");
-        atomic_fetch_add(&al->resolved, 1);
+        mark_resolved(al, a, "auto", now);
         b->open = NULL;
     }
 }
@@ -1111,6 +1105,14 @@ static void composite_feed(struct alerts *al, struct series *s, struct arule *ar
         transition(al, as, &as->b[0], ev, ts);
 }
 
+/* Stale rules "after":"cadence": the delay from the cadence of the value's source (0 = unknown:
+** the delay stays as it was). */
+static void cadence_apply(struct binding *b, int64_t cadence)
+{
+    if (cadence > 0 && b->core.kind == RULE_STALE && b->rule->r.cadence_factor > 0)
+        b->core.after_ms = (int64_t)(b->rule->r.cadence_factor * (double)cadence);
+}
+
 /* Evaluate the value on s's rules; returns the number of evaluations. cadence: the declared
 ** cadence of the source that delivered the value (0 = unknown): stale rules "after":"cadence"
 ** take their delay from it. */
@@ -1146,8 +1148,7 @@ static uint32_t eval(struct alerts *al, struct series *s, int64_t ts, double v, 
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
         enum rule_event ev;
-        if (cadence > 0 && b->core.kind == RULE_STALE && b->rule->r.cadence_factor > 0)
-            b->core.after_ms = (int64_t)(b->rule->r.cadence_factor * (double)cadence);
+        cadence_apply(b, cadence);
         if (b->core.kind <= RULE_RATE) { /* threshold, stale, stuck, rate: the copy suffices */
             ev = rule_on_core(&b->core, &b->st, ts, v);
             if (ev)
@@ -1190,8 +1191,7 @@ static uint32_t eval_position(struct alerts *al, struct series *s, int64_t ts, d
     for (uint32_t k = 0; k < s->nb; k++) {
         struct binding *b = &s->b[k];
         const struct rule *r = &b->rule->r;
-        if (cadence > 0 && r->kind == RULE_STALE && r->cadence_factor > 0)
-            b->core.after_ms = (int64_t)(r->cadence_factor * (double)cadence);
+        cadence_apply(b, cadence);
         enum rule_event ev = r->kind == RULE_STALE ? rule_on_value(r, &b->st, ts, 0) /* alive */
                                                     : rule_on_position(r, &b->st, ts, lon, lat);
         if (ev)
@@ -1297,12 +1297,7 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
             if (a && a->flapping && !b->st.active && b->flap &&
                 now_ms - b->flap->at[(b->flap->n - 1) % FLAP_MAX] >= al->policy.flap_window_ms) {
                 /* clear for a whole window: the flapping alert is over */
-                a->state = AS_RESOLVED;
-                a->resolved_at = a->updated_at = clock_now_ms();
-                free(a->resolved_by);
-                a->resolved_by = vg_strdup("auto");
-                alert_store(al, a, "resolved");
-                atomic_fetch_add(&al->resolved, 1);
+                mark_resolved(al, a, "auto", clock_now_ms());
                 b->open = NULL;
             }
             enum rule_kind kind = b->rule->r.kind;
@@ -1445,11 +1440,12 @@ static int by_hand(struct alerts *al, const char *tenant, const char *id, const 
         rc = vg_errf(err, errcap, VG_EINVAL, "alert %s is acknowledged already", id);
     if (!rc) {
         int64_t now = clock_now_ms();
+        if (comment) { /* before the change is stored and announced */
+            free(a->comment);
+            a->comment = vg_strdup(comment);
+        }
         if (resolve) {
-            a->state = AS_RESOLVED;
-            a->resolved_at = now;
-            free(a->resolved_by);
-            a->resolved_by = vg_strdup(by);
+            mark_resolved(al, a, by, now);
             /* the binding keeps its state active: no new alert until the condition clears */
             for (uint32_t i = 0; i < al->capslots; i++) {
                 struct series *s = al->slots[i];
@@ -1457,25 +1453,16 @@ static int by_hand(struct alerts *al, const char *tenant, const char *id, const 
                     if (s->b[k].open == a)
                         s->b[k].open = NULL;
             }
-            atomic_fetch_add(&al->resolved, 1);
         } else {
             a->state = AS_ACKED;
             a->acked_at = now;
             free(a->acked_by);
             a->acked_by = vg_strdup(by);
+            a->updated_at = now;
+            alert_store(al, a, "acknowledged");
         }
-        if (comment) {
-            free(a->comment);
-            a->comment = vg_strdup(comment);
-        }
-        a->updated_at = now;
-        alert_store(al, a, resolve ? "resolved" : "acknowledged");
-        json_t *o = alert_json(a);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
-        json_decref(o);
-        buf_puts(out, s);
+        buf_puts(out, al->pend_chg[al->npend - 1].json); /* the document just queued */
         buf_putc(out, '\n');
-        free(s);
         rc = flush_unlock(al);
         if (rc)
             vg_putf(err, errcap, "cannot store the alert: %s", vg_strerror(rc));
@@ -1697,10 +1684,8 @@ void alerts_free(struct alerts *al)
     flush(al);
     free(al->pend);
     free(al->pend_ids);
-    free(al->pend_events);
-    for (uint32_t i = 0; i < al->nnotes; i++)
-        free(al->notes[i].doc);
-    free(al->notes);
+    free(al->pend_chg);
+    changes_free(al->notes, al->nnotes);
     for (uint32_t i = 0; i < al->nrules; i++)
         arule_free(al->rules[i]);
     free(al->rules);

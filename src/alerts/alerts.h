@@ -22,6 +22,8 @@
 #include "meta/meta.h"
 #include "store/db.h"
 
+#include <jansson.h>
+
 #include <stdint.h>
 
 struct alerts;
@@ -106,6 +108,7 @@ struct alerts_stats {
 ** those must not come back to alerts_on_values from the same thread. */
 struct alerts_change {
     const char *tenant, *event, *entity, *type, *json;
+    const json_t *alert; /* the same alert, as a JSON object */
     int severity; /* enum rule_severity, after the change */
     int has_loc;  /* the entity's position when known */
     double lonlat[2];

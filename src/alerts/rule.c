@@ -1591,6 +1591,15 @@ enum rule_event rule_on_composite(const struct rule *r, struct rule_state *st, i
     return RULE_NONE;
 }
 
+/* A value accepted by rule_on_core or rule_on_value becomes the newest seen. */
+static enum rule_event seen(struct rule_state *st, int64_t ts, double v, enum rule_event ev)
+{
+    st->has_last = 1;
+    st->last_ts = ts;
+    st->last_value = v;
+    return ev;
+}
+
 enum rule_event rule_on_core(const struct rule_core *c, struct rule_state *st, int64_t ts,
                              double v)
 {
@@ -1617,10 +1626,7 @@ enum rule_event rule_on_core(const struct rule_core *c, struct rule_state *st, i
         ev = eval_rate(c, st, ts, v);
         break;
     }
-    st->has_last = 1;
-    st->last_ts = ts;
-    st->last_value = v;
-    return ev;
+    return seen(st, ts, v, ev);
 }
 
 enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64_t ts, double v)
@@ -1629,11 +1635,7 @@ enum rule_event rule_on_value(const struct rule *r, struct rule_state *st, int64
         return rule_on_core(&r->core, st, ts, v);
     if (isnan(v) || (st->has_last && ts <= st->last_ts))
         return RULE_NONE;
-    enum rule_event ev = eval_nightmin(r, st, ts, v);
-    st->has_last = 1;
-    st->last_ts = ts;
-    st->last_value = v;
-    return ev;
+    return seen(st, ts, v, eval_nightmin(r, st, ts, v));
 }
 
 enum rule_event rule_on_tick(const struct rule *r, struct rule_state *st, int64_t now)

@@ -91,6 +91,30 @@ const char *live_boot(const struct live *lv)
     return lv->boot;
 }
 
+/* One allocation: the header, the NUL-terminated strings, then the event's JSON. */
+static struct live_ev *event_alloc(int alert, const char *tenant, const char *entity,
+                                   const char *type, const char *attr, const struct buf *json)
+{
+    size_t lt = strlen(tenant) + 1, le = strlen(entity) + 1, ly = strlen(type) + 1,
+           la = strlen(attr) + 1;
+    struct live_ev *e = vg_malloc(sizeof(*e) + lt + le + ly + la + json->len + 1);
+    e->alert = alert;
+    char *s = (char *)(e + 1);
+    e->tenant = memcpy(s, tenant, lt);
+    s += lt;
+    e->entity = memcpy(s, entity, le);
+    s += le;
+    e->type = memcpy(s, type, ly);
+    s += ly;
+    e->attr = memcpy(s, attr, la);
+    s += la;
+    memcpy(s, json->p, json->len);
+    s[json->len] = '\0';
+    e->json = s;
+    e->jlen = (uint32_t)json->len;
+    return e;
+}
+
 static struct live_ev *event_new(const char *tenant, const struct ingest_update *p,
                                  struct buf *scratch)
 {
@@ -106,24 +130,24 @@ static struct live_ev *event_new(const char *tenant, const struct ingest_update 
     buf_putc(scratch, ',');
     api_value_json(scratch, p->vt, &p->v);
     buf_putc(scratch, ']');
-    size_t lt = strlen(tenant) + 1, le = strlen(p->entity) + 1, ly = strlen(p->type) + 1,
-           la = strlen(p->attr) + 1;
-    struct live_ev *e = vg_malloc(sizeof(*e) + lt + le + ly + la + scratch->len + 1);
-    e->alert = 0;
-    char *s = (char *)(e + 1);
-    e->tenant = memcpy(s, tenant, lt);
-    s += lt;
-    e->entity = memcpy(s, p->entity, le);
-    s += le;
-    e->type = memcpy(s, p->type, ly);
-    s += ly;
-    e->attr = memcpy(s, p->attr, la);
-    s += la;
-    memcpy(s, scratch->p, scratch->len);
-    s[scratch->len] = '\0';
-    e->json = s;
-    e->jlen = (uint32_t)scratch->len;
-    return e;
+    return event_alloc(0, tenant, p->entity, p->type, p->attr, scratch);
+}
+
+/* Put n events in the ring (taking them), wake the readers, free what they pushed out. */
+static void ring_push(struct live *lv, struct live_ev **evs, uint32_t n)
+{
+    pthread_mutex_lock(&lv->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        struct live_ev **slot = &lv->ring[lv->head & (lv->cap - 1)];
+        struct live_ev *old = *slot;
+        *slot = evs[i];
+        evs[i] = old; /* freed below, outside the lock */
+        lv->head++;
+    }
+    pthread_cond_broadcast(&lv->cv);
+    pthread_mutex_unlock(&lv->mu);
+    for (uint32_t i = 0; i < n; i++)
+        free(evs[i]);
 }
 
 void live_publish(struct live *lv, const char *tenant, const struct ingest_update *p, uint32_t n)
@@ -137,18 +161,7 @@ void live_publish(struct live *lv, const char *tenant, const struct ingest_updat
     for (uint32_t i = 0; i < n; i++)
         evs[i] = event_new(tenant, &p[i], &scratch);
     buf_release(&scratch);
-    pthread_mutex_lock(&lv->mu);
-    for (uint32_t i = 0; i < n; i++) {
-        struct live_ev **slot = &lv->ring[lv->head & (lv->cap - 1)];
-        struct live_ev *old = *slot;
-        *slot = evs[i];
-        evs[i] = old; /* freed below, outside the lock */
-        lv->head++;
-    }
-    pthread_cond_broadcast(&lv->cv);
-    pthread_mutex_unlock(&lv->mu);
-    for (uint32_t i = 0; i < n; i++)
-        free(evs[i]);
+    ring_push(lv, evs, n);
     free(evs);
     atomic_fetch_add(&lv->published, n);
 }
@@ -165,31 +178,9 @@ void live_publish_alert(struct live *lv, const char *tenant, const char *entity,
     buf_puts(&d, ",\"alert\":");
     buf_puts(&d, alert_json);
     buf_putc(&d, '}');
-    size_t lt = strlen(tenant) + 1, le = strlen(entity) + 1, ly = strlen(type) + 1;
-    struct live_ev *e = vg_malloc(sizeof(*e) + lt + le + ly + 1 + d.len + 1);
-    e->alert = 1;
-    char *s = (char *)(e + 1);
-    e->tenant = memcpy(s, tenant, lt);
-    s += lt;
-    e->entity = memcpy(s, entity, le);
-    s += le;
-    e->type = memcpy(s, type, ly);
-    s += ly;
-    *s = '\0';
-    e->attr = s++;
-    memcpy(s, d.p, d.len);
-    s[d.len] = '\0';
-    e->json = s;
-    e->jlen = (uint32_t)d.len;
+    struct live_ev *e = event_alloc(1, tenant, entity, type, "", &d);
     buf_release(&d);
-    pthread_mutex_lock(&lv->mu);
-    struct live_ev **slot = &lv->ring[lv->head & (lv->cap - 1)];
-    struct live_ev *old = *slot;
-    *slot = e;
-    lv->head++;
-    pthread_cond_broadcast(&lv->cv);
-    pthread_mutex_unlock(&lv->mu);
-    free(old);
+    ring_push(lv, &e, 1);
 }
 
 int live_join(struct live *lv, uint32_t max, const char *last_event_id, uint64_t *cursor,

@@ -134,11 +134,8 @@ static void write_entities(struct alertsink *k, const struct alerts_change *c, u
         entstore_batch_no_history(b);
         uint32_t j = i;
         for (; j < n && !strcmp(c[j].tenant, c[i].tenant); j++) {
-            json_t *a = json_loads(c[j].json, 0, NULL);
-            if (!a)
-                continue;
             char id[96];
-            json_t *body = entity_body(&c[j], a, id, sizeof(id));
+            json_t *body = entity_body(&c[j], c[j].alert, id, sizeof(id));
             json_t *stored = NULL;
             struct entity_err err;
             if (entity_parse(body, ENTITY_FULL, ctx, NULL, 0, now, &stored, &err)) {
@@ -151,7 +148,6 @@ static void write_entities(struct alertsink *k, const struct alerts_change *c, u
             }
             json_decref(stored);
             json_decref(body);
-            json_decref(a);
         }
         int rc = entstore_batch_finish(b);
         if (rc)

@@ -132,18 +132,29 @@ int config_set(struct config *c, const char *key, const char *val, char *err, si
     if (strcmp(key, "rules") == 0)
         COPY(rules);
     if (strcmp(key, "anomaly") == 0) {
-        char type[128], attrs[200], extra[2][32];
-        int n = sscanf(val, "%127[A-Za-z0-9_.-]:%199[A-Za-z0-9_.,-] %31s %31s", type, attrs,
+        struct config_anomaly a;
+        memset(&a, 0, sizeof(a));
+        char extra[2][32];
+        int n = sscanf(val, "%127[A-Za-z0-9_.-]:%199[A-Za-z0-9_.,-] %31s %31s", a.type, a.attrs,
                        extra[0], extra[1]);
-        int ok = n >= 2 && c->nanomaly < CONFIG_MAX_ANOMALY && strlen(val) < sizeof(c->anomaly[0]);
-        for (int i = 0; ok && i < n - 2; i++)
-            ok = !strncmp(extra[i], "score=", 6) || !strncmp(extra[i], "weeks=", 6);
+        int ok = n >= 2 && c->nanomaly < CONFIG_MAX_ANOMALY && strlen(val) < 256;
+        for (int i = 0; ok && i < n - 2; i++) {
+            char *end;
+            double x = strtod(extra[i] + 6, &end);
+            ok = !*end && x > 0;
+            if (!strncmp(extra[i], "score=", 6))
+                a.score = x;
+            else if (!strncmp(extra[i], "weeks=", 6))
+                a.weeks = (uint32_t)x;
+            else
+                ok = 0;
+        }
         if (!ok) {
             snprintf(err, cap, "anomaly takes TYPE:attr[,attr...] [score=S] [weeks=W] (at most %d "
                                "lines)", CONFIG_MAX_ANOMALY);
             return -1;
         }
-        snprintf(c->anomaly[c->nanomaly++], sizeof(c->anomaly[0]), "%s", val);
+        c->anomaly[c->nanomaly++] = a;
         return 0;
     }
     if (strcmp(key, "timezone") == 0) {

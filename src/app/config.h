@@ -61,8 +61,12 @@ struct config {
     uint32_t live_max_clients; /* concurrent GET /api/v1/live streams (default 256) */
     /* alerts (docs/alerts.md) */
     char rules[512];        /* JSON file of rules for the default tenant, applied at start */
-    char anomaly[CONFIG_MAX_ANOMALY][256]; /* "TYPE:attr,attr [score=S] [weeks=W]": anomaly
-                                              detection without writing a rule */
+    struct config_anomaly {   /* "anomaly = TYPE:attr,attr [score=S] [weeks=W]": anomaly */
+        char type[128];       /* detection without writing a rule */
+        char attrs[200];      /* comma-separated */
+        double score;         /* 0 = the rule's default */
+        uint32_t weeks;       /* 0 = the rule's default */
+    } anomaly[CONFIG_MAX_ANOMALY];
     uint32_t nanomaly;
     char timezone[64];      /* the city's time zone (night windows, hours of the week); "" =
                                the process's TZ; the demo: Europe/Paris */

@@ -462,24 +462,22 @@ static int anomaly_rules(struct vg_server *s)
 {
     json_t *arr = json_array();
     for (uint32_t i = 0; i < s->cfg.nanomaly; i++) {
-        char type[128] = "", attrs[200] = "", extra[2][32] = {"", ""};
-        int n = sscanf(s->cfg.anomaly[i], "%127[A-Za-z0-9_.-]:%199[A-Za-z0-9_.,-] %31s %31s",
-                       type, attrs, extra[0], extra[1]);
+        const struct config_anomaly *an = &s->cfg.anomaly[i];
+        char attrs[sizeof(an->attrs)];
+        snprintf(attrs, sizeof(attrs), "%s", an->attrs);
         json_t *cond = json_object();
-        for (int k = 0; k < n - 2; k++) {
-            char *end;
-            double x = strtod(extra[k] + 6, &end);
-            json_object_set_new(cond, !strncmp(extra[k], "score=", 6) ? "score" : "weeks",
-                                extra[k][0] == 'w' ? json_integer((json_int_t)x) : json_real(x));
-        }
+        if (an->score > 0)
+            json_object_set_new(cond, "score", json_real(an->score));
+        if (an->weeks)
+            json_object_set_new(cond, "weeks", json_integer(an->weeks));
         char *save = NULL;
         for (char *a = strtok_r(attrs, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
             char id[200];
-            snprintf(id, sizeof(id), "anomaly.%s.%s", type, a);
+            snprintf(id, sizeof(id), "anomaly.%s.%s", an->type, a);
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s},s:O}", "id", id,
                                                  "name", "Unusual value for the hour of the week",
                                                  "kind", "anomaly", "severity", "low", "target",
-                                                 "type", type, "attr", a, "condition", cond));
+                                                 "type", an->type, "attr", a, "condition", cond));
         }
         json_decref(cond);
     }
