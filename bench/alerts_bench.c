@@ -312,7 +312,7 @@ static void forecast_line(struct incidents *g, const struct incident *L, uint32_
     int64_t end = incidents_end(g), start = incidents_start(g);
     int64_t eval0 = end - 7 * DAY_MS, hist0 = eval0 - 7 * DAY_MS;
     double err_hw = 0, err_sn = 0;
-    uint64_t n_hw = 0, n_sn = 0, n_series = 0;
+    uint64_t n_hw = 0, n_sn = 0, n_series = 0, n_sd = 0, n_origins = 0;
     static double mean[14 * 24];
     static int64_t ts[20000];
     static double v[20000];
@@ -335,6 +335,9 @@ static void forecast_line(struct incidents *g, const struct incident *L, uint32_
                 int64_t t_out[24];
                 double point[24];
                 uint32_t k = hw_forecast(m, 24, 0.8, t_out, point, NULL, NULL);
+                const char *how = hw_method(m);
+                n_origins++;
+                n_sd += how && !strcmp(how, "similar-days");
                 for (uint32_t s = 0; s < 24; s++) {
                     int64_t t = origin + (int64_t)s * HOUR_MS;
                     int h = (int)((t - hist0) / HOUR_MS);
@@ -359,8 +362,9 @@ static void forecast_line(struct incidents *g, const struct incident *L, uint32_
     printf("forecast mape=%.1f seasonal_naive_mape=%.1f improvement=%.1f%%\n", mape, sn,
            100.0 * (sn - mape) / sn);
     fprintf(stderr, "  forecast: %llu series (water, noise), 7 origins x 24 h, %llu of %llu hours "
-            "forecast\n", (unsigned long long)n_series, (unsigned long long)n_hw,
-            (unsigned long long)n_sn);
+            "forecast; similar days served %llu of %llu origins, Holt-Winters the others\n",
+            (unsigned long long)n_series, (unsigned long long)n_hw, (unsigned long long)n_sn,
+            (unsigned long long)n_sd, (unsigned long long)n_origins);
 #else
     (void)g;
     (void)L;

@@ -1355,16 +1355,16 @@ int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, c
     int64_t *t = vg_malloc(n * sizeof(*t));
     double *pt = vg_malloc(n * 3 * sizeof(*pt)), *lo = pt + n, *hi = pt + 2 * n;
     uint32_t got = hw_forecast(m, n, level, t, pt, lo, hi);
-    int weekly = hw_weekly(m);
+    const char *method = hw_method(m), *seasons = hw_seasons(m); /* static strings */
     pthread_mutex_unlock(&al->mu);
     hw_free(fresh);
     buf_puts(out, "{\"id\":");
     buf_json_str(out, entity, strlen(entity));
     buf_puts(out, ",\"attr\":");
     buf_json_str(out, attr, strlen(attr));
-    buf_printf(out, ",\"model\":\"holt-winters\",\"seasons\":\"%s\",\"step\":\"1h\","
+    buf_printf(out, ",\"model\":\"%s\",\"seasons\":\"%s\",\"step\":\"1h\","
                     "\"level\":%g,\"points\":[",
-               weekly ? "daily+weekly" : "daily", level);
+               method ? method : "holt-winters", seasons ? seasons : "daily", level);
     for (uint32_t i = 0; i < got; i++) {
         char ts[40];
         clock_format_rfc3339(t[i], ts, sizeof(ts));

@@ -1,6 +1,7 @@
 /*
 ** alerts/forecast.c: additive double-seasonal Holt-Winters without trend, fitted incrementally
-** (one update per completed step), with a small grid of smoothing parameters run in parallel.
+** (one update per completed step), with a small grid of smoothing parameters run in parallel,
+** and similar-days medians competing with them (sd_point).
 ** Owns: one heap block per model (raw step ring, candidates' states, residual rings).
 ** Method and formulas: docs/forecast.md.
 **
@@ -27,9 +28,13 @@
 #include <string.h>
 #include <time.h>
 
-#define NCAND_D 3              /* daily-only candidates */
-#define NCAND_W 6              /* daily + weekly candidates */
-#define NCAND (NCAND_D + NCAND_W)
+#define NCAND_D 3              /* daily-only Holt-Winters candidates */
+#define NCAND_W 6              /* daily + weekly Holt-Winters candidates */
+#define NCAND_HW (NCAND_D + NCAND_W)
+#define NCAND_SD 4             /* similar-days candidates (local daily season only) */
+#define NCAND (NCAND_HW + NCAND_SD)
+#define SD_DAYS 21             /* similar days look back this many days (the raw ring) */
+#define SWITCH_MARGIN 0.95     /* a challenger's score must be below this times the server's */
 #define DEFAULT_CAND 1         /* served before any candidate has a score */
 #define NTRACK 10              /* horizons whose served residuals are tracked */
 #define TRACK_MIN_N 24         /* residuals before a horizon's variance is trusted */
@@ -38,15 +43,26 @@
 ** units). */
 
 /* (alpha, gamma1, gamma2), error-correction form. */
-static const double GRID[NCAND][3] = {
+static const double GRID[NCAND_HW][3] = {
     {0.02, 0.03, 0}, {0.15, 0.15, 0}, {0.40, 0.20, 0},
     {0.01, 0.03, 0.03}, {0.03, 0.20, 0.25}, {0.12, 0.05, 0.05},
     {0.12, 0.20, 0.25}, {0.35, 0.05, 0.05}, {0.35, 0.20, 0.25},
 };
 
+/* Similar days: the forecast of a step is the median of the same local hour on the previous
+** days of the same kind, within SD_DAYS. */
+enum sd_mode {
+    SD_ALL,      /* every day alike */
+    SD_WORKWEEK, /* Monday-Friday, and Saturday-Sunday */
+    SD_DAYTYPE,  /* Monday-Friday, Saturday, Sunday */
+    SD_WEEKDAY,  /* the same day of the week only (at most 3 weeks) */
+};
+
 struct cand {
+    int sd;     /* 1 = similar days (mode below), 0 = Holt-Winters (alpha, g1, g2) */
+    enum sd_mode mode;
     double alpha, g1, g2;
-    int weekly; /* has the weekly season */
+    int weekly; /* has the weekly season (similar days: tells days apart) */
     int live;   /* initialised */
     double level;
     double *d;    /* [s1] daily season by slot */
@@ -83,6 +99,9 @@ struct hw {
     struct track tr[NTRACK];
     struct cand c[NCAND];
     int best;         /* served candidate, -1 = none */
+    int sd_ok;        /* similar-days candidates run (local daily season) */
+    int sd_weekly;    /* ... and those telling days of the week apart (s2 == 7 s1) */
+    int64_t gap_max;  /* a silence of more steps restarts the model */
     double lam_score, lam_mse, lam_var;
     size_t bytes;
     double *block;
@@ -104,14 +123,19 @@ static void ewma(double *acc, uint32_t *n, double x, double lam)
     *acc += wgt * (x - *acc);
 }
 
+/* Season index of step k: the step's position on the local clock when s1 steps make a day. */
+static int64_t season_index(const struct hw *m, int64_t k)
+{
+    if (!m->local)
+        return k;
+    int64_t ms = k * m->step_ms;
+    return clock_floor_div(ms + clock_local_offset_ms(ms), m->step_ms);
+}
+
 /* Season slots of step k. */
 static void slots(const struct hw *m, int64_t k, uint32_t *p1, uint32_t *p2)
 {
-    int64_t idx = k;
-    if (m->local) {
-        int64_t ms = k * m->step_ms;
-        idx = clock_floor_div(ms + clock_local_offset_ms(ms), m->step_ms);
-    }
+    int64_t idx = season_index(m, k);
     *p1 = umod(idx, m->s1);
     *p2 = m->s2 ? umod(idx, m->s2) : 0;
 }
@@ -119,6 +143,96 @@ static void slots(const struct hw *m, int64_t k, uint32_t *p1, uint32_t *p2)
 static double cand_point(const struct cand *c, uint32_t p1, uint32_t p2)
 {
     return c->level + c->d[p1] + (c->weekly ? c->w[p2] : 0.0);
+}
+
+static double raw_at(const struct hw *m, int64_t k)
+{
+    return m->raw[umod(k, m->rcap)];
+}
+
+static int sd_enabled(const struct hw *m, enum sd_mode mode)
+{
+    return mode == SD_ALL ? m->sd_ok : m->sd_weekly;
+}
+
+/* Kind of a local day (days since 1970-01-01, a Thursday) under a similar-days mode. */
+static int day_kind(enum sd_mode mode, int64_t day)
+{
+    int wd = (int)umod(day + 3, 7); /* 0 = Monday */
+    switch (mode) {
+    case SD_ALL:
+        return 0;
+    case SD_WORKWEEK:
+        return wd >= 5;
+    case SD_DAYTYPE:
+        return wd < 5 ? 0 : wd - 4;
+    case SD_WEEKDAY:
+        return wd;
+    }
+    return 0;
+}
+
+/* Similar-days forecast of step kt from the steps up to `known`: the median of the values at
+** the same local hour on the previous days of the same kind still in the raw ring (at most
+** SD_DAYS days back; 3 for SD_WEEKDAY). NaN when there is none. The step one day before kt is
+** kt - s1 on the UTC grid, moved by the offset change when a DST change lies in between. */
+static double sd_median(const struct hw *m, enum sd_mode mode, int64_t kt, int64_t known)
+{
+    double v[SD_DAYS];
+    uint32_t n = 0, want = mode == SD_WEEKDAY ? 3 : SD_DAYS;
+    int64_t off_t = clock_local_offset_ms(kt * m->step_ms);
+    int64_t far = kt - (int64_t)SD_DAYS * m->s1;
+    int dst = clock_local_offset_ms(far * m->step_ms) != off_t;
+    int64_t day = clock_floor_div(season_index(m, kt), m->s1);
+    int kind = day_kind(mode, day);
+    for (int64_t j = 1; j <= SD_DAYS && n < want; j++) {
+        int64_t kk = kt - j * m->s1;
+        if (dst) {
+            int64_t d = off_t - clock_local_offset_ms(kk * m->step_ms);
+            if (d % m->step_ms == 0)
+                kk += d / m->step_ms;
+        }
+        if (kk > known)
+            continue;
+        if (kk <= m->done_k - (int64_t)m->rcap)
+            break; /* left the raw ring */
+        if (day_kind(mode, day - j) != kind)
+            continue;
+        double y = raw_at(m, kk);
+        if (isnan(y))
+            continue;
+        uint32_t i = n++; /* insertion sort: n <= SD_DAYS */
+        for (; i > 0 && v[i - 1] > y; i--)
+            v[i] = v[i - 1];
+        v[i] = y;
+    }
+    if (!n)
+        return NAN;
+    return n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The candidate's forecast of step kt; when no day of its kind has a value there, the median of
+** all days, then the newest value known (NaN only before any value). */
+static double sd_point(const struct hw *m, const struct cand *c, int64_t kt, int64_t known)
+{
+    double f = sd_median(m, c->mode, kt, known);
+    if (isnan(f) && c->mode != SD_ALL)
+        f = sd_median(m, SD_ALL, kt, known);
+    for (int64_t k = known; isnan(f) && k > m->done_k - (int64_t)m->rcap && k > known - m->s1;
+         k--)
+        f = raw_at(m, k);
+    return f;
+}
+
+/* Forecast of step kt by candidate c from the steps up to `known` (<= done_k). Holt-Winters
+** states stand at done_k, so for them known is always done_k. */
+static double cand_forecast(const struct hw *m, const struct cand *c, int64_t kt, int64_t known)
+{
+    if (c->sd)
+        return sd_point(m, c, kt, known);
+    uint32_t p1, p2;
+    slots(m, kt, &p1, &p2);
+    return cand_point(c, p1, p2);
 }
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
@@ -135,7 +249,7 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 ** 1 + sum_{j=1}^{h-1} (alpha + gamma1 [s1 | j] + gamma2 [s2 | j])^2, in closed form. */
 static double theo_ratio(const struct hw *m, const struct cand *c, uint32_t h)
 {
-    if (h <= 1)
+    if (h <= 1 || c->sd) /* similar days: the error does not grow with the horizon */
         return 1.0;
     double a = c->alpha, n = (double)(h - 1);
     double n1 = (double)((h - 1) / m->s1), n2 = 0, n12 = 0;
@@ -168,18 +282,20 @@ static void reset(struct hw *m)
     }
     for (int i = 0; i < NCAND; i++) {
         struct cand *c = &m->c[i];
-        if (!c->d) {
-            c->live = -1; /* no weekly season: never used */
+        if (!c->ring) {
+            c->live = -1; /* not for this model's seasons: never used */
             continue;
         }
         c->live = 0;
         c->level = 0;
         c->mse1 = c->score = 0;
         c->n1 = c->nsc = 0;
-        for (uint32_t j = 0; j < m->s1; j++) {
-            c->d[j] = 0;
+        for (uint32_t j = 0; j < m->s1; j++)
             c->ring[j] = NAN;
-        }
+        if (c->sd)
+            continue;
+        for (uint32_t j = 0; j < m->s1; j++)
+            c->d[j] = 0;
         if (c->weekly)
             for (uint32_t j = 0; j < m->s2; j++)
                 c->w[j] = 0;
@@ -199,7 +315,13 @@ struct hw *hw_new(int64_t step_ms, uint32_t season1, uint32_t season2)
     m->s1 = season1;
     m->s2 = season2;
     m->local = (int64_t)season1 * step_ms == 86400000LL;
+    m->gap_max = 2 * (int64_t)(season2 ? 2 * season2 : 2 * season1);
+    /* Similar days need a local day, and a week of s2 steps to tell days apart. */
+    m->sd_ok = m->local;
+    m->sd_weekly = m->local && season2 == 7 * season1;
     m->rcap = season2 ? 2 * season2 : 2 * season1;
+    if (m->sd_ok && m->rcap < SD_DAYS * season1)
+        m->rcap = SD_DAYS * season1;
 
     /* Tracked horizons: 1, 2, 3, 6, s1/2, s1, 2 s1, 3 s1, 5 s1, 7 s1 (sorted, distinct). */
     uint32_t hs[NTRACK] = {1, 2, 3, 6, season1 / 2, season1, 2 * season1, 3 * season1,
@@ -212,12 +334,15 @@ struct hw *hw_new(int64_t step_ms, uint32_t season1, uint32_t season2)
     }
     m->ntrack = nt;
 
-    int ncand = season2 ? NCAND : NCAND_D;
+    int ncand = season2 ? NCAND_HW : NCAND_D;
     size_t nd = m->rcap + (season1 > season2 ? season1 : season2);
     for (uint32_t t = 0; t < nt; t++)
         nd += m->tr[t].h;
     for (int i = 0; i < ncand; i++)
         nd += 2 * (size_t)season1 + (i >= NCAND_D ? season2 : 0);
+    for (int i = 0; i < NCAND_SD; i++)
+        if (sd_enabled(m, (enum sd_mode)i))
+            nd += season1;
     m->block = vg_malloc(nd * sizeof(double));
     m->bytes = sizeof(*m) + nd * sizeof(double);
 
@@ -232,6 +357,16 @@ struct hw *hw_new(int64_t step_ms, uint32_t season1, uint32_t season2)
     }
     for (int i = 0; i < NCAND; i++) {
         struct cand *c = &m->c[i];
+        if (i >= NCAND_HW) { /* similar days: a ring of day-ahead forecasts, nothing else */
+            c->sd = 1;
+            c->mode = (enum sd_mode)(i - NCAND_HW);
+            c->weekly = c->mode != SD_ALL;
+            if (sd_enabled(m, c->mode)) {
+                c->ring = p;
+                p += season1;
+            }
+            continue;
+        }
         c->alpha = GRID[i][0];
         c->g1 = GRID[i][1];
         c->g2 = GRID[i][2];
@@ -268,11 +403,6 @@ void hw_free(struct hw *m)
 size_t hw_memory(const struct hw *m)
 {
     return m ? m->bytes : 0;
-}
-
-static double raw_at(const struct hw *m, int64_t k)
-{
-    return m->raw[umod(k, m->rcap)];
 }
 
 /* Weekly profile from the last n = 2 * s2 steps (first->d already holds the daily profile).
@@ -372,7 +502,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
     /* Daily profile: mean deviation of each slot from the mean of its s1-step chunk. */
     double *cnt = m->scratch;
     struct cand *first = NULL;
-    for (int i = 0; i < NCAND; i++)
+    for (int i = 0; i < NCAND_HW; i++)
         if (m->c[i].live == 0 && m->c[i].weekly == weekly) {
             first = &m->c[i];
             break;
@@ -438,7 +568,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
     }
     if (weekly)
         init_weekly(m, first, k0, n);
-    for (int i = 0; i < NCAND; i++) {
+    for (int i = 0; i < NCAND_HW; i++) {
         struct cand *c = &m->c[i];
         if (c->live != 0 || c->weekly != weekly)
             continue;
@@ -453,7 +583,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
     }
     /* Replay: the states reach done_k; one-step errors seed mse1 (in-sample), and the s1-step
     ** forecasts of the last s1 replayed steps fill the ring, so that scoring starts at once. */
-    for (int i = 0; i < NCAND; i++) {
+    for (int i = 0; i < NCAND_HW; i++) {
         struct cand *c = &m->c[i];
         if (c->live == 0 && c->weekly == weekly)
             for (uint32_t j = 0; j < m->s1; j++)
@@ -464,7 +594,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
         uint32_t p1, p2, q1, q2;
         slots(m, k0 + i, &p1, &p2);
         slots(m, k0 + i + m->s1, &q1, &q2);
-        for (int j = 0; j < NCAND; j++) {
+        for (int j = 0; j < NCAND_HW; j++) {
             struct cand *c = &m->c[j];
             if (c->live != 0 || c->weekly != weekly)
                 continue;
@@ -480,7 +610,7 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
                 c->ring[umod(k0 + i, m->s1)] = cand_point(c, q1, q2);
         }
     }
-    for (int i = 0; i < NCAND; i++) {
+    for (int i = 0; i < NCAND_HW; i++) {
         struct cand *c = &m->c[i];
         if (c->live != 0 || c->weekly != weekly)
             continue;
@@ -490,6 +620,9 @@ static void try_init(struct hw *m, int weekly, uint32_t n)
     }
 }
 
+/* The live candidate with the lowest score serves; a scored candidate keeps serving until
+** another one is better by SWITCH_MARGIN, so that two close ones do not take turns (each
+** change of method empties the residual tracks). */
 static void select_best(struct hw *m)
 {
     int best = -1;
@@ -501,12 +634,43 @@ static void select_best(struct hw *m)
             best = i;
         }
     }
+    int cur = m->best;
+    if (best >= 0 && cur >= 0 && cur != best && m->c[cur].live == 1 &&
+        m->c[cur].nsc >= m->s1 && !(bs < SWITCH_MARGIN * m->c[cur].score))
+        best = cur;
     if (best < 0 && m->c[DEFAULT_CAND].live == 1)
         best = DEFAULT_CAND;
     for (int i = 0; best < 0 && i < NCAND; i++)
         if (m->c[i].live == 1)
             best = i;
     m->best = best;
+}
+
+/* Steps a similar-days candidate needs before it runs: two days, or a week to know each kind
+** of day (two for the same day of the week). */
+static uint64_t sd_start(const struct hw *m, const struct cand *c)
+{
+    return c->mode == SD_ALL ? 2ull * m->s1 : c->mode == SD_WEEKDAY ? 2ull * m->s2 : m->s2;
+}
+
+/* Start a similar-days candidate at done_k if at least half of its sd_start steps have a value
+** (else tried again s1 steps later): its day-ahead forecasts of the last s1 steps (from the data
+** each one had) fill the ring, so that scoring starts at once. */
+static void sd_go_live(struct hw *m, struct cand *c)
+{
+    uint64_t n = sd_start(m, c);
+    if (m->nseen < n || (m->nseen - n) % m->s1)
+        return;
+    uint64_t have = 0;
+    for (int64_t i = m->done_k - (int64_t)n + 1; i <= m->done_k; i++)
+        have += !isnan(raw_at(m, i));
+    if (2 * have < n)
+        return;
+    for (int64_t i = m->done_k - m->s1 + 1; i <= m->done_k; i++)
+        c->ring[umod(i, m->s1)] = sd_point(m, c, i + m->s1, i);
+    c->mse1 = c->score = 0;
+    c->n1 = c->nsc = 0;
+    c->live = 1;
 }
 
 /* Step k is complete with mean y (NaN = missing). */
@@ -534,13 +698,24 @@ static void complete_step(struct hw *m, int64_t k, double y)
         if (c->live != 1)
             continue;
         uint32_t r = umod(k, m->s1);
+        if (c->sd) {
+            if (have) {
+                double e = y - sd_point(m, c, k, k - 1), fs = c->ring[r];
+                if (!isnan(e))
+                    ewma(&c->mse1, &c->n1, e * e, m->lam_mse);
+                if (!isnan(fs))
+                    ewma(&c->score, &c->nsc, fabs(y - fs), m->lam_score);
+            }
+            c->ring[r] = sd_point(m, c, k + m->s1, k);
+            continue;
+        }
         if (have) {
             double e = y - cand_point(c, p1, p2);
             ewma(&c->mse1, &c->n1, e * e, m->lam_mse);
             double fs = c->ring[r];
             if (!isnan(fs)) {
                 double es = y - fs;
-                ewma(&c->score, &c->nsc, es * es, m->lam_score);
+                ewma(&c->score, &c->nsc, fabs(es), m->lam_score);
             }
             c->level += c->alpha * e;
             c->d[p1] += c->g1 * e;
@@ -556,10 +731,16 @@ static void complete_step(struct hw *m, int64_t k, double y)
     if (m->s2 && m->nseen >= 2ull * m->s2 && (m->nseen - 2ull * m->s2) % m->s1 == 0 &&
         m->c[NCAND_D].live == 0)
         try_init(m, 1, 2 * m->s2);
-    int was_weekly = m->best >= 0 && m->c[m->best].weekly;
+    for (int i = NCAND_HW; i < NCAND; i++)
+        if (m->c[i].live == 0)
+            sd_go_live(m, &m->c[i]);
+    int was = m->best;
     select_best(m);
-    if (m->best >= 0 && m->c[m->best].weekly && !was_weekly) {
-        /* the daily model's residuals (no weekday effect) say nothing of the weekly one's */
+    if (m->best >= 0 && m->best != was &&
+        (was < 0 || (m->c[m->best].weekly && !m->c[was].weekly) ||
+         m->c[m->best].sd != m->c[was].sd)) {
+        /* a daily model's residuals (no weekday effect) say nothing of a weekly one's, nor
+        ** Holt-Winters' of similar days' */
         for (uint32_t t = 0; t < m->ntrack; t++) {
             for (uint32_t i = 0; i < m->tr[t].h; i++)
                 m->tr[t].ring[i] = NAN;
@@ -571,10 +752,8 @@ static void complete_step(struct hw *m, int64_t k, double y)
     for (uint32_t t = 0; t < m->ntrack; t++) {
         struct track *tr = &m->tr[t];
         double f = NAN;
-        if (m->best >= 0) {
-            slots(m, k + tr->h, &q1, &q2);
-            f = cand_point(&m->c[m->best], q1, q2);
-        }
+        if (m->best >= 0)
+            f = cand_forecast(m, &m->c[m->best], k + tr->h, k);
         tr->ring[umod(k, tr->h)] = f;
     }
 }
@@ -594,7 +773,7 @@ static void close_until(struct hw *m, int64_t k_new)
     }
     /* After a silence of more than two raw rings (4 weeks hourly) the states are stale and the
     ** per-step catch-up would be long: start afresh. */
-    if (k_new - from > 2 * (int64_t)m->rcap) {
+    if (k_new - from > m->gap_max) {
         reset(m);
         return;
     }
@@ -643,6 +822,25 @@ int hw_weekly(const struct hw *m)
     return m && m->best >= 0 && m->c[m->best].weekly;
 }
 
+const char *hw_method(const struct hw *m)
+{
+    if (!hw_ready(m))
+        return NULL;
+    return m->c[m->best].sd ? "similar-days" : "holt-winters";
+}
+
+const char *hw_seasons(const struct hw *m)
+{
+    static const char *const sd_names[NCAND_SD] = {"all-days", "weekdays+weekend",
+                                                   "weekdays+saturday+sunday", "day-of-week"};
+    if (!hw_ready(m))
+        return NULL;
+    const struct cand *c = &m->c[m->best];
+    if (c->sd)
+        return sd_names[c->mode];
+    return c->weekly ? "daily+weekly" : "daily";
+}
+
 int64_t hw_next_ts(const struct hw *m)
 {
     return m && m->has_done ? (m->done_k + 1) * m->step_ms : 0;
@@ -653,6 +851,8 @@ int hw_params(const struct hw *m, double *alpha, double *gamma1, double *gamma2)
     if (!hw_ready(m))
         return VG_ENOENT;
     const struct cand *c = &m->c[m->best];
+    if (c->sd)
+        return VG_ENOENT;
     if (alpha)
         *alpha = c->alpha;
     if (gamma1)
@@ -698,9 +898,7 @@ uint32_t hw_forecast(const struct hw *m, uint32_t nsteps, double level, int64_t 
     double z = hw_norm_quantile(0.5 + level / 2);
     for (uint32_t i = 0; i < nsteps; i++) {
         int64_t k = m->done_k + 1 + i;
-        uint32_t p1, p2;
-        slots(m, k, &p1, &p2);
-        double f = cand_point(c, p1, p2);
+        double f = cand_forecast(m, c, k, m->done_k);
         point[i] = f;
         if (t_out)
             t_out[i] = k * m->step_ms;

@@ -3,8 +3,10 @@
 ** (GET /api/v1/forecast and forecast rules). Additive double-seasonal Holt-Winters (Taylor
 ** 2003) in error-correction form, no trend: level + daily season (s1 steps) + weekly season
 ** (s2 steps, 0 = daily only). A small fixed grid of smoothing parameters runs in parallel on
-** the same data; the candidate with the lowest recent error serves the forecasts. Prediction
-** intervals come from the running variance of the served model's own h-step residuals.
+** the same data, next to similar-days medians (the same local hour on the previous days of the
+** same kind: all days, weekdays/weekend, ...); the candidate with the lowest recent error
+** serves the forecasts. Prediction intervals come from the running variance of the served
+** model's own h-step residuals.
 ** Method, formulas, memory and limits: docs/forecast.md.
 **
 ** Pure: no I/O, no threads, no globals, no clock reads; all memory is allocated by hw_new and
@@ -51,8 +53,14 @@ int64_t hw_next_ts(const struct hw *m);
 uint32_t hw_forecast(const struct hw *m, uint32_t nsteps, double level, int64_t *t_out,
                      double *point, double *lo, double *hi);
 
-/* Parameters of the candidate serving forecasts (any pointer may be NULL). VG_ENOENT when not
+/* Method serving forecasts: "holt-winters" or "similar-days"; NULL when not ready. */
+const char *hw_method(const struct hw *m);
+/* Its seasons: "daily" or "daily+weekly" (Holt-Winters); "all-days", "weekdays+weekend",
+** "weekdays+saturday+sunday" or "day-of-week" (the days that similar days pool); NULL when not
 ** ready. */
+const char *hw_seasons(const struct hw *m);
+/* Smoothing parameters of the Holt-Winters candidate serving forecasts (any pointer may be
+** NULL). VG_ENOENT when not ready or when similar days serve. */
 int hw_params(const struct hw *m, double *alpha, double *gamma1, double *gamma2);
 /* Bytes held by the model (constant after hw_new). */
 size_t hw_memory(const struct hw *m);

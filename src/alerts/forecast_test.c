@@ -418,9 +418,19 @@ static void test_daily_only(void)
     hw_advance(w, T0 + 10 * DAY_MS);
     CHECK(hw_ready(d) && !hw_weekly(d));
     CHECK(hw_ready(w) && !hw_weekly(w));
-    double g2 = -1;
-    CHECK_EQ_INT(hw_params(w, NULL, NULL, &g2), VG_OK);
-    CHECK(g2 == 0.0);
+    /* every day alike: Holt-Winters without its weekly season, or all days as similar days */
+    const char *how = hw_method(w), *seasons = hw_seasons(w);
+    REQUIRE(how && seasons);
+    if (!strcmp(how, "holt-winters")) {
+        double g2 = -1;
+        CHECK_EQ_INT(hw_params(w, NULL, NULL, &g2), VG_OK);
+        CHECK(g2 == 0.0);
+        CHECK(!strcmp(seasons, "daily"));
+    } else {
+        CHECK(!strcmp(how, "similar-days"));
+        CHECK(!strcmp(seasons, "all-days"));
+        CHECK_EQ_INT(hw_params(w, NULL, NULL, NULL), VG_ENOENT);
+    }
     CHECK_EQ_INT(hw_forecast(d, 24, 0.95, NULL, pt, lo, hi), 24);
     for (int i = 0; i < 24; i++) {
         double truth = 40 + 10 * sin(2 * M_PI * i / 24.0);
@@ -493,6 +503,87 @@ static void test_dst(void)
     CHECK_EQ_INT((tt[best] / HOUR_MS) % 24, 6);
     CHECK(pt[best] > 80);
     hw_free(m);
+    set_tz("UTC");
+}
+
+/* Water-meter-like data (Europe/Paris, 5 weeks across the spring DST change): a working-day and
+** a weekend profile, 6 % noise, and rare large night spikes (someone up at night). Similar days
+** serve (working days pooled apart from weekends), beat the week-naive forecast by more than
+** 20 %, and keep the evening peak at 20:00 local after the DST change, although most of the
+** pooled days are from before it. */
+static double water_like(int64_t t, int *local_hour)
+{
+    time_t s = (time_t)(t / 1000);
+    struct tm tm;
+    localtime_r(&s, &tm);
+    double h = tm.tm_hour;
+    int weekend = tm.tm_wday == 0 || tm.tm_wday == 6;
+    double v = weekend ? 0.1 + 0.5 * exp(-0.5 * (h - 10) * (h - 10) / 2.0) +
+                             0.6 * exp(-0.5 * (h - 20) * (h - 20) / 3.0)
+                       : 0.1 + 0.55 * exp(-0.5 * (h - 7) * (h - 7)) +
+                             0.3 * (h >= 9 && h <= 17) + 0.7 * exp(-0.5 * (h - 20) * (h - 20) / 2.0);
+    v *= 1 + 0.06 * rng_gauss();
+    if (h < 5 && rng_unif() < 0.05)
+        v += 0.2 + 0.8 * rng_unif();
+    if (local_hour)
+        *local_hour = tm.tm_hour;
+    return v;
+}
+
+static void test_similar_days(void)
+{
+    set_tz("Europe/Paris");
+    rng_state = 5;
+    int64_t start = 1772406000000LL; /* 2026-03-01 23:00 UTC: Monday 2 March, 00:00 local */
+    uint32_t hours = 5 * WEEK_H, eval_from = 3 * WEEK_H;
+    double *y = malloc(hours * sizeof(double)), *f = malloc(hours * sizeof(double));
+    REQUIRE(y && f);
+    for (uint32_t h = 0; h < hours; h++) {
+        y[h] = water_like(start + (int64_t)h * HOUR_MS, NULL);
+        f[h] = NAN;
+    }
+    struct hw *m = hw_new(HOUR_MS, 24, 168);
+    REQUIRE(m);
+    for (uint32_t h = 0; h < hours; h++) {
+        hw_add(m, start + (int64_t)h * HOUR_MS + 1000, y[h]);
+        hw_advance(m, start + (int64_t)(h + 1) * HOUR_MS);
+        double pt[24];
+        if (h + 24 < hours && h + 1 >= eval_from &&
+            hw_forecast(m, 24, 0.9, NULL, pt, NULL, NULL) == 24)
+            f[h + 24] = pt[23];
+    }
+    double e_m = 0, e_n = 0;
+    uint32_t n = 0;
+    for (uint32_t h = eval_from + 24; h < hours; h++) {
+        if (isnan(f[h]))
+            continue;
+        e_m += fabs(y[h] - f[h]) / y[h];
+        e_n += fabs(y[h] - y[h - WEEK_H]) / y[h];
+        n++;
+    }
+    CHECK(n > 300);
+    printf("  water-like, 24 h ahead: MAPE %.2f %% (%s, %s), week-naive %.2f %%\n",
+           100 * e_m / n, hw_method(m), hw_seasons(m), 100 * e_n / n);
+    CHECK(e_m < 0.8 * e_n);
+    REQUIRE(hw_method(m));
+    CHECK(!strcmp(hw_method(m), "similar-days"));
+    CHECK(!strcmp(hw_seasons(m), "weekdays+weekend") ||
+          !strcmp(hw_seasons(m), "weekdays+saturday+sunday"));
+    /* the next day is a working day: its evening peak at 20:00 local (18:00 UTC in summer) */
+    double pt[24];
+    int64_t tt[24];
+    REQUIRE(hw_forecast(m, 24, 0.9, tt, pt, NULL, NULL) == 24);
+    int best = 0;
+    for (int i = 1; i < 24; i++)
+        if (pt[i] > pt[best])
+            best = i;
+    int lh = -1;
+    water_like(tt[best], &lh);
+    CHECK_EQ_INT(lh, 20);
+    CHECK_EQ_INT((tt[best] / HOUR_MS) % 24, 18);
+    hw_free(m);
+    free(y);
+    free(f);
     set_tz("UTC");
 }
 
@@ -581,6 +672,7 @@ int main(void)
     TEST_RUN(test_daily_only);
     TEST_RUN(test_gap_restart);
     TEST_RUN(test_dst);
+    TEST_RUN(test_similar_days);
     TEST_RUN(test_real_pa13);
     return TEST_END();
 }
