@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *t = strtok(line, " "), *id = strtok(NULL, " "), *a = strtok(NULL, " ");
         if (!t || !id || !a)
             continue;
-        pts[n] = (struct ingest_update){id, t, a, VT_I64, {.i = n}, n, 0, NULL};
+        pts[n] = (struct ingest_update){.entity = id, .type = t, .attr = a,
+            .vt = VT_I64, .v = {.i = n}, .ts = n, .sid = 0, .source = NULL};
         want += in_list(types, t) && in_list(ids, id);
         n++;
     }

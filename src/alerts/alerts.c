@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -61,7 +62,9 @@ struct alert {
 
 struct binding {
     /* first what a value's evaluation reads: a copy of the rule's core and the state */
-    struct rule_core core;
+    struct rule_core core; /* 64 bytes: the first cache line */
+    float quiet[2][2];     /* threshold: the values that change nothing, [st.active][lo, hi]
+                              (binding_quiet); in the second line, with st's head */
     struct rule_state st;
     struct arule *rule;
     uint64_t version;
@@ -69,6 +72,11 @@ struct binding {
     struct flap *flap;  /* times of its recent transitions (allocated at the first one) */
     int64_t fc_step;    /* forecast rules: the model's step last checked */
 };
+
+_Static_assert(offsetof(struct binding, quiet) == 64 &&
+                   offsetof(struct binding, st) + offsetof(struct rule_state, last_value) +
+                           sizeof(double) <= 128,
+               "a value's evaluation reads the first two cache lines of its binding");
 
 /* Flapping: the last FLAP_MAX transitions of a binding, in a ring. */
 #define FLAP_MAX 16
@@ -83,13 +91,13 @@ struct series {
     struct binding *b;
     uint32_t nb;
     int unit;             /* a unit code series ("attr@unit"): not evaluated */
+    uint32_t sid;         /* the store's series id (0 = not known yet) */
     struct hw *hw;        /* its forecasting model, once asked for (fed by every value) */
     struct baseline *bl;  /* its hour-of-week baseline, while an anomaly rule watches it */
     int64_t an_hour;      /* anomaly rules score hourly means: the hour being summed */
     double an_sum;
     uint32_t an_n;
     struct series *whole; /* the entity-level series (attribute ""), once looked up */
-    uint32_t sid;         /* the store's series id (0 = not known yet) */
     char *tenant, *entity, *type, *attr; /* owned */
     int has_loc;
     double lonlat[2];
@@ -124,6 +132,17 @@ struct alerts {
     ** reach their series by an index, with no hashing or comparison of names */
     struct series **by_sid;
     uint32_t capsid;
+    /* Quiet bands, by sid like by_sid (capsid entries): a value inside its series' band changes
+    ** no state of the series' rules but their newest time, so it is settled here without
+    ** reading the series (quiet_update says which series have one). Reset when the rules
+    ** change (quiet_gen != gen). */
+    struct quiet {
+        float lo, hi;  /* the band [lo, hi]; empty (lo > hi) = evaluate every value */
+        uint32_t nb;   /* the series' bindings (the evaluations a settled value counts) */
+        int64_t ts;    /* the newest settled value's time (INT64_MIN: none since the last
+                          evaluation) */
+    } *quiet;
+    uint64_t quiet_gen;
     struct alert **alerts; /* every alert, in id order */
     uint32_t nalerts, capalerts;
     int64_t next_id;
@@ -148,7 +167,7 @@ struct alerts {
     int running, stopping;
     pthread_cond_t cv;
     uint32_t tick_ms;
-    atomic_uint_fast64_t evaluations, raised, resolved, escalated, flapping;
+    atomic_uint_fast64_t evaluations, raised, resolved, escalated, flapping, settled;
 };
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
@@ -678,13 +697,126 @@ static struct series *series_get(struct alerts *al, const char *tenant, const ch
     return s;
 }
 
-/* The series of a stored value: by its sid when the ingest gave one, else by its names. */
+/* ---- quiet bands ---- */
+
+/* An empty band (every value is evaluated); the settled time is kept for quiet_sync. */
+static void quiet_close(struct quiet *q)
+{
+    q->lo = INFINITY;
+    q->hi = -INFINITY;
+    q->nb = 0;
+}
+
+/* The float nearest x that is >= x (up) or <= x (down): a band in floats never reaches past the
+** exact bound. */
+static float float_toward(double x, int up)
+{
+    float f = (float)x;
+    if (up ? (double)f < x : (double)f > x)
+        f = nextafterf(f, up ? INFINITY : -INFINITY);
+    return f;
+}
+
+/* A threshold binding's bands, for quiet_update: not raised, the condition does not hold;
+** raised, it does not clear. */
+static void binding_quiet(struct binding *b)
+{
+    const struct rule_core *c = &b->core;
+    if (c->kind != RULE_THRESHOLD)
+        return;
+    int below = c->op == '<';
+    float *off = b->quiet[0], *on = b->quiet[1];
+    off[0] = below ? float_toward(c->raise, 1) : -INFINITY; /* '<': v >= raise */
+    off[1] = below ? INFINITY : float_toward(c->raise, 0);  /* '>': v <= raise */
+    on[0] = below ? -INFINITY : nextafterf(float_toward(c->clear, 0), INFINITY); /* v > clear */
+    on[1] = below ? nextafterf(float_toward(c->clear, 1), -INFINITY) : INFINITY; /* v < clear */
+}
+
+/* After s was evaluated: its band, if every rule of s is a threshold rule that is not pending
+** (then a value changes nothing as long as the condition does not start to hold, or, raised, as
+** long as it does not clear), s feeds no model, and no rule watches its whole entity. A series
+** without rules gets the whole line. */
+static void quiet_update(struct alerts *al, struct series *s)
+{
+    if (!s->sid || s->sid >= al->capsid)
+        return;
+    struct quiet *q = &al->quiet[s->sid];
+    quiet_close(q);
+    if (s->gen != al->gen || s->hw || s->bl || s->unit ||
+        (al->entity_rules && (!s->whole || s->whole->gen != al->gen || s->whole->nb)))
+        return;
+    float lo = -INFINITY, hi = INFINITY;
+    for (uint32_t k = 0; k < s->nb; k++) {
+        const struct binding *b = &s->b[k];
+        if (b->core.kind != RULE_THRESHOLD || b->st.pending)
+            return;
+        const float *band = b->quiet[b->st.active != 0];
+        lo = band[0] > lo ? band[0] : lo;
+        hi = band[1] < hi ? band[1] : hi;
+    }
+    q->lo = lo;
+    q->hi = hi;
+    q->nb = s->nb;
+}
+
+/* Would u's series band settle u? 1 also when u's sid is unknown to the engine (nothing to
+** fetch ahead then). */
+static int quiet_settles(const struct alerts *al, const struct ingest_update *u)
+{
+    if (u->sid >= al->capsid)
+        return 1;
+    double x = u->vt == VT_F64 ? u->v.f : u->vt == VT_I64 || u->vt == VT_BOOL ? (double)u->v.i
+                                                                              : NAN;
+    const struct quiet *q = &al->quiet[u->sid];
+    return x >= (double)q->lo && x <= (double)q->hi;
+}
+
+/* Before s (series sid) is evaluated: values settled by its band were newer than what its
+** rules saw last. */
+static void quiet_sync(struct alerts *al, struct series *s, uint32_t sid)
+{
+    if (!sid || sid >= al->capsid || al->quiet[sid].ts == INT64_MIN)
+        return;
+    int64_t ts = al->quiet[sid].ts;
+    for (uint32_t k = 0; k < s->nb; k++)
+        if (s->b[k].st.has_last && s->b[k].st.last_ts < ts)
+            s->b[k].st.last_ts = ts;
+    al->quiet[sid].ts = INT64_MIN;
+}
+
+struct names_of {
+    struct alerts *al;
+    const char *tenant;
+    struct series *s;
+};
+
+static int series_from_catalog(void *arg, const struct catalog_series *cs)
+{
+    struct names_of *n = arg;
+    if (strcmp(cs->tenant, n->tenant))
+        return VG_ENOENT;
+    n->s = series_get(n->al, cs->tenant, cs->entity, cs->type, cs->attr);
+    return VG_OK;
+}
+
+/* The series of a stored value: by its sid when the engine knows it, else by its names (from the
+** catalogue when the update has none: values-only updates, struct ingest_update). NULL when a
+** nameless value's sid is not in the catalogue (retired since). */
 static struct series *series_of(struct alerts *al, const char *tenant,
                                 const struct ingest_update *u)
 {
     if (u->sid < al->capsid && al->by_sid[u->sid])
         return al->by_sid[u->sid];
-    struct series *s = series_get(al, tenant, u->entity, u->type, u->attr);
+    struct series *s;
+    if (u->entity) {
+        s = series_get(al, tenant, u->entity, u->type, u->attr);
+    } else {
+        struct names_of n = {al, tenant, NULL};
+        if (!u->sid || !al->cat ||
+            catalog_series_get(al->cat, u->sid, series_from_catalog, &n) != VG_OK)
+            return NULL;
+        s = n.s;
+    }
     if (u->sid)
         s->sid = u->sid;
     if (u->sid && u->sid < (1u << 28)) { /* sids are dense from 1 */
@@ -694,6 +826,11 @@ static struct series *series_of(struct alerts *al, const char *tenant,
                 ncap *= 2;
             al->by_sid = vg_realloc(al->by_sid, ncap * sizeof(*al->by_sid));
             memset(al->by_sid + al->capsid, 0, (ncap - al->capsid) * sizeof(*al->by_sid));
+            al->quiet = vg_realloc(al->quiet, ncap * sizeof(*al->quiet));
+            for (uint32_t i = al->capsid; i < ncap; i++) {
+                quiet_close(&al->quiet[i]);
+                al->quiet[i].ts = INT64_MIN;
+            }
             al->capsid = ncap;
         }
         al->by_sid[u->sid] = s;
@@ -917,6 +1054,7 @@ static void bind(struct alerts *al, struct series *s)
         b->rule = ar;
         b->version = ar->version;
         b->core = ar->r.core;
+        binding_quiet(b);
         for (uint32_t k = 0; k < s->nb; k++) /* the same rule, unchanged: keep its state */
             if (s->b[k].rule == ar && s->b[k].version == ar->version) {
                 *b = s->b[k];
@@ -1205,57 +1343,75 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
 {
     if (!alerts_active(al))
         return;
-    uint64_t evals = 0;
+    uint64_t evals = 0, settled = 0;
     pthread_mutex_lock(&al->mu);
+    if (al->quiet_gen != al->gen) { /* the rules changed: every band is void */
+        for (uint32_t i = 0; i < al->capsid; i++)
+            quiet_close(&al->quiet[i]);
+        al->quiet_gen = al->gen;
+    }
     const char *source = NULL; /* the cadence of the values' source, looked up when it changes */
     int64_t cadence = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (al->cadence_rules && al->sources && v[i].source && v[i].source != source) {
-            source = v[i].source;
-            cadence = sources_cadence(al->sources, source);
-        }
-        /* a batch visits many series once each: fetch the series of the value 4 ahead, and
-        ** the bindings of the value 2 ahead, while this one is evaluated */
-        if (i + 4 < n && v[i + 4].sid < al->capsid)
-            __builtin_prefetch(al->by_sid[v[i + 4].sid]);
-        if (i + 2 < n && v[i + 2].sid < al->capsid && al->by_sid[v[i + 2].sid]) {
-            const struct binding *pb = al->by_sid[v[i + 2].sid]->b;
-            __builtin_prefetch(pb); /* the core and the state's head: 144 bytes */
-            __builtin_prefetch((const char *)pb + 64);
-            __builtin_prefetch((const char *)pb + 128);
-        }
         double x;
         switch (v[i].vt) {
         case VT_F64: x = v[i].v.f; break;
         case VT_I64:
         case VT_BOOL: x = (double)v[i].v.i; break;
+        default: x = NAN;
+        }
+        if (v[i].sid < al->capsid) { /* settled by the series' quiet band */
+            struct quiet *q = &al->quiet[v[i].sid];
+            if (x >= (double)q->lo && x <= (double)q->hi) {
+                if (v[i].ts > q->ts)
+                    q->ts = v[i].ts;
+                evals += q->nb;
+                settled++;
+                continue;
+            }
+        }
+        if (al->cadence_rules && al->sources && v[i].source && v[i].source != source) {
+            source = v[i].source;
+            cadence = sources_cadence(al->sources, source);
+        }
+        /* a batch visits many series once each: fetch the series of the next value its band
+        ** does not settle, 4 ahead */
+        if (i + 4 < n && !quiet_settles(al, &v[i + 4]))
+            __builtin_prefetch(al->by_sid[v[i + 4].sid]);
+        struct series *s = series_of(al, tenant, &v[i]);
+        if (!s) /* retired while its value was on the way */
+            continue;
+        switch (v[i].vt) {
+        case VT_F64:
+        case VT_I64:
+        case VT_BOOL: break;
         case VT_GEO: {
             /* dwell rules; later bindings (area rules) see where the entity is now */
-            struct series *ls = series_of(al, tenant, &v[i]);
-            evals += eval_position(al, ls, v[i].ts, v[i].v.geo.lon, v[i].v.geo.lat, cadence);
-            struct series *s = series_whole(al, ls);
-            s->lonlat[0] = v[i].v.geo.lon;
-            s->lonlat[1] = v[i].v.geo.lat;
-            s->has_loc = 1;
+            evals += eval_position(al, s, v[i].ts, v[i].v.geo.lon, v[i].v.geo.lat, cadence);
+            struct series *w = series_whole(al, s);
+            w->lonlat[0] = v[i].v.geo.lon;
+            w->lonlat[1] = v[i].v.geo.lat;
+            w->has_loc = 1;
             if (al->entity_rules) /* a position proves the entity alive (staleness) */
-                evals += eval(al, s, v[i].ts, 0, cadence);
+                evals += eval(al, w, v[i].ts, 0, cadence);
             continue;
         }
         default:
             if (al->entity_rules) /* a string value still proves the entity is alive */
-                evals += eval(al, series_whole(al, series_of(al, tenant, &v[i])), v[i].ts, 0,
-                              cadence);
+                evals += eval(al, series_whole(al, s), v[i].ts, 0, cadence);
             continue;
         }
-        struct series *s = series_of(al, tenant, &v[i]);
         if (s->unit) /* unit codes */
             continue;
+        quiet_sync(al, s, v[i].sid);
         evals += eval(al, s, v[i].ts, x, cadence);
         if (al->entity_rules)
             evals += eval(al, series_whole(al, s), v[i].ts, x, cadence);
+        quiet_update(al, s);
     }
     flush_unlock(al);
     atomic_fetch_add(&al->evaluations, evals);
+    atomic_fetch_add(&al->settled, settled);
 }
 
 /* Open alerts nobody acknowledged for escalate_after_ms go up one severity level, and again
@@ -1336,7 +1492,8 @@ int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, c
         return VG_ETYPE;
     int64_t now = clock_now_ms();
     pthread_mutex_lock(&al->mu);
-    struct ingest_update u = {entity, f.type, attr, f.vt, {.f = 0}, now, f.sid, NULL};
+    struct ingest_update u = {.entity = entity, .type = f.type, .attr = attr,
+        .vt = f.vt, .v = {.f = 0}, .ts = now, .sid = f.sid, .source = NULL};
     struct series *s = series_of(al, tenant, &u);
     int cached = s->hw != NULL;
     pthread_mutex_unlock(&al->mu);
@@ -1347,6 +1504,8 @@ int alerts_forecast(struct alerts *al, const char *tenant, const char *entity, c
     if (fresh && !s->hw && al->nmodels < FC_MAX_MODELS) {
         s->hw = fresh;
         fresh = NULL;
+        if (s->sid && s->sid < al->capsid) /* every value feeds the model from now on */
+            quiet_close(&al->quiet[s->sid]);
         __atomic_add_fetch(&al->nmodels, 1, __ATOMIC_RELAXED);
     }
     struct hw *m = s->hw ? s->hw : fresh; /* beyond FC_MAX_MODELS: this request's own */
@@ -1495,6 +1654,7 @@ void alerts_get_stats(struct alerts *al, struct alerts_stats *st)
     st->raised = atomic_load(&al->raised);
     st->resolved = atomic_load(&al->resolved);
     st->evaluations = atomic_load(&al->evaluations);
+    st->settled = atomic_load(&al->settled);
     st->escalated = atomic_load(&al->escalated);
     st->flapping = atomic_load(&al->flapping);
 }
@@ -1681,6 +1841,7 @@ void alerts_free(struct alerts *al)
         series_free(al->slots[i]);
     free(al->slots);
     free(al->by_sid);
+    free(al->quiet);
     flush(al);
     free(al->pend);
     free(al->pend_ids);

@@ -97,6 +97,7 @@ int alerts_resolve(struct alerts *al, const char *tenant, const char *id, const 
 
 struct alerts_stats {
     uint64_t rules, open, raised, resolved, evaluations, escalated, flapping;
+    uint64_t settled; /* values settled by their series' quiet band (counted in evaluations too) */
 };
 
 /* ---- announcing changes ----------------------------------------------------------------------

@@ -206,10 +206,14 @@ void h_alerts_metrics(struct api *a, struct buf *b)
                "# HELP vigie_alerts_resolved_total Alerts resolved (automatically or by hand).\n"
                "# TYPE vigie_alerts_resolved_total counter\nvigie_alerts_resolved_total %llu\n"
                "# HELP vigie_rule_evaluations_total Rule evaluations on new values.\n"
-               "# TYPE vigie_rule_evaluations_total counter\nvigie_rule_evaluations_total %llu\n",
+               "# TYPE vigie_rule_evaluations_total counter\nvigie_rule_evaluations_total %llu\n"
+               "# HELP vigie_rule_values_settled_total Values settled by their series' quiet band "
+               "(no rule state could change).\n"
+               "# TYPE vigie_rule_values_settled_total counter\n"
+               "vigie_rule_values_settled_total %llu\n",
                (unsigned long long)st.rules, (unsigned long long)st.open,
                (unsigned long long)st.raised, (unsigned long long)st.resolved,
-               (unsigned long long)st.evaluations);
+               (unsigned long long)st.evaluations, (unsigned long long)st.settled);
     buf_printf(b,
                "# HELP vigie_alerts_escalated_total Escalations of unacknowledged alerts.\n"
                "# TYPE vigie_alerts_escalated_total counter\nvigie_alerts_escalated_total %llu\n"

@@ -158,12 +158,15 @@ void live_publish(struct live *lv, const char *tenant, const struct ingest_updat
     struct live_ev **evs = vg_malloc(n * sizeof(*evs));
     struct buf scratch;
     buf_init(&scratch, 0);
+    uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++)
-        evs[i] = event_new(tenant, &p[i], &scratch);
+        if (p[i].entity) /* values without names: taken while nobody watched (lp_wants) */
+            evs[m++] = event_new(tenant, &p[i], &scratch);
     buf_release(&scratch);
-    ring_push(lv, evs, n);
+    if (m)
+        ring_push(lv, evs, m);
     free(evs);
-    atomic_fetch_add(&lv->published, n);
+    atomic_fetch_add(&lv->published, m);
 }
 
 void live_publish_alert(struct live *lv, const char *tenant, const char *entity,

@@ -24,7 +24,7 @@ struct tpoint {
 static struct tpoint pt(const char *tenant, const char *id, const char *type, const char *attr,
                         double v, int64_t ts)
 {
-    struct tpoint p = {tenant, {id, type, attr, VT_F64, {.f = v}, ts, 0, NULL}};
+    struct tpoint p = {tenant, {.entity = id, .type = type, .attr = attr, .vt = VT_F64, .v = {.f = v}, .ts = ts}};
     return p;
 }
 
@@ -63,7 +63,9 @@ static void publishes_in_order_with_json(void)
     CHECK(live_active(lv));
     struct tpoint p[3] = {pt("t", "n1", "noise", "LAeq", 63.5, 1000),
                           pt("t", "n2", "noise", "LAeq", 70, 1001),
-                          {"t", {"truck", "Vehicle", "location", VT_GEO, {.f = 0}, 1002, 0, NULL}}};
+                          {"t",
+                           {.entity = "truck", .type = "Vehicle", .attr = "location",
+                            .vt = VT_GEO, .v = {.f = 0}, .ts = 1002}}};
     p[2].u.v.geo.lat = 48.5;
     p[2].u.v.geo.lon = 2.25;
     publish(lv, p, 3);

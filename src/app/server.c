@@ -234,15 +234,20 @@ static int api_replay(void *arg, const struct api_replay_req *rq, struct api_rep
 
 /* ---- one store, two doors: line protocol moves the current state of NGSI-LD documents ---- */
 
-static int lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
+/* The live feed and the documents need names; the rules key their series by sid. */
+static enum ingest_want lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
 {
     struct vg_server *s = arg;
     char id[1024];
-    if (elen >= sizeof(id))
-        return 0;
-    memcpy(id, entity, elen);
-    id[elen] = '\0';
-    return live_active(s->live) || alerts_active(s->alerts) || entstore_has_doc(s->es, tenant, id);
+    if (live_active(s->live))
+        return INGEST_WANT_NAMES;
+    if (elen < sizeof(id)) {
+        memcpy(id, entity, elen);
+        id[elen] = '\0';
+        if (entstore_has_doc(s->es, tenant, id))
+            return INGEST_WANT_NAMES;
+    }
+    return alerts_active(s->alerts) ? INGEST_WANT_VALUES : INGEST_WANT_NONE;
 }
 
 /* The live values of an NGSI-LD change: the default instance of every Property with a number,
@@ -374,9 +379,13 @@ static void lp_apply(void *arg, const char *tenant, const struct ingest_update *
     struct entstore_latest *l = vg_malloc(n * sizeof(*l));
     uint32_t nd = 0;
     int doc = 0;
+    const char *prev = NULL;
     for (uint32_t i = 0; i < n; i++) { /* the values of document entities only (lp_wants may */
-        if (!i || strcmp(u[i].entity, u[i - 1].entity)) /* have taken every line for the feed) */
+        if (!u[i].entity) /* have taken every line for the feed or the rules) */
+            continue;
+        if (!prev || strcmp(u[i].entity, prev))
             doc = entstore_has_doc(s->es, tenant, u[i].entity);
+        prev = u[i].entity;
         if (doc)
             o[nd++] = &u[i];
     }

@@ -143,6 +143,8 @@ void ingest_get_stats(struct ingest *ig, struct ingest_stats *st)
     st->failed_batches = atomic_load(&ig->failed_batches);
 }
 
+_Static_assert(sizeof(struct ingest_update) <= 64, "an update fits one cache line");
+
 /* Per-call state: points to write, bad lines to quarantine. */
 struct batch {
     struct store_point *pts;
@@ -150,9 +152,11 @@ struct batch {
     struct meta_quarantine_row *bad;
     uint32_t nbad, badcap;
     char **reasons; /* owned copies, parallel to bad */
-    struct ingest_update *upd; /* for the hook: values borrowed; names in `names` (below) */
-    uint32_t (*uoff)[3];       /* offsets of each update's entity, type, attribute in names */
+    struct ingest_update *upd; /* for the hook: values borrowed; names in `names` (below): until
+                                  batch_fix_names, entity, type and attr hold their offsets
+                                  there + 1 (NULL: no name) */
     uint32_t nupd, capupd;
+    uint32_t named;            /* updates with names (the others are values only) */
     struct buf names;          /* NUL-terminated names of the updates, one arena per call */
     /* the previous line's type and field names in the arena: consecutive lines of one
     ** measurement reuse them instead of copying them again */
@@ -181,8 +185,10 @@ static uint32_t batch_name_reuse(struct batch *b, struct name_ref *ref, const ch
     return ref->off;
 }
 
-/* An update for the hook; its names are arena offsets until batch_fix_names. One allocation per
-** batch, not three per value: the hook sees every value while a rule or a live stream watches. */
+/* An update for the hook; its names are arena offsets (+ 1, in the pointers) until
+** batch_fix_names; NO_NAME: none (values only). One allocation per batch, not three per value:
+** the hook sees every value while a rule or a live stream watches. */
+#define NO_NAME UINT32_MAX
 static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint32_t aoff,
                              enum vg_vtype vt, const struct store_point *p)
 {
@@ -191,12 +197,16 @@ static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint
         ** a large batch does not regrow its arrays a dozen times */
         b->capupd = b->capupd ? b->capupd * 2 : VG_MAX(16u, b->body_lines);
         b->upd = vg_realloc(b->upd, b->capupd * sizeof(*b->upd));
-        b->uoff = vg_realloc(b->uoff, b->capupd * sizeof(*b->uoff));
     }
-    b->uoff[b->nupd][0] = eoff;
-    b->uoff[b->nupd][1] = toff;
-    b->uoff[b->nupd][2] = aoff;
     struct ingest_update *u = &b->upd[b->nupd++];
+    if (eoff == NO_NAME) {
+        u->entity = u->type = u->attr = NULL;
+    } else {
+        u->entity = (const char *)(uintptr_t)(eoff + 1u);
+        u->type = (const char *)(uintptr_t)(toff + 1u);
+        u->attr = (const char *)(uintptr_t)(aoff + 1u);
+        b->named++;
+    }
     u->vt = vt;
     u->v = p->v;
     u->ts = p->ts;
@@ -205,12 +215,20 @@ static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint
 }
 
 /* The arena does not move any more: point the updates' names into it. */
+static const char *name_at(const struct batch *b, const char *off1)
+{
+    return b->names.p + ((uintptr_t)off1 - 1u);
+}
+
 static void batch_fix_names(struct batch *b)
 {
-    for (uint32_t i = 0; i < b->nupd; i++) {
-        b->upd[i].entity = b->names.p + b->uoff[i][0];
-        b->upd[i].type = b->names.p + b->uoff[i][1];
-        b->upd[i].attr = b->names.p + b->uoff[i][2];
+    for (uint32_t i = 0; b->named && i < b->nupd; i++) {
+        struct ingest_update *u = &b->upd[i];
+        if (!u->entity)
+            continue;
+        u->entity = name_at(b, u->entity);
+        u->type = name_at(b, u->type);
+        u->attr = name_at(b, u->attr);
     }
 }
 
@@ -254,7 +272,6 @@ static void batch_add_bad(struct batch *b, const char *tenant, const char *sourc
 static void batch_release(struct batch *b)
 {
     free(b->upd);
-    free(b->uoff);
     buf_release(&b->names);
     for (uint32_t i = 0; i < b->nbad; i++)
         free(b->reasons[i]);
@@ -387,7 +404,17 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
         batch_add_point(b, sid, ts, v);
     }
     /* The line is mapped: hand its values to the hook (field order, then location). */
-    if (idt >= 0 && ig->hook.wants && ig->hook.wants(ig->hook.arg, tenant, eid, elen)) {
+    enum ingest_want want = idt >= 0 && ig->hook.wants
+                                ? ig->hook.wants(ig->hook.arg, tenant, eid, elen)
+                                : INGEST_WANT_NONE;
+    if (want == INGEST_WANT_VALUES) { /* keyed by sid: no names to copy */
+        size_t i = mark;
+        for (uint32_t f = 0; f < ln->nfields; f++)
+            if (&ln->fields[f] != lat && &ln->fields[f] != lon)
+                batch_add_update(b, NO_NAME, NO_NAME, NO_NAME, ln->fields[f].vt, &b->pts[i++]);
+        if (lat)
+            batch_add_update(b, NO_NAME, NO_NAME, NO_NAME, VT_GEO, &b->pts[i]);
+    } else if (want == INGEST_WANT_NAMES) {
         size_t i = mark;
         uint32_t eo = batch_name(b, eid, elen);
         uint32_t to = batch_name_reuse(b, &b->prev_type, ln->meas, ln->mlen);

@@ -49,17 +49,22 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
 ** asked once per line whose entity has an id tag (it must be cheap: a hash lookup), and the
 ** values of the lines it wanted go to `apply` once the batch is durable, in input order. apply
 ** must not fail the batch (it logs its own errors). Strings are valid during the call only. */
-struct ingest_update {
-    const char *entity, *type, *attr; /* attr "location" for lat/lon (VT_GEO) */
-    enum vg_vtype vt;
+struct ingest_update { /* 64 bytes: one cache line (a batch hands over one per value) */
+    const char *entity, *type, *attr; /* attr "location" for lat/lon (VT_GEO); all three NULL
+                                         when the hook asked for values only (sid set) */
     union vg_val v;
     int64_t ts;
+    const char *source; /* the source that delivered it (ingest/sources.h; NULL = unknown) */
     uint32_t sid; /* the store's series id (0 = not known, e.g. an NGSI-LD change): consumers may
                      key per-series state by it instead of by names */
-    const char *source; /* the source that delivered it (ingest/sources.h; NULL = unknown) */
+    enum vg_vtype vt;
 };
+/* What the hook's wants() asks of a line: nothing, its values keyed by sid only (the consumer
+** finds names by sid, e.g. catalog_series_get, when it needs them: no names are copied), or its
+** values with their names. */
+enum ingest_want { INGEST_WANT_NONE = 0, INGEST_WANT_VALUES = 1, INGEST_WANT_NAMES = 2 };
 struct ingest_hook {
-    int (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);
+    enum ingest_want (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);
     void (*apply)(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n);
     void *arg;
 };

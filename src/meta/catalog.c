@@ -206,6 +206,8 @@ struct catalog {
     struct smap tenants;  /* name -> struct cat_tenant */
     struct ser_slot *ser; /* (tenant, entity, attr) -> series */
     uint32_t ser_mask, nseries;
+    struct cat_series **by_sid; /* sid -> live series (NULL: none, or retired) */
+    uint32_t cap_sid;
     struct cat_group **groups; /* by id; [0] unused */
     uint32_t groups_cap, max_group;
     uint32_t max_sid;
@@ -640,6 +642,18 @@ static struct cat_series *series_add(struct catalog *c, uint64_t h, struct cat_e
     s->an = intern(c, attr, alen);
     s->al = (uint16_t)alen;
     series_table_put(c, h, s);
+    if (sid >= c->cap_sid) {
+        uint32_t ncap = c->cap_sid ? c->cap_sid : 1024;
+        while (ncap <= sid && ncap < (1u << 31))
+            ncap *= 2;
+        if (ncap > sid) {
+            c->by_sid = vg_realloc(c->by_sid, (size_t)ncap * sizeof(*c->by_sid));
+            memset(c->by_sid + c->cap_sid, 0, (size_t)(ncap - c->cap_sid) * sizeof(*c->by_sid));
+            c->cap_sid = ncap;
+        }
+    }
+    if (sid < c->cap_sid)
+        c->by_sid[sid] = s;
     sorted_insert(&e->t->v, &e->t->n, &e->t->cap, &e->t->sorted, s);
     sorted_insert(&e->group->v, &e->group->n, &e->group->cap, &e->group->sorted, s);
     if (sid > c->max_sid)
@@ -773,6 +787,7 @@ void catalog_free(struct catalog *c)
     for (uint32_t i = 0; i <= c->ser_mask; i++)
         free(c->ser[i].s);
     free(c->ser);
+    free(c->by_sid);
     for (uint32_t i = 0; i <= c->tenants.mask; i++) {
         struct cat_tenant *t = c->tenants.slots[i].v;
         if (!c->tenants.slots[i].k)
@@ -1139,6 +1154,8 @@ int catalog_retire(struct catalog *c, const char *tenant, const char *entity,
         for (uint32_t i = 0; i < n; i++) {
             struct cat_series *s = hit[i];
             series_table_del(c, s);
+            if (s->sid < c->cap_sid)
+                c->by_sid[s->sid] = NULL;
             vec_remove(t->v, &t->n, &t->sorted, s);
             vec_remove(s->g->v, &s->g->n, &s->g->sorted, s);
             int ml = snprintf(marker, sizeof(marker), META_RETIRED_PREFIX "%u", s->sid);
@@ -1157,6 +1174,22 @@ int catalog_retire(struct catalog *c, const char *tenant, const char *entity,
 }
 
 /* ---- select ------------------------------------------------------------------------------- */
+
+/* What callers see of a series (strings borrowed: valid under the catalogue's lock). */
+static void series_view(const struct cat_series *s, struct catalog_series *cs)
+{
+    *cs = (struct catalog_series){
+        .sid = s->sid,
+        .group = s->g->id,
+        .vt = s->vt,
+        .tenant = s->t->name,
+        .entity = s->en,
+        .type = s->g->type,
+        .attr = s->an,
+        .tags = s->tags,
+        .ntags = s->ntags,
+    };
+}
 
 static int where_match(const struct cat_entity *e, const struct vg_tag *w, uint32_t nw)
 {
@@ -1214,17 +1247,8 @@ int catalog_select(struct catalog *c, const struct catalog_sel *sel, catalog_ser
         }
         if (!last_ok)
             continue;
-        struct catalog_series cs = {
-            .sid = s->sid,
-            .group = s->g->id,
-            .vt = s->vt,
-            .tenant = s->t->name,
-            .entity = s->en,
-            .type = s->g->type,
-            .attr = s->an,
-            .tags = s->tags,
-            .ntags = s->ntags,
-        };
+        struct catalog_series cs;
+        series_view(s, &cs);
         rc = fn(arg, &cs);
         if (rc)
             goto out;
@@ -1235,6 +1259,20 @@ out:
 }
 
 /* ---- small queries ------------------------------------------------------------------------ */
+
+int catalog_series_get(struct catalog *c, uint32_t sid, catalog_series_fn *fn, void *arg)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    const struct cat_series *s = sid < c->cap_sid ? c->by_sid[sid] : NULL;
+    int rc = VG_ENOENT;
+    if (s) {
+        struct catalog_series cs;
+        series_view(s, &cs);
+        rc = fn(arg, &cs);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}
 
 int catalog_entities(struct catalog *c, const char *tenant, catalog_entity_fn *fn, void *arg)
 {

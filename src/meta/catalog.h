@@ -65,6 +65,12 @@ typedef int catalog_series_fn(void *arg, const struct catalog_series *cs);
 int catalog_select(struct catalog *c, const struct catalog_sel *sel, catalog_series_fn *fn,
                    void *arg);
 
+/* Calls fn with the live series sid (under the read lock: do not call back into the catalogue),
+** and returns what fn returns; VG_ENOENT if sid names no series, or a retired one. An index
+** lookup: consumers that key their state by sid (the ingest hook's updates without names) find
+** the names here on first sight. */
+int catalog_series_get(struct catalog *c, uint32_t sid, catalog_series_fn *fn, void *arg);
+
 /* Calls fn for every entity of tenant with its type, in no particular order (under the read
 ** lock: do not call back into the catalogue). Non-zero return stops and is returned. */
 typedef int catalog_entity_fn(void *arg, const char *entity, const char *type);

@@ -1023,6 +1023,48 @@ static void *conc_run(void *arg)
     return NULL;
 }
 
+struct by_sid_out {
+    char text[256];
+    uint32_t sid;
+};
+
+static int by_sid_fn(void *arg, const struct catalog_series *cs)
+{
+    struct by_sid_out *o = arg;
+    snprintf(o->text, sizeof(o->text), "%s/%s/%s/%s %s", cs->tenant, cs->type, cs->entity,
+             cs->attr, vg_vtype_name(cs->vt));
+    o->sid = cs->sid;
+    return 7;
+}
+
+/* catalog_series_get: a series' names by its sid, for live series only; after a reopen too. */
+static void test_series_by_sid(void)
+{
+    struct env e = {0};
+    uint32_t a = 0, b = 0, c = 0, n = 0;
+    struct by_sid_out o;
+    REQUIRE(env_open(&e) == 0);
+    CHECK_EQ_INT(catalog_series_get(e.c, 1, by_sid_fn, &o), VG_ENOENT); /* empty */
+    CHECK_EQ_INT(resolve(e.c, "t", "Meter", "m1", NULL, 0, "flow", VT_F64, &a), 0);
+    CHECK_EQ_INT(resolve(e.c, "u", "Air", "a9", NULL, 0, "pm25", VT_I64, &b), 0);
+    CHECK_EQ_INT(resolve(e.c, "t", "Meter", "m1", NULL, 0, "old", VT_F64, &c), 0);
+    CHECK_EQ_INT(catalog_series_get(e.c, b, by_sid_fn, &o), 7); /* fn's return */
+    CHECK(!strcmp(o.text, "u/Air/a9/pm25 int"));
+    CHECK_EQ_INT(o.sid, b);
+    CHECK_EQ_INT(catalog_sync(e.c), 0);
+    CHECK_EQ_INT(catalog_retire(e.c, "t", "m1", pred_eq, (void *)"old", &n), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(catalog_series_get(e.c, c, by_sid_fn, &o), VG_ENOENT); /* retired */
+    CHECK_EQ_INT(catalog_series_get(e.c, 0, by_sid_fn, &o), VG_ENOENT);
+    CHECK_EQ_INT(catalog_series_get(e.c, 1u << 30, by_sid_fn, &o), VG_ENOENT);
+    env_close(&e);
+    REQUIRE(env_open(&e) == 0); /* loaded from SQLite */
+    CHECK_EQ_INT(catalog_series_get(e.c, a, by_sid_fn, &o), 7);
+    CHECK(!strcmp(o.text, "t/Meter/m1/flow float"));
+    CHECK_EQ_INT(catalog_series_get(e.c, c, by_sid_fn, &o), VG_ENOENT);
+    env_done(&e);
+}
+
 static void test_concurrent_resolve(void)
 {
     struct env e = {0};
@@ -1225,6 +1267,7 @@ int main(void)
 {
     TEST_BEGIN("catalog");
     TEST_RUN(test_resolve_creates);
+    TEST_RUN(test_series_by_sid);
     TEST_RUN(test_persistence);
     TEST_RUN(test_tenant_isolation);
     TEST_RUN(test_type_conflict);

@@ -523,6 +523,13 @@ def t_rules_file_restart():
         check(len(a) == 1 and a[0]["severity"] == "critical", a)
         st, _, m = s.request("GET", "/metrics")
         check(metric(m, "vigie_rules") == 2, m[-1500:])
+        settled = metric(m, "vigie_rule_values_settled_total")
+        # still above the clear level, raised: the quiet band settles them, same outcome
+        s.write("%s,id=a1 pm25=85 4000\n%s,id=a1 pm25=88 5000" % (AQ, AQ))
+        a = alerts(s, "?state=open")["alerts"]
+        check(len(a) == 1 and a[0]["severity"] == "critical", a)
+        st, _, m = s.request("GET", "/metrics")
+        check(metric(m, "vigie_rule_values_settled_total") == settled + 2, m[-1500:])
         stopped(s)
     finally:
         s.stop()
