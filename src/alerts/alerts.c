@@ -1403,7 +1403,7 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
         }
         if (s->unit) /* unit codes */
             continue;
-        quiet_sync(al, s, v[i].sid);
+        quiet_sync(al, s, s->sid); /* s->sid: a value by names (sid 0) reaches it too */
         evals += eval(al, s, v[i].ts, x, cadence);
         if (al->entity_rules)
             evals += eval(al, series_whole(al, s), v[i].ts, x, cadence);

@@ -794,6 +794,12 @@ static void values_by_sid_and_quiet_bands(void)
     alerts_get_stats(e.al, &st);
     CHECK(st.evaluations == 9); /* one rule, nine values: settled ones count */
     CHECK(st.settled == 4);     /* 35, 32 (not raised); 45, 41 (raised, not clearing) */
+    /* the same series by names (sid 0, as an NGSI-LD change): older than the settled 41 at
+    ** 35 min, so ignored although under the clear level */
+    val(&e, "t", "a1", "air", "pm25", 39, t + 34 * MIN + 30000);
+    json_t *l0 = list(&e, "t", "open");
+    CHECK_EQ_INT((int)json_array_size(l0), 1);
+    json_decref(l0);
     /* clears under 40, evaluated (outside the band) */
     struct ingest_update c = {.entity = NULL, .type = NULL, .attr = NULL,
         .vt = VT_F64, .v = {.f = 39}, .ts = t + 36 * MIN, .sid = sid, .source = NULL};

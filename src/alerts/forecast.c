@@ -174,18 +174,22 @@ static int day_kind(enum sd_mode mode, int64_t day)
 
 /* Similar-days forecast of step kt from the steps up to `known`: the median of the values at
 ** the same local hour on the previous days of the same kind still in the raw ring (at most
-** SD_DAYS days back; 3 for SD_WEEKDAY). NaN when there is none. The step one day before kt is
+** SD_DAYS days from the first one known at `known`, so that far horizons still see whole
+** weeks; 3 for SD_WEEKDAY). NaN when there is none. The step one day before kt is
 ** kt - s1 on the UTC grid, moved by the offset change when a DST change lies in between. */
 static double sd_median(const struct hw *m, enum sd_mode mode, int64_t kt, int64_t known)
 {
     double v[SD_DAYS];
     uint32_t n = 0, want = mode == SD_WEEKDAY ? 3 : SD_DAYS;
+    int64_t j0 = kt > known ? (kt - known + m->s1 - 1) / m->s1 : 1; /* first day known */
+    if (j0 < 1)
+        j0 = 1;
     int64_t off_t = clock_local_offset_ms(kt * m->step_ms);
-    int64_t far = kt - (int64_t)SD_DAYS * m->s1;
+    int64_t far = kt - (j0 + SD_DAYS) * (int64_t)m->s1;
     int dst = clock_local_offset_ms(far * m->step_ms) != off_t;
     int64_t day = clock_floor_div(season_index(m, kt), m->s1);
     int kind = day_kind(mode, day);
-    for (int64_t j = 1; j <= SD_DAYS && n < want; j++) {
+    for (int64_t j = j0 - 1 > 0 ? j0 - 1 : 1; j < j0 + SD_DAYS && n < want; j++) {
         int64_t kk = kt - j * m->s1;
         if (dst) {
             int64_t d = off_t - clock_local_offset_ms(kk * m->step_ms);
@@ -228,8 +232,20 @@ static double sd_point(const struct hw *m, const struct cand *c, int64_t kt, int
 ** states stand at done_k, so for them known is always done_k. */
 static double cand_forecast(const struct hw *m, const struct cand *c, int64_t kt, int64_t known)
 {
-    if (c->sd)
-        return sd_point(m, c, kt, known);
+    if (c->sd) {
+        double f = sd_point(m, c, kt, known);
+        if (!isnan(f))
+            return f;
+        /* nothing in the ring for that hour (a long silence): the best Holt-Winters candidate,
+        ** whose states never hold NaN */
+        const struct cand *h = NULL;
+        for (int i = 0; i < NCAND_HW; i++)
+            if (m->c[i].live == 1 && (!h || m->c[i].score < h->score))
+                h = &m->c[i];
+        if (!h)
+            return NAN;
+        c = h;
+    }
     uint32_t p1, p2;
     slots(m, kt, &p1, &p2);
     return cand_point(c, p1, p2);

@@ -581,6 +581,19 @@ static void test_similar_days(void)
     water_like(tt[best], &lh);
     CHECK_EQ_INT(lh, 20);
     CHECK_EQ_INT((tt[best] / HOUR_MS) % 24, 18);
+    /* 30 days ahead, then after 23 silent days (out of the raw ring, not yet a restart):
+    ** finite points (similar days have nothing to pool; Holt-Winters stands in) */
+    double far[720];
+    REQUIRE(hw_forecast(m, 720, 0.9, NULL, far, NULL, NULL) == 720);
+    int finite = 1;
+    for (int i = 0; i < 720; i++)
+        finite &= isfinite(far[i]);
+    CHECK(finite);
+    hw_advance(m, start + (int64_t)hours * HOUR_MS + 23 * DAY_MS);
+    REQUIRE(hw_forecast(m, 72, 0.9, NULL, far, NULL, NULL) == 72);
+    for (int i = 0; i < 72; i++)
+        finite &= isfinite(far[i]);
+    CHECK(finite);
     hw_free(m);
     free(y);
     free(f);
