@@ -699,6 +699,22 @@ static struct series *series_get(struct alerts *al, const char *tenant, const ch
 
 /* ---- quiet bands ---- */
 
+/* A value as the rules see it: numbers and booleans; NaN for the other types. */
+static double update_number(const struct ingest_update *u)
+{
+    switch (u->vt) {
+    case VT_F64: return u->v.f;
+    case VT_I64:
+    case VT_BOOL: return (double)u->v.i;
+    default: return NAN;
+    }
+}
+
+static int quiet_holds(const struct quiet *q, double x)
+{
+    return x >= (double)q->lo && x <= (double)q->hi; /* NaN: never */
+}
+
 /* An empty band (every value is evaluated); the settled time is kept for quiet_sync. */
 static void quiet_close(struct quiet *q)
 {
@@ -742,7 +758,7 @@ static void quiet_update(struct alerts *al, struct series *s)
         return;
     struct quiet *q = &al->quiet[s->sid];
     quiet_close(q);
-    if (s->gen != al->gen || s->hw || s->bl || s->unit ||
+    if (s->hw || s->bl || s->unit || /* s->gen is current: s was just evaluated */
         (al->entity_rules && (!s->whole || s->whole->gen != al->gen || s->whole->nb)))
         return;
     float lo = -INFINITY, hi = INFINITY;
@@ -763,18 +779,14 @@ static void quiet_update(struct alerts *al, struct series *s)
 ** fetch ahead then). */
 static int quiet_settles(const struct alerts *al, const struct ingest_update *u)
 {
-    if (u->sid >= al->capsid)
-        return 1;
-    double x = u->vt == VT_F64 ? u->v.f : u->vt == VT_I64 || u->vt == VT_BOOL ? (double)u->v.i
-                                                                              : NAN;
-    const struct quiet *q = &al->quiet[u->sid];
-    return x >= (double)q->lo && x <= (double)q->hi;
+    return u->sid >= al->capsid || quiet_holds(&al->quiet[u->sid], update_number(u));
 }
 
-/* Before s (series sid) is evaluated: values settled by its band were newer than what its
-** rules saw last. */
-static void quiet_sync(struct alerts *al, struct series *s, uint32_t sid)
+/* Before s is evaluated: values settled by its band were newer than what its rules saw last.
+** By s->sid, not the value's: a value by names (sid 0, an NGSI-LD change) reaches s too. */
+static void quiet_sync(struct alerts *al, struct series *s)
 {
+    uint32_t sid = s->sid;
     if (!sid || sid >= al->capsid || al->quiet[sid].ts == INT64_MIN)
         return;
     int64_t ts = al->quiet[sid].ts;
@@ -1353,16 +1365,10 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
     const char *source = NULL; /* the cadence of the values' source, looked up when it changes */
     int64_t cadence = 0;
     for (uint32_t i = 0; i < n; i++) {
-        double x;
-        switch (v[i].vt) {
-        case VT_F64: x = v[i].v.f; break;
-        case VT_I64:
-        case VT_BOOL: x = (double)v[i].v.i; break;
-        default: x = NAN;
-        }
+        double x = update_number(&v[i]);
         if (v[i].sid < al->capsid) { /* settled by the series' quiet band */
             struct quiet *q = &al->quiet[v[i].sid];
-            if (x >= (double)q->lo && x <= (double)q->hi) {
+            if (quiet_holds(q, x)) {
                 if (v[i].ts > q->ts)
                     q->ts = v[i].ts;
                 evals += q->nb;
@@ -1403,7 +1409,7 @@ void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest
         }
         if (s->unit) /* unit codes */
             continue;
-        quiet_sync(al, s, s->sid); /* s->sid: a value by names (sid 0) reaches it too */
+        quiet_sync(al, s);
         evals += eval(al, s, v[i].ts, x, cadence);
         if (al->entity_rules)
             evals += eval(al, series_whole(al, s), v[i].ts, x, cadence);

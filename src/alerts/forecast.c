@@ -150,6 +150,16 @@ static double raw_at(const struct hw *m, int64_t k)
     return m->raw[umod(k, m->rcap)];
 }
 
+/* Do at least half of the last n completed steps (ending at done_k) have a value? The condition
+** for starting candidates from them. */
+static int half_covered(const struct hw *m, uint64_t n)
+{
+    uint64_t have = 0;
+    for (int64_t k = m->done_k - (int64_t)n + 1; k <= m->done_k; k++)
+        have += !isnan(raw_at(m, k));
+    return 2 * have >= n;
+}
+
 static int sd_enabled(const struct hw *m, enum sd_mode mode)
 {
     return mode == SD_ALL ? m->sd_ok : m->sd_weekly;
@@ -508,11 +518,7 @@ static void init_weekly(struct hw *m, struct cand *first, int64_t k0, uint32_t n
 static void try_init(struct hw *m, int weekly, uint32_t n)
 {
     int64_t k0 = m->done_k - n + 1;
-    uint32_t have = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (!isnan(raw_at(m, k0 + i)))
-            have++;
-    if (2 * have < n)
+    if (!half_covered(m, n))
         return;
 
     /* Daily profile: mean deviation of each slot from the mean of its s1-step chunk. */
@@ -675,12 +681,7 @@ static uint64_t sd_start(const struct hw *m, const struct cand *c)
 static void sd_go_live(struct hw *m, struct cand *c)
 {
     uint64_t n = sd_start(m, c);
-    if (m->nseen < n || (m->nseen - n) % m->s1)
-        return;
-    uint64_t have = 0;
-    for (int64_t i = m->done_k - (int64_t)n + 1; i <= m->done_k; i++)
-        have += !isnan(raw_at(m, i));
-    if (2 * have < n)
+    if (m->nseen < n || (m->nseen - n) % m->s1 || !half_covered(m, n))
         return;
     for (int64_t i = m->done_k - m->s1 + 1; i <= m->done_k; i++)
         c->ring[umod(i, m->s1)] = sd_point(m, c, i + m->s1, i);

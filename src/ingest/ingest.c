@@ -407,28 +407,24 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
     enum ingest_want want = idt >= 0 && ig->hook.wants
                                 ? ig->hook.wants(ig->hook.arg, tenant, eid, elen)
                                 : INGEST_WANT_NONE;
-    if (want == INGEST_WANT_VALUES) { /* keyed by sid: no names to copy */
+    if (want != INGEST_WANT_NONE) {
+        int named = want == INGEST_WANT_NAMES; /* else keyed by sid: no names to copy */
         size_t i = mark;
-        for (uint32_t f = 0; f < ln->nfields; f++)
-            if (&ln->fields[f] != lat && &ln->fields[f] != lon)
-                batch_add_update(b, NO_NAME, NO_NAME, NO_NAME, ln->fields[f].vt, &b->pts[i++]);
-        if (lat)
-            batch_add_update(b, NO_NAME, NO_NAME, NO_NAME, VT_GEO, &b->pts[i]);
-    } else if (want == INGEST_WANT_NAMES) {
-        size_t i = mark;
-        uint32_t eo = batch_name(b, eid, elen);
-        uint32_t to = batch_name_reuse(b, &b->prev_type, ln->meas, ln->mlen);
+        uint32_t eo = named ? batch_name(b, eid, elen) : NO_NAME;
+        uint32_t to = named ? batch_name_reuse(b, &b->prev_type, ln->meas, ln->mlen) : NO_NAME;
         for (uint32_t f = 0; f < ln->nfields; f++) {
             const struct lp_field *fl = &ln->fields[f];
             if (fl == lat || fl == lon)
                 continue;
-            uint32_t ao = f < VG_ARRAY_LEN(b->prev_keys)
+            uint32_t ao = !named ? NO_NAME
+                          : f < VG_ARRAY_LEN(b->prev_keys)
                               ? batch_name_reuse(b, &b->prev_keys[f], fl->key, fl->klen)
                               : batch_name(b, fl->key, fl->klen);
             batch_add_update(b, eo, to, ao, fl->vt, &b->pts[i++]);
         }
         if (lat)
-            batch_add_update(b, eo, to, batch_name(b, "location", 8), VT_GEO, &b->pts[i]);
+            batch_add_update(b, eo, to, named ? batch_name(b, "location", 8) : NO_NAME, VT_GEO,
+                             &b->pts[i]);
     }
     return VG_OK;
 }
