@@ -54,16 +54,11 @@ struct env {
     uint64_t lines, points, bad;
 };
 
-/* The rules key their series by sid: values without names (as the server asks while no live
-** feed reader nor NGSI-LD document needs them). */
-static enum ingest_want wants(void *arg, const char *tenant, const char *entity, size_t elen)
+/* The rules take every durable point keyed by sid (the server's hook does the same). */
+static void points(void *arg, const char *tenant, const char *source, const struct store_point *p,
+                   size_t n)
 {
-    return alerts_active(arg) ? INGEST_WANT_VALUES : INGEST_WANT_NONE;
-}
-
-static void apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
-{
-    alerts_on_values(arg, tenant, u, n);
+    alerts_on_points(arg, tenant, source, p, n);
 }
 
 static int env_open(struct env *e, const char *base)
@@ -83,7 +78,7 @@ static int env_open(struct env *e, const char *base)
         store_recover(e->st, NULL) || ingest_new(e->c, e->st, e->m, NULL, &e->ig) ||
         alerts_open(e->m, e->c, e->st, &e->al))
         return -1;
-    struct ingest_hook h = {wants, apply, e->al};
+    struct ingest_hook h = {points, NULL, NULL, e->al};
     ingest_set_hook(e->ig, &h);
     return 0;
 }

@@ -3,8 +3,17 @@
 ** throughput with 10,000 active rules). Ingests the same line-protocol batches (ingest_lp, the
 ** path of POST /write, durable with fsync) into two fresh data directories: once with no rule,
 ** once with RULES threshold rules bound to the series through the same hook the server uses,
-** and prints values/s for both and the relative cost. `make bench-rules`.
+** and prints values/s for both and the relative cost. Each batch goes into both directories in
+** turn (paired measurement: on a shared VM the speed of one configuration drifts by tens of
+** percent within minutes, but not within the few milliseconds of a pair). `make bench-rules`.
+** Two workloads:
 **   rules_bench [entities=10000] [rules=10000] [points-per-entity=200] [dir=/tmp]
+**     synthetic, adversarial: values uniform in 40..60, each rule raises above 55 (for 5 min):
+**     a quarter of the values start a pending condition, so 42 % must be evaluated;
+**   rules_bench --city FILE.lp [dir=/tmp]
+**     the core benchmark's day (bench/gen.c, 10,000 sensors and 200 trucks, 19.6 M values, in
+**     its batches of 10,000 lines) with one threshold rule per sensor at an operational level of
+**     its kind (city_rules below).
 ** Owns: its data directories (removed at the end).
 */
 #include "alerts/alerts.h"
@@ -27,16 +36,11 @@ struct env {
     struct alerts *al;
 };
 
-/* The rules key their series by sid: values without names (as the server asks while no live
-** feed reader nor NGSI-LD document needs them). */
-static enum ingest_want wants(void *arg, const char *tenant, const char *entity, size_t elen)
+/* The rules take every durable point keyed by sid (the server's hook does the same). */
+static void points(void *arg, const char *tenant, const char *source, const struct store_point *p,
+                   size_t n)
 {
-    return alerts_active(arg) ? INGEST_WANT_VALUES : INGEST_WANT_NONE;
-}
-
-static void apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
-{
-    alerts_on_values(arg, tenant, u, n);
+    alerts_on_points(arg, tenant, source, p, n);
 }
 
 static int env_open(struct env *e, const char *base, const char *name)
@@ -55,7 +59,7 @@ static int env_open(struct env *e, const char *base, const char *name)
         store_recover(e->st, NULL) || ingest_new(e->c, e->st, e->m, NULL, &e->ig) ||
         alerts_open(e->m, e->c, e->st, &e->al))
         return -1;
-    struct ingest_hook h = {wants, apply, e->al};
+    struct ingest_hook h = {points, NULL, NULL, e->al};
     ingest_set_hook(e->ig, &h);
     return 0;
 }
@@ -122,29 +126,80 @@ static int64_t thread_cpu_ns(void)
     return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* Ingest every batch; returns values/s of wall time, and in *cpu values per second of this
-** thread's CPU time (the cost without the waits for fsync nor the other processes' turns). */
-static double run(struct env *e, char **batches, size_t *lens, int nb, uint64_t values,
-                  double *cpu)
+/* Ingest one batch into e; adds its wall and thread-CPU nanoseconds (the CPU time leaves out the
+** waits for fsync and the turns of other processes). */
+static void ingest_batch(struct env *e, const char *body, size_t len, int64_t *wall, int64_t *cpu)
 {
+    struct ingest_result res;
     int64_t t0 = clock_mono_ns(), c0 = thread_cpu_ns();
-    for (int b = 0; b < nb; b++) {
-        struct ingest_result res;
-        if (ingest_lp(e->ig, "bench", "bench", batches[b], lens[b], LP_MS, 0, &res) || res.bad) {
-            fprintf(stderr, "ingest failed: %s\n", res.first_errors);
-            exit(1);
-        }
+    if (ingest_lp(e->ig, "bench", "bench", body, len, LP_MS, 0, &res) || res.bad) {
+        fprintf(stderr, "ingest failed: %s\n", res.first_errors);
+        exit(1);
     }
-    *cpu = (double)values / ((double)(thread_cpu_ns() - c0) / 1e9);
-    return (double)values / ((double)(clock_mono_ns() - t0) / 1e9);
+    *cpu += thread_cpu_ns() - c0;
+    *wall += clock_mono_ns() - t0;
 }
 
-int main(int argc, char **argv)
+/* The paired measurement's totals: [0] without rules, [1] with. */
+struct pairs {
+    int64_t wall[2], cpu[2];
+    double *ratio; /* per batch: CPU time with rules / without */
+    size_t nratio;
+};
+
+/* Each batch into both directories in turn (a few milliseconds apart: the same machine), the
+** order alternating from one batch to the next. */
+static void run_pairs(struct env *plain, struct env *ruled, char **batches, size_t *lens, int nb,
+                      int parity, struct pairs *pr)
 {
-    int nent = argc > 1 ? atoi(argv[1]) : 10000;
-    int nrules = argc > 2 ? atoi(argv[2]) : 10000;
-    int npts = argc > 3 ? atoi(argv[3]) : 200;
-    const char *base = argc > 4 ? argv[4] : "/tmp";
+    pr->ratio = realloc(pr->ratio, (pr->nratio + (size_t)nb) * sizeof(*pr->ratio));
+    for (int b = 0; b < nb; b++) {
+        int64_t w[2] = {0, 0}, c[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            int which = (k + b + parity) % 2;
+            ingest_batch(which ? ruled : plain, batches[b], lens[b], &w[which], &c[which]);
+        }
+        for (int k = 0; k < 2; k++) {
+            pr->wall[k] += w[k];
+            pr->cpu[k] += c[k];
+        }
+        pr->ratio[pr->nratio++] = c[0] > 0 ? (double)c[1] / (double)c[0] : 1.0;
+    }
+}
+
+static void report(struct env *ruled, int nrules, double values, struct pairs *pr)
+{
+    qsort(pr->ratio, pr->nratio, sizeof(double), cmp_double);
+    struct alerts_stats st;
+    alerts_get_stats(ruled->al, &st);
+    printf("ingest without rules: %.0f values/s (wall), %.0f values/s (CPU of the ingesting "
+           "thread)\n", values / ((double)pr->wall[0] / 1e9), values / ((double)pr->cpu[0] / 1e9));
+    printf("ingest with %d rules:  %.0f values/s (wall), %.0f values/s (CPU); %llu evaluations "
+           "(%llu values settled by their band), %llu alerts raised, %llu resolved\n",
+           nrules, values / ((double)pr->wall[1] / 1e9), values / ((double)pr->cpu[1] / 1e9),
+           (unsigned long long)st.evaluations, (unsigned long long)st.settled,
+           (unsigned long long)st.raised, (unsigned long long)st.resolved);
+    printf("rule cost: %.1f %% more wall time, %.1f %% more CPU time per value; per batch, CPU "
+           "with/without rules: median %.3f, quartiles %.3f..%.3f\n",
+           100.0 * ((double)pr->wall[1] / (double)pr->wall[0] - 1.0),
+           100.0 * ((double)pr->cpu[1] / (double)pr->cpu[0] - 1.0), pr->ratio[pr->nratio / 2],
+           pr->ratio[pr->nratio / 4], pr->ratio[pr->nratio * 3 / 4]);
+    free(pr->ratio);
+}
+
+static int rule_put(struct env *e, const char *json)
+{
+    char id[64], err[256];
+    if (alerts_rule_put(e->al, "bench", json, strlen(json), 0, id, sizeof(id), err, sizeof(err))) {
+        fprintf(stderr, "rule refused: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Synthetic: nent sensors, values uniform in 40..60, one threshold rule per sensor at 55. */
+static int synthetic(int nent, int nrules, int npts, const char *base)
+{
     struct env plain, ruled;
     if (env_open(&plain, base, "none") || env_open(&ruled, base, "rules")) {
         fprintf(stderr, "cannot open the data directories\n");
@@ -152,55 +207,150 @@ int main(int argc, char **argv)
     }
     /* rules: each watches one sensor (threshold with hysteresis and a duration); a tenth also
     ** filter on a district tag */
+    int64_t t_rules = clock_mono_ns();
     for (int r = 0; r < nrules; r++) {
-        char json[512], id[64], err[256];
+        char json[512];
         snprintf(json, sizeof(json),
                  "{\"id\":\"r%05d\",\"kind\":\"threshold\",\"target\":{\"type\":\"sensor\","
                  "\"attr\":\"v\",\"ids\":[\"s%05d\"]%s},\"condition\":{\"op\":\">\","
                  "\"raise\":55,\"clear\":45,\"for\":\"5m\"}}",
                  r, r % nent, r % 10 ? "" : ",\"where\":{\"district\":\"75001\"}");
-        if (alerts_rule_put(ruled.al, "bench", json, strlen(json), 0, id, sizeof(id), err,
-                            sizeof(err))) {
-            fprintf(stderr, "rule refused: %s\n", err);
+        if (rule_put(&ruled, json))
             return 1;
-        }
     }
-    /* REPS repetitions, the order alternating (the disk is busier for the second run) */
+    double rules_s = (double)(clock_mono_ns() - t_rules) / 1e9;
     enum { REPS = 5 };
-    double a[REPS], b[REPS], ac[REPS], bc[REPS];
+    struct pairs pr = {{0, 0}, {0, 0}, NULL, 0};
     uint64_t total = (uint64_t)nent * (uint64_t)npts;
     for (int rep = 0; rep < REPS; rep++) {
         char **batches;
         size_t *lens;
         int nb = make_batches(nent, npts, rep, &batches, &lens);
-        if (rep % 2 == 0) {
-            a[rep] = run(&plain, batches, lens, nb, total, &ac[rep]);
-            b[rep] = run(&ruled, batches, lens, nb, total, &bc[rep]);
-        } else {
-            b[rep] = run(&ruled, batches, lens, nb, total, &bc[rep]);
-            a[rep] = run(&plain, batches, lens, nb, total, &ac[rep]);
-        }
+        run_pairs(&plain, &ruled, batches, lens, nb, rep, &pr);
         free_batches(batches, lens, nb);
     }
-    qsort(a, REPS, sizeof(double), cmp_double);
-    qsort(b, REPS, sizeof(double), cmp_double);
-    qsort(ac, REPS, sizeof(double), cmp_double);
-    qsort(bc, REPS, sizeof(double), cmp_double);
-    struct alerts_stats st;
-    alerts_get_stats(ruled.al, &st);
-    printf("rules_bench: %d entities x %d points, batches of 10000 lines, %d repetitions "
-           "(medians, min..max)\n", nent, npts, REPS);
-    printf("ingest without rules: %.0f values/s (%.0f..%.0f)\n", a[REPS / 2], a[0], a[REPS - 1]);
-    printf("ingest with %d rules:  %.0f values/s (%.0f..%.0f), %.1f %% slower; %llu evaluations "
-           "(%llu values settled by their band), %llu alerts raised, %llu resolved\n",
-           nrules, b[REPS / 2], b[0], b[REPS - 1], 100.0 * (a[REPS / 2] - b[REPS / 2]) / a[REPS / 2],
-           (unsigned long long)st.evaluations, (unsigned long long)st.settled,
-           (unsigned long long)st.raised,
-           (unsigned long long)st.resolved);
-    printf("CPU time of the ingesting thread: without rules %.0f values/s, with %d rules %.0f "
-           "values/s (medians), %.1f %% more CPU per value\n",
-           ac[REPS / 2], nrules, bc[REPS / 2], 100.0 * (ac[REPS / 2] / bc[REPS / 2] - 1.0));
+    printf("rules_bench synthetic: %d entities x %d points (uniform in 40..60, rules raise above "
+           "55), batches of 10000 lines, %d repetitions, each batch into both directories in "
+           "turn; %d rules created in %.2f s\n", nent, npts, REPS, nrules, rules_s);
+    report(&ruled, nrules, (double)total * REPS, &pr);
     env_close(&plain);
     env_close(&ruled);
     return 0;
+}
+
+/* The core benchmark's day (bench/gen.c: 10,000 sensors of five kinds, 200 trucks), in its
+** batches of 10,000 lines, with one rule per sensor at an operational level of its kind. */
+static const struct city_rule {
+    const char *type, *attr, *op;
+    double raise, clear;
+    const char *dur;
+} city_rules[] = {
+    {"noise", "laeq", ">", 68, 65, "10m"},          /* road noise above the action level */
+    {"air", "pm25", ">", 25, 20, "30m"},            /* a fine-particle episode */
+    {"traffic", "count", ">", 50, 40, "15m"},       /* congestion */
+    {"temperature", "celsius", "<", 0.5, 1.5, "1h"}, /* frost on the road */
+    {"energy", "kwh", ">", 2.0, 1.8, "30m"},        /* over-consumption */
+};
+
+static int city(const char *path, const char *base)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open (bench/gen.c writes it; see bench/README.md)\n", path);
+        return 1;
+    }
+    struct buf data;
+    buf_init(&data, 0);
+    char chunk[1 << 16];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&data, chunk, got);
+    fclose(f);
+    /* batches of 10,000 lines (send.py's) */
+    size_t nb = 0, cap = 0, lines = 0;
+    char **batches = NULL;
+    size_t *lens = NULL;
+    for (size_t at = 0; at < data.len;) {
+        size_t end = at;
+        for (int k = 0; k < 10000 && end < data.len; k++) {
+            const char *nl = memchr(data.p + end, '\n', data.len - end);
+            end = nl ? (size_t)(nl - data.p) + 1 : data.len;
+            lines++;
+        }
+        if (nb == cap) {
+            cap = cap ? 2 * cap : 1024;
+            batches = realloc(batches, cap * sizeof(*batches));
+            lens = realloc(lens, cap * sizeof(*lens));
+        }
+        batches[nb] = data.p + at;
+        lens[nb++] = end - at;
+        at = end;
+    }
+    struct env plain, ruled;
+    if (env_open(&plain, base, "none") || env_open(&ruled, base, "rules")) {
+        fprintf(stderr, "cannot open the data directories\n");
+        return 1;
+    }
+    /* one rule per sensor, by its id: the kinds from the first day's lines */
+    int64_t t_rules = clock_mono_ns();
+    int nrules = 0;
+    char seen[100000] = {0};
+    for (size_t at = 0; at < data.len;) {
+        const char *ln = data.p + at, *nl = memchr(ln, '\n', data.len - at);
+        size_t len = nl ? (size_t)(nl - ln) : data.len - at;
+        at += len + 1;
+        const char *id = memmem(ln, len, ",id=s", 5);
+        if (!id)
+            continue;
+        long n = strtol(id + 5, NULL, 10);
+        if (n <= 0 || n >= (long)sizeof(seen) || seen[n])
+            continue;
+        seen[n] = 1;
+        for (size_t k = 0; k < sizeof(city_rules) / sizeof(city_rules[0]); k++) {
+            const struct city_rule *c = &city_rules[k];
+            size_t tl = strlen(c->type);
+            if (len <= tl || memcmp(ln, c->type, tl) || ln[tl] != ',')
+                continue;
+            char json[512];
+            snprintf(json, sizeof(json),
+                     "{\"id\":\"%s-s%05ld\",\"kind\":\"threshold\",\"target\":{\"type\":\"%s\","
+                     "\"attr\":\"%s\",\"ids\":[\"s%05ld\"]},\"condition\":{\"op\":\"%s\","
+                     "\"raise\":%g,\"clear\":%g,\"for\":\"%s\"}}",
+                     c->type, n, c->type, c->attr, n, c->op, c->raise, c->clear, c->dur);
+            if (rule_put(&ruled, json))
+                return 1;
+            nrules++;
+        }
+    }
+    double rules_s = (double)(clock_mono_ns() - t_rules) / 1e9;
+    struct pairs pr = {{0, 0}, {0, 0}, NULL, 0};
+    run_pairs(&plain, &ruled, batches, lens, (int)nb, 0, &pr);
+    struct store_stats ss;
+    store_get_stats(ruled.st, &ss);
+    printf("rules_bench city: %s: %zu lines in %zu batches of 10000 (the core benchmark's day), "
+           "each batch into both directories in turn; %d rules (one per sensor) created in "
+           "%.2f s\n", path, lines, nb, nrules, rules_s);
+    report(&ruled, nrules, (double)ss.points_written, &pr);
+    env_close(&plain);
+    env_close(&ruled);
+    free(batches);
+    free(lens);
+    buf_release(&data);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "--city"))
+        return city(argv[2], argc > 3 ? argv[3] : "/tmp");
+    int nent = argc > 1 ? atoi(argv[1]) : 10000;
+    int nrules = argc > 2 ? atoi(argv[2]) : 10000;
+    int npts = argc > 3 ? atoi(argv[3]) : 200;
+    const char *base = argc > 4 ? argv[4] : "/tmp";
+    if (nent < 1 || nrules < 0 || npts < 1) {
+        fprintf(stderr, "usage: rules_bench [entities] [rules] [points-per-entity] [dir]\n"
+                        "       rules_bench --city FILE.lp [dir]\n");
+        return 2;
+    }
+    return synthetic(nent, nrules, npts, base);
 }

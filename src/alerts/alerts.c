@@ -60,9 +60,9 @@ struct alert {
     char *acked_by, *resolved_by, *comment;
 };
 
-struct binding {
+struct binding { /* cache-line aligned (vg_calloc_aligned), a multiple of 64 bytes long */
     /* first what a value's evaluation reads: a copy of the rule's core and the state */
-    struct rule_core core; /* 64 bytes: the first cache line */
+    _Alignas(64) struct rule_core core; /* 64 bytes: the first cache line */
     float quiet[2][2];     /* threshold: the values that change nothing, [st.active][lo, hi]
                               (binding_quiet); in the second line, with st's head */
     struct rule_state st;
@@ -85,13 +85,14 @@ struct flap {
     uint32_t n; /* transitions recorded so far (the ring holds the last FLAP_MAX) */
 };
 
-struct series {
+struct series { /* cache-line aligned (vg_calloc_aligned) */
     /* first what a value's evaluation reads (one cache line) */
-    uint64_t gen;         /* rule-set generation of the bindings */
+    _Alignas(64) uint64_t gen; /* rule-set generation of the bindings */
     struct binding *b;
     uint32_t nb;
     int unit;             /* a unit code series ("attr@unit"): not evaluated */
     uint32_t sid;         /* the store's series id (0 = not known yet) */
+    enum vg_vtype vt;     /* the type of its values, known with sid (VT_NONE before) */
     struct hw *hw;        /* its forecasting model, once asked for (fed by every value) */
     struct baseline *bl;  /* its hour-of-week baseline, while an anomaly rule watches it */
     int64_t an_hour;      /* anomaly rules score hourly means: the hour being summed */
@@ -102,6 +103,9 @@ struct series {
     int has_loc;
     double lonlat[2];
 };
+
+_Static_assert(offsetof(struct series, bl) + sizeof(void *) <= 64,
+               "a value's evaluation reads the first cache line of its series");
 
 #define FC_STEP_MS 3600000LL               /* forecasts: hourly steps */
 #define FC_HISTORY_MS (8 * 7 * 86400000LL) /* a model starts from 8 weeks of history */
@@ -139,6 +143,9 @@ struct alerts {
     struct quiet {
         float lo, hi;  /* the band [lo, hi]; empty (lo > hi) = evaluate every value */
         uint32_t nb;   /* the series' bindings (the evaluations a settled value counts) */
+        enum vg_vtype vt; /* the series' value type (valid while the band is not empty) */
+        const struct binding *b; /* the series' bindings when last evaluated (only fetched
+                                    ahead: it may be stale) */
         int64_t ts;    /* the newest settled value's time (INT64_MIN: none since the last
                           evaluation) */
     } *quiet;
@@ -686,7 +693,7 @@ static struct series *series_get(struct alerts *al, const char *tenant, const ch
         if (!strcmp(s->entity, entity) && !strcmp(s->attr, attr) && !strcmp(s->tenant, tenant))
             return s;
     }
-    struct series *s = vg_calloc(1, sizeof(*s));
+    struct series *s = vg_calloc_aligned(_Alignof(struct series), sizeof(*s));
     s->tenant = vg_strdup(tenant);
     s->entity = vg_strdup(entity);
     s->type = vg_strdup(type);
@@ -700,12 +707,12 @@ static struct series *series_get(struct alerts *al, const char *tenant, const ch
 /* ---- quiet bands ---- */
 
 /* A value as the rules see it: numbers and booleans; NaN for the other types. */
-static double update_number(const struct ingest_update *u)
+static double value_number(enum vg_vtype vt, const union vg_val *v)
 {
-    switch (u->vt) {
-    case VT_F64: return u->v.f;
+    switch (vt) {
+    case VT_F64: return v->f;
     case VT_I64:
-    case VT_BOOL: return (double)u->v.i;
+    case VT_BOOL: return (double)v->i;
     default: return NAN;
     }
 }
@@ -758,6 +765,7 @@ static void quiet_update(struct alerts *al, struct series *s)
         return;
     struct quiet *q = &al->quiet[s->sid];
     quiet_close(q);
+    q->b = s->b;
     if (s->hw || s->bl || s->unit || /* s->gen is current: s was just evaluated */
         (al->entity_rules && (!s->whole || s->whole->gen != al->gen || s->whole->nb)))
         return;
@@ -773,13 +781,17 @@ static void quiet_update(struct alerts *al, struct series *s)
     q->lo = lo;
     q->hi = hi;
     q->nb = s->nb;
+    q->vt = s->vt;
 }
 
-/* Would u's series band settle u? 1 also when u's sid is unknown to the engine (nothing to
+/* Would p's series band settle p? 1 also when p's sid is unknown to the engine (nothing to
 ** fetch ahead then). */
-static int quiet_settles(const struct alerts *al, const struct ingest_update *u)
+static int quiet_settles(const struct alerts *al, const struct store_point *p)
 {
-    return u->sid >= al->capsid || quiet_holds(&al->quiet[u->sid], update_number(u));
+    if (p->sid >= al->capsid || !al->by_sid[p->sid])
+        return 1;
+    const struct quiet *q = &al->quiet[p->sid];
+    return quiet_holds(q, value_number(q->vt, &p->v));
 }
 
 /* Before s is evaluated: values settled by its band were newer than what its rules saw last.
@@ -796,10 +808,35 @@ static void quiet_sync(struct alerts *al, struct series *s)
     al->quiet[sid].ts = INT64_MIN;
 }
 
+/* s is the store's series sid, of values of type vt: index it (by_sid, quiet). */
+static void series_index(struct alerts *al, struct series *s, uint32_t sid, enum vg_vtype vt)
+{
+    s->sid = sid;
+    s->vt = vt;
+    if (sid >= (1u << 28)) /* sids are dense from 1 */
+        return;
+    if (sid >= al->capsid) {
+        uint32_t ncap = al->capsid ? al->capsid : 1024;
+        while (ncap <= sid)
+            ncap *= 2;
+        al->by_sid = vg_realloc(al->by_sid, ncap * sizeof(*al->by_sid));
+        memset(al->by_sid + al->capsid, 0, (ncap - al->capsid) * sizeof(*al->by_sid));
+        al->quiet = vg_realloc(al->quiet, ncap * sizeof(*al->quiet));
+        for (uint32_t i = al->capsid; i < ncap; i++) {
+            quiet_close(&al->quiet[i]);
+            al->quiet[i].ts = INT64_MIN;
+            al->quiet[i].b = NULL;
+        }
+        al->capsid = ncap;
+    }
+    al->by_sid[sid] = s;
+}
+
 struct names_of {
     struct alerts *al;
     const char *tenant;
     struct series *s;
+    enum vg_vtype vt;
 };
 
 static int series_from_catalog(void *arg, const struct catalog_series *cs)
@@ -808,45 +845,33 @@ static int series_from_catalog(void *arg, const struct catalog_series *cs)
     if (strcmp(cs->tenant, n->tenant))
         return VG_ENOENT;
     n->s = series_get(n->al, cs->tenant, cs->entity, cs->type, cs->attr);
+    n->vt = cs->vt;
     return VG_OK;
 }
 
-/* The series of a stored value: by its sid when the engine knows it, else by its names (from the
-** catalogue when the update has none: values-only updates, struct ingest_update). NULL when a
-** nameless value's sid is not in the catalogue (retired since). */
+/* The series of store series sid: from the index, else by its names in the catalogue (first
+** sight). NULL when sid is not in the catalogue (retired while its value was on the way) or
+** belongs to another tenant. */
+static struct series *series_by_sid(struct alerts *al, const char *tenant, uint32_t sid)
+{
+    if (sid < al->capsid && al->by_sid[sid])
+        return al->by_sid[sid];
+    struct names_of n = {al, tenant, NULL, VT_NONE};
+    if (!sid || !al->cat || catalog_series_get(al->cat, sid, series_from_catalog, &n) != VG_OK)
+        return NULL;
+    series_index(al, n.s, sid, n.vt);
+    return n.s;
+}
+
+/* The series of a value with names (and a sid when it was stored). */
 static struct series *series_of(struct alerts *al, const char *tenant,
                                 const struct ingest_update *u)
 {
     if (u->sid < al->capsid && al->by_sid[u->sid])
         return al->by_sid[u->sid];
-    struct series *s;
-    if (u->entity) {
-        s = series_get(al, tenant, u->entity, u->type, u->attr);
-    } else {
-        struct names_of n = {al, tenant, NULL};
-        if (!u->sid || !al->cat ||
-            catalog_series_get(al->cat, u->sid, series_from_catalog, &n) != VG_OK)
-            return NULL;
-        s = n.s;
-    }
+    struct series *s = series_get(al, tenant, u->entity, u->type, u->attr);
     if (u->sid)
-        s->sid = u->sid;
-    if (u->sid && u->sid < (1u << 28)) { /* sids are dense from 1 */
-        if (u->sid >= al->capsid) {
-            uint32_t ncap = al->capsid ? al->capsid : 1024;
-            while (ncap <= u->sid)
-                ncap *= 2;
-            al->by_sid = vg_realloc(al->by_sid, ncap * sizeof(*al->by_sid));
-            memset(al->by_sid + al->capsid, 0, (ncap - al->capsid) * sizeof(*al->by_sid));
-            al->quiet = vg_realloc(al->quiet, ncap * sizeof(*al->quiet));
-            for (uint32_t i = al->capsid; i < ncap; i++) {
-                quiet_close(&al->quiet[i]);
-                al->quiet[i].ts = INT64_MIN;
-            }
-            al->capsid = ncap;
-        }
-        al->by_sid[u->sid] = s;
-    }
+        series_index(al, s, u->sid, u->vt);
     return s;
 }
 
@@ -1036,7 +1061,7 @@ static void bind(struct alerts *al, struct series *s)
         }
     }
     struct binding *nb = NULL;
-    uint32_t n = 0;
+    uint32_t n = 0, capn = 0;
     /* the candidates: rules listing this entity's id, then rules of its type */
     if (al->idx_dirty)
         idx_build(al);
@@ -1060,7 +1085,14 @@ static void bind(struct alerts *al, struct series *s)
         if (!rule_matches(&ar->r, s->type, s->entity, s->attr, in.tags, in.ntags,
                           s->has_loc ? s->lonlat : NULL))
             continue;
-        nb = vg_realloc(nb, (n + 1) * sizeof(*nb));
+        if (n == capn) { /* bindings are cache-line aligned: no realloc */
+            capn = capn ? 2 * capn : 1;
+            struct binding *g = vg_calloc_aligned(_Alignof(struct binding), capn * sizeof(*g));
+            if (n)
+                memcpy(g, nb, n * sizeof(*g));
+            free(nb);
+            nb = g;
+        }
         struct binding *b = &nb[n++];
         memset(b, 0, sizeof(*b));
         b->rule = ar;
@@ -1210,7 +1242,7 @@ static struct series *area_series(struct alerts *al, struct arule *ar)
 {
     if (ar->area)
         return ar->area;
-    struct series *s = vg_calloc(1, sizeof(*s));
+    struct series *s = vg_calloc_aligned(_Alignof(struct series), sizeof(*s));
     s->tenant = vg_strdup(ar->tenant);
     s->entity = vg_strdup(ar->r.id);
     s->type = vg_strdup("Area");
@@ -1220,7 +1252,7 @@ static struct series *area_series(struct alerts *al, struct arule *ar)
         s->lonlat[1] += ar->r.poly[2 * i + 1] / ar->r.npoly;
     }
     s->has_loc = ar->r.npoly > 0;
-    s->b = vg_calloc(1, sizeof(*s->b));
+    s->b = vg_calloc_aligned(_Alignof(struct binding), sizeof(*s->b));
     s->nb = 1;
     s->b[0].rule = ar;
     s->b[0].version = ar->version;
@@ -1350,74 +1382,122 @@ static uint32_t eval_position(struct alerts *al, struct series *s, int64_t ts, d
     return s->nb;
 }
 
-void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest_update *v,
-                      uint32_t n)
+/* Under the mutex, before a batch of values: a change of rules voids every band. */
+static void values_begin(struct alerts *al)
 {
-    if (!alerts_active(al))
-        return;
-    uint64_t evals = 0, settled = 0;
     pthread_mutex_lock(&al->mu);
-    if (al->quiet_gen != al->gen) { /* the rules changed: every band is void */
+    if (al->quiet_gen != al->gen) {
         for (uint32_t i = 0; i < al->capsid; i++)
             quiet_close(&al->quiet[i]);
         al->quiet_gen = al->gen;
     }
-    const char *source = NULL; /* the cadence of the values' source, looked up when it changes */
-    int64_t cadence = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        double x = update_number(&v[i]);
-        if (v[i].sid < al->capsid) { /* settled by the series' quiet band */
-            struct quiet *q = &al->quiet[v[i].sid];
-            if (quiet_holds(q, x)) {
-                if (v[i].ts > q->ts)
-                    q->ts = v[i].ts;
+}
+
+/* The cadence declared for source (stale rules "after":"cadence"), 0 if none or no such rule. */
+static int64_t source_cadence(struct alerts *al, const char *source)
+{
+    return al->cadence_rules && al->sources && source ? sources_cadence(al->sources, source) : 0;
+}
+
+/* Evaluates value u of series s (its band did not settle it); returns the evaluations. */
+static uint64_t eval_value(struct alerts *al, struct series *s, const struct ingest_update *u,
+                           int64_t cadence)
+{
+    uint64_t evals = 0;
+    switch (u->vt) {
+    case VT_F64:
+    case VT_I64:
+    case VT_BOOL: break;
+    case VT_GEO: {
+        /* dwell rules; later bindings (area rules) see where the entity is now */
+        evals += eval_position(al, s, u->ts, u->v.geo.lon, u->v.geo.lat, cadence);
+        struct series *w = series_whole(al, s);
+        w->lonlat[0] = u->v.geo.lon;
+        w->lonlat[1] = u->v.geo.lat;
+        w->has_loc = 1;
+        if (al->entity_rules) /* a position proves the entity alive (staleness) */
+            evals += eval(al, w, u->ts, 0, cadence);
+        return evals;
+    }
+    default:
+        if (al->entity_rules) /* a string value still proves the entity is alive */
+            evals += eval(al, series_whole(al, s), u->ts, 0, cadence);
+        return evals;
+    }
+    if (s->unit) /* unit codes */
+        return evals;
+    double x = value_number(u->vt, &u->v);
+    quiet_sync(al, s);
+    evals += eval(al, s, u->ts, x, cadence);
+    if (al->entity_rules)
+        evals += eval(al, series_whole(al, s), u->ts, x, cadence);
+    quiet_update(al, s);
+    return evals;
+}
+
+void alerts_on_points(struct alerts *al, const char *tenant, const char *source,
+                      const struct store_point *p, size_t n)
+{
+    if (!alerts_active(al))
+        return;
+    uint64_t evals = 0, settled = 0;
+    values_begin(al);
+    int64_t cadence = source_cadence(al, source);
+    /* A batch visits many series once each, whose series and bindings are not in the cache: for
+    ** the values their band will not settle (as far as it can tell now), fetch the series and
+    ** its bindings' first two lines AHEAD values ahead. */
+    enum { AHEAD = 32 };
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n && !quiet_settles(al, &p[i + AHEAD])) {
+            uint32_t fs = p[i + AHEAD].sid; /* < capsid: quiet_settles */
+            const struct binding *fb = al->quiet[fs].b;
+            __builtin_prefetch(al->by_sid[fs]);
+            if (fb) {
+                __builtin_prefetch(fb);
+                __builtin_prefetch((const char *)fb + 64);
+            }
+        }
+        uint32_t sid = p[i].sid;
+        if (sid < al->capsid) { /* settled by the series' quiet band */
+            struct quiet *q = &al->quiet[sid];
+            if (quiet_holds(q, value_number(q->vt, &p[i].v))) {
+                if (p[i].ts > q->ts)
+                    q->ts = p[i].ts;
                 evals += q->nb;
                 settled++;
                 continue;
             }
         }
-        if (al->cadence_rules && al->sources && v[i].source && v[i].source != source) {
-            source = v[i].source;
-            cadence = sources_cadence(al->sources, source);
-        }
-        /* a batch visits many series once each: fetch the series of the next value its band
-        ** does not settle, 4 ahead */
-        if (i + 4 < n && !quiet_settles(al, &v[i + 4]))
-            __builtin_prefetch(al->by_sid[v[i + 4].sid]);
-        struct series *s = series_of(al, tenant, &v[i]);
+        struct series *s = series_by_sid(al, tenant, sid);
         if (!s) /* retired while its value was on the way */
             continue;
-        switch (v[i].vt) {
-        case VT_F64:
-        case VT_I64:
-        case VT_BOOL: break;
-        case VT_GEO: {
-            /* dwell rules; later bindings (area rules) see where the entity is now */
-            evals += eval_position(al, s, v[i].ts, v[i].v.geo.lon, v[i].v.geo.lat, cadence);
-            struct series *w = series_whole(al, s);
-            w->lonlat[0] = v[i].v.geo.lon;
-            w->lonlat[1] = v[i].v.geo.lat;
-            w->has_loc = 1;
-            if (al->entity_rules) /* a position proves the entity alive (staleness) */
-                evals += eval(al, w, v[i].ts, 0, cadence);
-            continue;
-        }
-        default:
-            if (al->entity_rules) /* a string value still proves the entity is alive */
-                evals += eval(al, series_whole(al, s), v[i].ts, 0, cadence);
-            continue;
-        }
-        if (s->unit) /* unit codes */
-            continue;
-        quiet_sync(al, s);
-        evals += eval(al, s, v[i].ts, x, cadence);
-        if (al->entity_rules)
-            evals += eval(al, series_whole(al, s), v[i].ts, x, cadence);
-        quiet_update(al, s);
+        struct ingest_update u = {.v = p[i].v, .ts = p[i].ts, .sid = sid, .vt = s->vt,
+                                  .source = source};
+        evals += eval_value(al, s, &u, cadence);
     }
     flush_unlock(al);
     atomic_fetch_add(&al->evaluations, evals);
     atomic_fetch_add(&al->settled, settled);
+}
+
+void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest_update *v,
+                      uint32_t n)
+{
+    if (!alerts_active(al))
+        return;
+    uint64_t evals = 0;
+    values_begin(al);
+    const char *source = NULL; /* the cadence of the values' source, looked up when it changes */
+    int64_t cadence = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i].source != source) {
+            source = v[i].source;
+            cadence = source_cadence(al, source);
+        }
+        evals += eval_value(al, series_of(al, tenant, &v[i]), &v[i], cadence);
+    }
+    flush_unlock(al);
+    atomic_fetch_add(&al->evaluations, evals);
 }
 
 /* Open alerts nobody acknowledged for escalate_after_ms go up one severity level, and again

@@ -58,8 +58,14 @@ int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id);
 int alerts_rules_json(struct alerts *al, const char *tenant, const char *id, struct buf *out);
 
 /* ---- evaluation ----------------------------------------------------------------------------- */
-/* Values of one tenant just made durable (numbers and booleans are evaluated; a location updates
-** the entity's position for area rules matched later). */
+/* Points of one tenant just made durable (the ingest hook's points: series ids, no names; the
+** engine finds a series' names and type in the catalogue on first sight; a sid is the
+** catalogue's, of this tenant, as the ingest resolved it). Numbers and booleans
+** are evaluated; a location updates the entity's position for area rules matched later. source:
+** the batch's source (sources.h cadence), or NULL. */
+void alerts_on_points(struct alerts *al, const char *tenant, const char *source,
+                      const struct store_point *p, size_t n);
+/* The same for values by name (an NGSI-LD change: sid 0, each with its own source). */
 void alerts_on_values(struct alerts *al, const char *tenant, const struct ingest_update *v,
                       uint32_t n);
 /* Time passes (the tick thread calls it; tests call it with their own clock). */

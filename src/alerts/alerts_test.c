@@ -749,9 +749,16 @@ static void stale_on_source_cadence(void)
     sources_free(src);
 }
 
-/* Values keyed by sid only (the ingest's INGEST_WANT_VALUES): the engine finds the names in the
-** catalogue. Values inside a series' quiet band are settled without evaluating its rules, with
-** the same outcome: an older value after settled ones is still ignored, hysteresis holds, a
+/* One stored point of series sid to the engine, as the ingest hook hands it (no names). */
+static void point(struct env *e, const char *tenant, uint32_t sid, double v, int64_t ts)
+{
+    struct store_point p = {.sid = sid, .ts = ts, .v = {.f = v}};
+    alerts_on_points(e->al, tenant, NULL, &p, 1);
+}
+
+/* Points keyed by sid only (the ingest hook's points): the engine finds the names and the type in
+** the catalogue. Values inside a series' quiet band are settled without evaluating its rules,
+** with the same outcome: an older value after settled ones is still ignored, hysteresis holds, a
 ** change of the rules voids the bands, evaluations count the settled values. */
 static void values_by_sid_and_quiet_bands(void)
 {
@@ -778,9 +785,7 @@ static void values_by_sid_and_quiet_bands(void)
         {41, 35 * MIN},           /* settled */
     };
     for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
-        struct ingest_update x = {.entity = NULL, .type = NULL, .attr = NULL,
-            .vt = VT_F64, .v = {.f = seq[i].v}, .ts = t + seq[i].at, .sid = sid, .source = NULL};
-        alerts_on_values(e.al, "t", &x, 1);
+        point(&e, "t", sid, seq[i].v, t + seq[i].at);
         json_t *l = list(&e, "t", "open");
         int want_open = i >= 6;
         CHECK_EQ_INT((int)json_array_size(l), want_open);
@@ -801,9 +806,7 @@ static void values_by_sid_and_quiet_bands(void)
     CHECK_EQ_INT((int)json_array_size(l0), 1);
     json_decref(l0);
     /* clears under 40, evaluated (outside the band) */
-    struct ingest_update c = {.entity = NULL, .type = NULL, .attr = NULL,
-        .vt = VT_F64, .v = {.f = 39}, .ts = t + 36 * MIN, .sid = sid, .source = NULL};
-    alerts_on_values(e.al, "t", &c, 1);
+    point(&e, "t", sid, 39, t + 36 * MIN);
     json_t *l = list(&e, "t", "open");
     CHECK_EQ_INT((int)json_array_size(l), 0);
     json_decref(l);
@@ -811,20 +814,63 @@ static void values_by_sid_and_quiet_bands(void)
     REQUIRE(put(&e, "t",
                 "{\"id\":\"low25\",\"kind\":\"threshold\",\"target\":{\"type\":\"air\","
                 "\"attr\":\"pm25\"},\"condition\":{\"op\":\">\",\"raise\":25}}") == 0);
-    struct ingest_update d = {.entity = NULL, .type = NULL, .attr = NULL,
-        .vt = VT_F64, .v = {.f = 30}, .ts = t + 37 * MIN, .sid = sid, .source = NULL};
-    alerts_on_values(e.al, "t", &d, 1);
+    point(&e, "t", sid, 30, t + 37 * MIN);
     l = list(&e, "t", "open");
     REQUIRE(json_array_size(l) == 1);
     CHECK(!strcmp(field(l, 0, "rule"), "low25"));
     json_decref(l);
     /* a sid the catalogue does not know: dropped */
-    struct ingest_update u = {.entity = NULL, .type = NULL, .attr = NULL,
-        .vt = VT_F64, .v = {.f = 99}, .ts = t + 38 * MIN, .sid = sid + 1000, .source = NULL};
-    alerts_on_values(e.al, "t", &u, 1);
+    point(&e, "t", sid + 1000, 99, t + 38 * MIN);
     l = list(&e, "t", "open");
     CHECK_EQ_INT((int)json_array_size(l), 1);
     json_decref(l);
+    env_done(&e);
+}
+
+/* Every durable point reaches the rules through the ingest hook's points, whatever the type
+** (integers read as integers, the catalogue's type), in input order within one batch: a value that
+** leaves the band in the middle of a batch is evaluated, and the ones after it see the new state. */
+static void hook_points(void *arg, const char *tenant, const char *source,
+                        const struct store_point *p, size_t n)
+{
+    alerts_on_points(arg, tenant, source, p, n);
+}
+
+static void points_through_ingest_hook(void)
+{
+    struct env e = {0};
+    REQUIRE(env_open(&e) == 0);
+    struct ingest_hook h = {hook_points, NULL, NULL, e.al};
+    ingest_set_hook(e.ig, &h);
+    REQUIRE(put(&e, "t", "{\"id\":\"crowd\",\"kind\":\"threshold\",\"target\":{\"type\":"
+                         "\"square\",\"attr\":\"people\"},\"condition\":{\"op\":\">\","
+                         "\"raise\":100,\"clear\":80}}") == 0);
+    struct ingest_result res;
+    /* people=...i: integers; s1 crosses 100 at 2000 and back under 80 at 4000; s2 stays low */
+    const char *lp = "square,id=s1 people=50i 1000\n"
+                     "square,id=s2 people=10i 1000\n"
+                     "square,id=s1 people=120i 2000\n"
+                     "square,id=s1 people=90i 3000\n"
+                     "square,id=s2 people=20i 3000\n"
+                     "square,id=s1 people=70i 4000\n"
+                     "square,id=s1 people=130i 5000\n";
+    REQUIRE(ingest_lp(e.ig, "t", "test", lp, strlen(lp), LP_MS, 0, &res) == 0 && res.bad == 0);
+    json_t *l = list(&e, "t", NULL);
+    REQUIRE(json_array_size(l) == 2); /* raised at 2000, resolved at 4000; raised at 5000 */
+    int open = 0, resolved = 0;
+    for (size_t i = 0; i < 2; i++) {
+        CHECK(!strcmp(field(l, i, "entity"), "s1"));
+        open += !strcmp(field(l, i, "state"), "open");
+        resolved += !strcmp(field(l, i, "state"), "resolved");
+        if (!strcmp(field(l, i, "state"), "open"))
+            CHECK(json_real_value(json_object_get(json_array_get(l, i), "value")) == 130);
+    }
+    CHECK(open == 1 && resolved == 1);
+    json_decref(l);
+    struct alerts_stats st;
+    alerts_get_stats(e.al, &st);
+    CHECK(st.evaluations == 7);
+    CHECK(st.settled == 2); /* s1 at 3000 (raised, 90 does not clear); s2 at 3000 */
     env_done(&e);
 }
 
@@ -833,6 +879,7 @@ int main(void)
     TEST_BEGIN("alerts");
     TEST_RUN(lifecycle_with_hysteresis);
     TEST_RUN(values_by_sid_and_quiet_bands);
+    TEST_RUN(points_through_ingest_hook);
     TEST_RUN(restart_does_not_raise_twice);
     TEST_RUN(manual_resolve_waits_for_clear);
     TEST_RUN(stale_by_tick);

@@ -234,20 +234,26 @@ static int api_replay(void *arg, const struct api_replay_req *rq, struct api_rep
 
 /* ---- one store, two doors: line protocol moves the current state of NGSI-LD documents ---- */
 
-/* The live feed and the documents need names; the rules key their series by sid. */
-static enum ingest_want lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
+/* Every durable point, to the rules (keyed by sid: they need no names). */
+static void lp_points(void *arg, const char *tenant, const char *source,
+                      const struct store_point *p, size_t n)
+{
+    struct vg_server *s = arg;
+    alerts_on_points(s->alerts, tenant, source, p, n);
+}
+
+/* The live feed and the documents need values with names. */
+static int lp_wants(void *arg, const char *tenant, const char *entity, size_t elen)
 {
     struct vg_server *s = arg;
     char id[1024];
     if (live_active(s->live))
-        return INGEST_WANT_NAMES;
-    if (elen < sizeof(id)) {
-        memcpy(id, entity, elen);
-        id[elen] = '\0';
-        if (entstore_has_doc(s->es, tenant, id))
-            return INGEST_WANT_NAMES;
-    }
-    return alerts_active(s->alerts) ? INGEST_WANT_VALUES : INGEST_WANT_NONE;
+        return 1;
+    if (elen >= sizeof(id))
+        return 0;
+    memcpy(id, entity, elen);
+    id[elen] = '\0';
+    return entstore_has_doc(s->es, tenant, id);
 }
 
 /* The live values of an NGSI-LD change: the default instance of every Property with a number,
@@ -338,7 +344,8 @@ static void values_from_change(struct vg_server *s, const char *tenant, const ch
 }
 
 /* Set while lp_apply commits line-protocol values into documents: those values are in the live
-** feed and the rules already (lp_apply), so the observer, called in the same thread, does not repeat them. */
+** feed (lp_apply) and the rules (lp_points) already, so the observer, called in the same thread,
+** does not repeat them. */
 static _Thread_local int lp_applying;
 
 static void on_entity_change(void *arg, const char *tenant, const char *id, const json_t *old,
@@ -369,20 +376,16 @@ static int update_cmp(const void *a, const void *b)
 static void lp_apply(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n)
 {
     struct vg_server *s = arg;
-    /* every value of the request, to the live feed's watchers and the rules (only while there
-    ** are some) */
+    /* every value of the request, to the live feed's watchers (only while there are some; the
+    ** rules had them from lp_points) */
     if (live_active(s->live))
         live_publish(s->live, tenant, u, n);
-    if (alerts_active(s->alerts))
-        alerts_on_values(s->alerts, tenant, u, n);
     const struct ingest_update **o = vg_malloc(n * sizeof(*o));
     struct entstore_latest *l = vg_malloc(n * sizeof(*l));
     uint32_t nd = 0;
     int doc = 0;
     const char *prev = NULL;
-    for (uint32_t i = 0; i < n; i++) { /* the values of document entities only (lp_wants may */
-        if (!u[i].entity) /* have taken every line for the feed or the rules) */
-            continue;
+    for (uint32_t i = 0; i < n; i++) { /* document entities only (lp_wants takes all for live) */
         if (!prev || strcmp(u[i].entity, prev))
             doc = entstore_has_doc(s->es, tenant, u[i].entity);
         prev = u[i].entity;
@@ -593,7 +596,7 @@ int server_open(struct vg_server *s, const struct config *cfg, int background)
     s->live = live_new(0);
     if ((rc = alerts_setup(s)))
         goto fail;
-    struct ingest_hook hook = {lp_wants, lp_apply, s};
+    struct ingest_hook hook = {lp_points, lp_wants, lp_apply, s};
     ingest_set_hook(s->ig, &hook);
     sources_new(&s->sources);
     alerts_set_sources(s->alerts, s->sources); /* stale rules on a source's cadence */

@@ -74,6 +74,15 @@ void *vg_calloc(size_t n, size_t size)
     return p;
 }
 
+void *vg_calloc_aligned(size_t align, size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, align, n ? n : 1))
+        oom(n);
+    memset(p, 0, n);
+    return p;
+}
+
 void *vg_realloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

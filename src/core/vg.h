@@ -42,6 +42,9 @@ int vg_errf(char *buf, size_t cap, int rc, const char *fmt, ...)
 void *vg_malloc(size_t n);
 void *vg_calloc(size_t n, size_t size);
 void *vg_realloc(void *p, size_t n);
+/* n zeroed bytes at an address multiple of align (a power of two, at least sizeof(void *)), for
+** hot records that must start a cache line; free() releases them. */
+void *vg_calloc_aligned(size_t align, size_t n);
 char *vg_strdup(const char *s);
 char *vg_strndup(const char *s, size_t n);
 

@@ -152,11 +152,10 @@ struct batch {
     struct meta_quarantine_row *bad;
     uint32_t nbad, badcap;
     char **reasons; /* owned copies, parallel to bad */
-    struct ingest_update *upd; /* for the hook: values borrowed; names in `names` (below): until
-                                  batch_fix_names, entity, type and attr hold their offsets
-                                  there + 1 (NULL: no name) */
+    struct ingest_update *upd; /* for the hook's apply: values borrowed; names in `names`
+                                  (below): until batch_fix_names, entity, type and attr hold
+                                  their offsets there + 1 */
     uint32_t nupd, capupd;
-    uint32_t named;            /* updates with names (the others are values only) */
     struct buf names;          /* NUL-terminated names of the updates, one arena per call */
     /* the previous line's type and field names in the arena: consecutive lines of one
     ** measurement reuse them instead of copying them again */
@@ -185,10 +184,9 @@ static uint32_t batch_name_reuse(struct batch *b, struct name_ref *ref, const ch
     return ref->off;
 }
 
-/* An update for the hook; its names are arena offsets (+ 1, in the pointers) until
-** batch_fix_names; NO_NAME: none (values only). One allocation per batch, not three per value:
-** the hook sees every value while a rule or a live stream watches. */
-#define NO_NAME UINT32_MAX
+/* An update for the hook's apply; its names are arena offsets (+ 1, in the pointers) until
+** batch_fix_names. One allocation per batch, not three per value: apply sees every value while
+** a live stream watches. */
 static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint32_t aoff,
                              enum vg_vtype vt, const struct store_point *p)
 {
@@ -199,14 +197,9 @@ static void batch_add_update(struct batch *b, uint32_t eoff, uint32_t toff, uint
         b->upd = vg_realloc(b->upd, b->capupd * sizeof(*b->upd));
     }
     struct ingest_update *u = &b->upd[b->nupd++];
-    if (eoff == NO_NAME) {
-        u->entity = u->type = u->attr = NULL;
-    } else {
-        u->entity = (const char *)(uintptr_t)(eoff + 1u);
-        u->type = (const char *)(uintptr_t)(toff + 1u);
-        u->attr = (const char *)(uintptr_t)(aoff + 1u);
-        b->named++;
-    }
+    u->entity = (const char *)(uintptr_t)(eoff + 1u);
+    u->type = (const char *)(uintptr_t)(toff + 1u);
+    u->attr = (const char *)(uintptr_t)(aoff + 1u);
     u->vt = vt;
     u->v = p->v;
     u->ts = p->ts;
@@ -222,10 +215,8 @@ static const char *name_at(const struct batch *b, const char *off1)
 
 static void batch_fix_names(struct batch *b)
 {
-    for (uint32_t i = 0; b->named && i < b->nupd; i++) {
+    for (uint32_t i = 0; i < b->nupd; i++) {
         struct ingest_update *u = &b->upd[i];
-        if (!u->entity)
-            continue;
         u->entity = name_at(b, u->entity);
         u->type = name_at(b, u->type);
         u->attr = name_at(b, u->attr);
@@ -403,28 +394,23 @@ static int map_line(struct ingest *ig, const char *tenant, const struct lp_line 
         v.geo.lon = lon->v.f;
         batch_add_point(b, sid, ts, v);
     }
-    /* The line is mapped: hand its values to the hook (field order, then location). */
-    enum ingest_want want = idt >= 0 && ig->hook.wants
-                                ? ig->hook.wants(ig->hook.arg, tenant, eid, elen)
-                                : INGEST_WANT_NONE;
-    if (want != INGEST_WANT_NONE) {
-        int named = want == INGEST_WANT_NAMES; /* else keyed by sid: no names to copy */
+    /* The line is mapped: its values with their names, if the hook's apply wants them (field
+    ** order, then location). */
+    if (idt >= 0 && ig->hook.wants && ig->hook.wants(ig->hook.arg, tenant, eid, elen)) {
         size_t i = mark;
-        uint32_t eo = named ? batch_name(b, eid, elen) : NO_NAME;
-        uint32_t to = named ? batch_name_reuse(b, &b->prev_type, ln->meas, ln->mlen) : NO_NAME;
+        uint32_t eo = batch_name(b, eid, elen);
+        uint32_t to = batch_name_reuse(b, &b->prev_type, ln->meas, ln->mlen);
         for (uint32_t f = 0; f < ln->nfields; f++) {
             const struct lp_field *fl = &ln->fields[f];
             if (fl == lat || fl == lon)
                 continue;
-            uint32_t ao = !named ? NO_NAME
-                          : f < VG_ARRAY_LEN(b->prev_keys)
+            uint32_t ao = f < VG_ARRAY_LEN(b->prev_keys)
                               ? batch_name_reuse(b, &b->prev_keys[f], fl->key, fl->klen)
                               : batch_name(b, fl->key, fl->klen);
             batch_add_update(b, eo, to, ao, fl->vt, &b->pts[i++]);
         }
         if (lat)
-            batch_add_update(b, eo, to, named ? batch_name(b, "location", 8) : NO_NAME, VT_GEO,
-                             &b->pts[i]);
+            batch_add_update(b, eo, to, batch_name(b, "location", 8), VT_GEO, &b->pts[i]);
     }
     return VG_OK;
 }
@@ -489,6 +475,8 @@ int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const c
             goto out;
     }
     res->points = b.npts;
+    if (b.npts && ig->hook.points)
+        ig->hook.points(ig->hook.arg, tenant, source, b.pts, b.npts);
     if (b.nupd && ig->hook.apply) {
         batch_fix_names(&b);
         ig->hook.apply(ig->hook.arg, tenant, b.upd, b.nupd);

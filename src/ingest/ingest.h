@@ -45,13 +45,18 @@ struct ingest_result {
 int ingest_lp(struct ingest *ig, const char *tenant, const char *source, const char *body,
               size_t len, enum lp_precision prec, int64_t now_ms, struct ingest_result *res);
 
-/* Latest values for a layer above that keeps a current state (NGSI-LD documents): `wants` is
-** asked once per line whose entity has an id tag (it must be cheap: a hash lookup), and the
-** values of the lines it wanted go to `apply` once the batch is durable, in input order. apply
-** must not fail the batch (it logs its own errors). Strings are valid during the call only. */
+/* The ingest's hook, for the layers above that follow the data (all three optional):
+** - points: every point of a batch once it is durable, keyed by the store's series id, in input
+**   order (the rules key their per-series state by sid and find names by sid, e.g.
+**   catalog_series_get, on first sight): nothing is copied, nothing is asked per line;
+** - wants/apply: values with their names, for a layer that keeps a current state by name (live
+**   feed, NGSI-LD documents). `wants` is asked once per line whose entity has an id tag (it must
+**   be cheap: a hash lookup); the values of the lines it wanted go to `apply` once the batch is
+**   durable, in input order, after `points`.
+** Neither may fail the batch (they log their own errors). Strings are valid during the call
+** only. */
 struct ingest_update { /* 64 bytes: one cache line (a batch hands over one per value) */
-    const char *entity, *type, *attr; /* attr "location" for lat/lon (VT_GEO); all three NULL
-                                         when the hook asked for values only (sid set) */
+    const char *entity, *type, *attr; /* attr "location" for lat/lon (VT_GEO) */
     union vg_val v;
     int64_t ts;
     const char *source; /* the source that delivered it (ingest/sources.h; NULL = unknown) */
@@ -59,12 +64,10 @@ struct ingest_update { /* 64 bytes: one cache line (a batch hands over one per v
                      key per-series state by it instead of by names */
     enum vg_vtype vt;
 };
-/* What the hook's wants() asks of a line: nothing, its values keyed by sid only (the consumer
-** finds names by sid, e.g. catalog_series_get, when it needs them: no names are copied), or its
-** values with their names. */
-enum ingest_want { INGEST_WANT_NONE = 0, INGEST_WANT_VALUES = 1, INGEST_WANT_NAMES = 2 };
 struct ingest_hook {
-    enum ingest_want (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);
+    void (*points)(void *arg, const char *tenant, const char *source, const struct store_point *p,
+                   size_t n);
+    int (*wants)(void *arg, const char *tenant, const char *entity, size_t elen);
     void (*apply)(void *arg, const char *tenant, const struct ingest_update *u, uint32_t n);
     void *arg;
 };
