@@ -119,13 +119,14 @@ bench-ngsild: vigie
 bench-import: vigie
 	bench/import.sh
 
-# What rule evaluation costs the ingest: 10,000 rules against none (bench/rules_bench.c).
+# What rule evaluation costs the ingest: 10,000 rules against none, synthetic and on the core
+# benchmark's day (bench/rules.sh, bench/rules_bench.c).
 $(BUILD)/bench/rules_bench: bench/rules_bench.c $(LIB_O) $(WEB_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIB)
 
 bench-rules: $(BUILD)/bench/rules_bench
-	$(BUILD)/bench/rules_bench 10000 10000 200 $${BENCH_DIR:-/tmp}
+	RULES_BENCH=$(BUILD)/bench/rules_bench bench/rules.sh
 
 # The labelled alert benchmark: 1,000 sensors x 30 days with known incidents, precision, recall
 # and delay per rule kind, forecast MAPE (bench/alerts_bench.c, bench/README.md).

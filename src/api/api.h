@@ -114,4 +114,7 @@ int query_run(struct store *st, struct catalog *cat, const struct query_params *
 int query_latest(struct store *st, struct catalog *cat, const struct query_params *q,
                  uint32_t max_series, struct buf *out, char *err, size_t cap);
 
+/* Tenant names: 1..63 chars of [A-Za-z0-9_-] (request headers, keys, the rules file). */
+int auth_tenant_valid(const char *t);
+
 #endif

@@ -44,8 +44,6 @@ struct principal {
 ** problem and returns VG_EPERM. need is the scope the route requires (SCOPE_NONE = public). */
 int auth_authorize(struct api *a, struct http_req *req, enum vg_scope need, struct principal *p,
                    struct http_resp *resp);
-/* Tenant names: 1..63 chars of [A-Za-z0-9_-]. */
-int auth_tenant_valid(const char *t);
 
 /* RFC 7807 problem document: type "urn:vigie:problem:<slug>" (catalogue in docs/api.md). */
 void problem(struct http_resp *resp, int status, const char *slug, const char *title,

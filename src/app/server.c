@@ -435,10 +435,22 @@ static int rules_apply(struct vg_server *s, json_t *doc, const char *what)
     size_t i;
     const json_t *r;
     json_array_foreach(arr, i, r) {
-        char *text = json_dumps(r, JSON_COMPACT);
+        /* "tenant": the rule's tenant (default: the default tenant), not part of the rule */
+        const json_t *tj = json_object_get(r, "tenant");
+        const char *tenant = tj ? json_string_value(tj) : "default";
+        if (!tenant || !auth_tenant_valid(tenant)) {
+            log_error("rules of %s: rule %zu: \"tenant\" must be a string of 1 to 63 letters, "
+                      "digits, '_' or '-'", path, i + 1);
+            rc = VG_EINVAL;
+            continue;
+        }
+        json_t *rule = json_copy((json_t *)r);
+        json_object_del(rule, "tenant");
+        char *text = json_dumps(rule, JSON_COMPACT);
+        json_decref(rule);
         char err[512];
         int changed = 0;
-        if (alerts_rule_ensure(s->alerts, "default", text, strlen(text), &changed, err,
+        if (alerts_rule_ensure(s->alerts, tenant, text, strlen(text), &changed, err,
                                sizeof(err))) {
             log_error("rules of %s: rule %zu: %s", path, i + 1, err);
             rc = VG_EINVAL;
