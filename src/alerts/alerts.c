@@ -118,6 +118,11 @@ struct alerts {
     pthread_mutex_t mu;
     struct arule **rules;
     uint32_t nrules, caprules;
+    /* rules by (tenant, id): open addressing on key_hash, rules[] index + 1 (0 = free);
+    ** rebuilt after a delete (which moves the last rule) */
+    uint32_t *by_id;
+    uint32_t capby_id;
+    int by_id_dirty;
     uint32_t entity_rules; /* rules watching a whole entity (attribute "") */
     /* candidate rules of a series, sorted by key: "tenant\x1f<entity id>" for rules that list
     ** ids, "tenant\x1f\x1e<type>" for the others (every rule has ids or a type) */
@@ -417,14 +422,63 @@ static void arule_free(struct arule *ar)
     free(ar);
 }
 
+/* Put rules[i] in the by-id table (which has room). */
+static void by_id_put(struct alerts *al, uint32_t i)
+{
+    uint32_t mask = al->capby_id - 1;
+    uint32_t j = (uint32_t)key_hash(al->rules[i]->tenant, al->rules[i]->r.id, "") & mask;
+    while (al->by_id[j])
+        j = (j + 1) & mask;
+    al->by_id[j] = i + 1;
+}
+
+/* The by-id table for the current rules, at most half full. */
+static void by_id_build(struct alerts *al)
+{
+    uint32_t cap = 64;
+    while (cap < 2 * al->nrules + 2)
+        cap *= 2;
+    free(al->by_id);
+    al->by_id = vg_calloc(cap, sizeof(*al->by_id));
+    al->capby_id = cap;
+    for (uint32_t i = 0; i < al->nrules; i++)
+        by_id_put(al, i);
+    al->by_id_dirty = 0;
+}
+
+/* rules[nrules - 1] was just appended. */
+static void by_id_add(struct alerts *al)
+{
+    if (al->by_id_dirty || 2 * al->nrules + 2 > al->capby_id)
+        by_id_build(al);
+    else
+        by_id_put(al, al->nrules - 1);
+}
+
+/* A new rule (its tenant and id not among the rules). */
+static void rules_append(struct alerts *al, struct arule *ar)
+{
+    if (al->nrules == al->caprules) {
+        al->caprules = al->caprules ? al->caprules * 2 : 16;
+        al->rules = vg_realloc(al->rules, al->caprules * sizeof(*al->rules));
+    }
+    al->rules[al->nrules++] = ar;
+    by_id_add(al);
+}
+
 static struct arule *rule_find(struct alerts *al, const char *tenant, const char *id, uint32_t *at)
 {
-    for (uint32_t i = 0; i < al->nrules; i++)
-        if (!strcmp(al->rules[i]->tenant, tenant) && !strcmp(al->rules[i]->r.id, id)) {
+    if (al->by_id_dirty || !al->by_id)
+        by_id_build(al);
+    uint32_t mask = al->capby_id - 1;
+    for (uint32_t j = (uint32_t)key_hash(tenant, id, "") & mask; al->by_id[j]; j = (j + 1) & mask) {
+        struct arule *ar = al->rules[al->by_id[j] - 1];
+        if (!strcmp(ar->r.id, id) && !strcmp(ar->tenant, tenant)) {
             if (at)
-                *at = i;
-            return al->rules[i];
+                *at = al->by_id[j] - 1;
+            return ar;
         }
+    }
     return NULL;
 }
 
@@ -480,15 +534,16 @@ static void idx_build(struct alerts *al)
 }
 
 /* After a change of the rules: counts, a new generation (every series rebinds when next seen). */
-static void recount(struct alerts *al)
+/* ar joins (sign 1) or leaves (-1) the rules: the counts that switch work on or off. */
+static void rule_count(struct alerts *al, const struct arule *ar, int sign)
 {
-    al->entity_rules = 0;
-    al->cadence_rules = 0;
-    for (uint32_t i = 0; i < al->nrules; i++)
-        al->cadence_rules += al->rules[i]->r.cadence_factor > 0;
-    for (uint32_t i = 0; i < al->nrules; i++)
-        al->entity_rules += al->rules[i]->r.attr[0] == '\0' &&
-                            al->rules[i]->r.kind != RULE_COMPOSITE;
+    al->cadence_rules += (uint32_t)(sign * (ar->r.cadence_factor > 0));
+    al->entity_rules += (uint32_t)(sign * (ar->r.attr[0] == '\0' && ar->r.kind != RULE_COMPOSITE));
+}
+
+/* The rules changed: every series binds again when it next sees a value. */
+static void rules_changed(struct alerts *al)
+{
     al->idx_dirty = 1;
     al->gen++;
 }
@@ -572,16 +627,14 @@ int alerts_rule_put(struct alerts *al, const char *tenant, const char *json, siz
     if (old) {
         resolve_rule_alerts(al, old, "rule changed", clock_now_ms());
         flush(al);
-        al->rules[at] = ar;
+        al->rules[at] = ar; /* same tenant and id: the by-id table holds */
+        rule_count(al, old, -1);
         arule_free(old);
     } else {
-        if (al->nrules == al->caprules) {
-            al->caprules = al->caprules ? al->caprules * 2 : 16;
-            al->rules = vg_realloc(al->rules, al->caprules * sizeof(*al->rules));
-        }
-        al->rules[al->nrules++] = ar;
+        rules_append(al, ar);
     }
-    recount(al);
+    rule_count(al, ar, 1);
+    rules_changed(al);
     flush_unlock(al); /* announces the alerts the replaced rule resolved */
     return VG_OK;
 }
@@ -624,8 +677,10 @@ int alerts_rule_delete(struct alerts *al, const char *tenant, const char *id)
         resolve_rule_alerts(al, ar, "rule deleted", clock_now_ms());
         flush(al);
         al->rules[at] = al->rules[--al->nrules];
+        al->by_id_dirty = 1;
+        rule_count(al, ar, -1);
         arule_free(ar);
-        recount(al);
+        rules_changed(al);
     }
     flush_unlock(al);
     return rc;
@@ -1761,11 +1816,8 @@ static int load_rule(void *arg, const struct meta_doc_row *row)
     snprintf(ar->tenant, sizeof(ar->tenant), "%s", row->tenant);
     ar->json = rule_to_json(&ar->r);
     ar->version = ++al->version;
-    if (al->nrules == al->caprules) {
-        al->caprules = al->caprules ? al->caprules * 2 : 16;
-        al->rules = vg_realloc(al->rules, al->caprules * sizeof(*al->rules));
-    }
-    al->rules[al->nrules++] = ar;
+    rules_append(al, ar);
+    rule_count(al, ar, 1);
     return 0;
 }
 
@@ -1874,7 +1926,7 @@ int alerts_open(struct meta *m, struct catalog *cat, struct store *st, struct al
     /* documents come in (tenant, id) order: one id order for the lookups */
     if (al->nalerts)
         qsort(al->alerts, al->nalerts, sizeof(*al->alerts), alert_cmp);
-    recount(al);
+    rules_changed(al);
     *out = al;
     return VG_OK;
 }
@@ -1936,6 +1988,7 @@ void alerts_free(struct alerts *al)
     for (uint32_t i = 0; i < al->nrules; i++)
         arule_free(al->rules[i]);
     free(al->rules);
+    free(al->by_id);
     idx_free(al);
     for (uint32_t i = 0; i < al->nalerts; i++)
         alert_free(al->alerts[i]);

@@ -350,6 +350,39 @@ static void rules_put_replace_delete_tenants(void)
     alerts_rules_json(e.al, "lyon", NULL, &b);
     CHECK(!strcmp(b.p, "{\"rules\":[]}\n"));
     CHECK_EQ_INT(alerts_rules_json(e.al, "lyon", "pm25", &b), VG_ENOENT);
+    /* many rules, deleted out of order (the last one moves into the gap): each is found by its
+    ** tenant and id, before and after a restart */
+    enum { MANY = 300 };
+    for (int i = 0; i < MANY; i++) {
+        char json[256];
+        snprintf(json, sizeof(json), "{\"id\":\"r%d\",\"name\":\"rule number %d\",\"kind\":"
+                 "\"stale\",\"target\":{\"type\":\"air\",\"attr\":\"pm25\"},\"condition\":"
+                 "{\"after\":\"1h\"}}", i, i);
+        REQUIRE(put(&e, i % 2 ? "lyon" : "paris", json) == 0);
+    }
+    for (int i = 0; i < MANY; i += 3) {
+        char rid[16];
+        snprintf(rid, sizeof(rid), "r%d", i);
+        CHECK_EQ_INT(alerts_rule_delete(e.al, i % 2 ? "lyon" : "paris", rid), 0);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        int found = 0, right = 0;
+        for (int i = 0; i < MANY; i++) {
+            char rid[16], name[32];
+            snprintf(rid, sizeof(rid), "r%d", i);
+            snprintf(name, sizeof(name), "\"rule number %d\"", i);
+            buf_reset(&b);
+            int rc = alerts_rules_json(e.al, i % 2 ? "lyon" : "paris", rid, &b);
+            found += rc == 0;
+            right += rc == (i % 3 ? 0 : VG_ENOENT) && (rc || strstr(b.p, name) != NULL);
+            /* never in the other tenant */
+            CHECK_EQ_INT(alerts_rules_json(e.al, i % 2 ? "paris" : "lyon", rid, &b), VG_ENOENT);
+        }
+        CHECK_EQ_INT(found, MANY - MANY / 3);
+        CHECK_EQ_INT(right, MANY);
+        env_close(&e);
+        REQUIRE(env_open(&e) == 0);
+    }
     buf_release(&b);
     env_done(&e);
 }
