@@ -125,7 +125,7 @@ $(BUILD)/bench/rules_bench: bench/rules_bench.c $(LIB_O) $(WEB_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(MALLOC_LIB)
 
-bench-rules: $(BUILD)/bench/rules_bench
+bench-rules: $(BUILD)/bench/rules_bench vigie
 	RULES_BENCH=$(BUILD)/bench/rules_bench bench/rules.sh
 
 # The labelled alert benchmark: 1,000 sensors x 30 days with known incidents, precision, recall

@@ -101,7 +101,9 @@ struct series { /* cache-line aligned (vg_calloc_aligned) */
     struct series *whole; /* the entity-level series (attribute ""), once looked up */
     char *tenant, *entity, *type, *attr; /* owned */
     int has_loc;
-    double lonlat[2];
+    double lonlat[2];     /* the last position the engine saw (positions nothing watches are
+                             settled by their band: entity_position reads the store) */
+    uint32_t loc_sid;     /* the store series of the entity's location (0 = not known) */
 };
 
 _Static_assert(offsetof(struct series, bl) + sizeof(void *) <= 64,
@@ -821,8 +823,19 @@ static void quiet_update(struct alerts *al, struct series *s)
     struct quiet *q = &al->quiet[s->sid];
     quiet_close(q);
     q->b = s->b;
-    if (s->hw || s->bl || s->unit || /* s->gen is current: s was just evaluated */
+    if (s->hw || s->bl || /* s->gen is current: s was just evaluated */
         (al->entity_rules && (!s->whole || s->whole->gen != al->gen || s->whole->nb)))
+        return;
+    if (s->vt != VT_F64 && s->vt != VT_I64 && s->vt != VT_BOOL) {
+        if (!s->nb) { /* positions, strings: every value, while no rule watches them */
+            q->lo = -INFINITY;
+            q->hi = INFINITY;
+            q->nb = 0;
+            q->vt = s->vt;
+        }
+        return;
+    }
+    if (s->unit)
         return;
     float lo = -INFINITY, hi = INFINITY;
     for (uint32_t k = 0; k < s->nb; k++) {
@@ -839,14 +852,22 @@ static void quiet_update(struct alerts *al, struct series *s)
     q->vt = s->vt;
 }
 
+/* Does q settle v, a value of its series? Numbers and booleans: inside the band; positions and
+** strings: whenever the band is not empty (nothing watches them). */
+static int quiet_covers(const struct quiet *q, const union vg_val *v)
+{
+    if (q->vt == VT_GEO || q->vt == VT_STR)
+        return q->lo <= q->hi;
+    return quiet_holds(q, value_number(q->vt, v));
+}
+
 /* Would p's series band settle p? 1 also when p's sid is unknown to the engine (nothing to
 ** fetch ahead then). */
 static int quiet_settles(const struct alerts *al, const struct store_point *p)
 {
     if (p->sid >= al->capsid || !al->by_sid[p->sid])
         return 1;
-    const struct quiet *q = &al->quiet[p->sid];
-    return quiet_holds(q, value_number(q->vt, &p->v));
+    return quiet_covers(&al->quiet[p->sid], &p->v);
 }
 
 /* Before s is evaluated: values settled by its band were newer than what its rules saw last.
@@ -1106,7 +1127,8 @@ static void bind(struct alerts *al, struct series *s)
     memset(&in, 0, sizeof(in));
     struct catalog_sel sel = {s->tenant, NULL, s->entity, NULL, NULL, 0};
     catalog_select(al->cat, &sel, info_row, &in);
-    if (in.has_loc_sid && !s->has_loc) {
+    if (in.has_loc_sid) { /* where the entity is now (its settled positions bypass s) */
+        s->loc_sid = in.loc_sid;
         int64_t ts;
         union vg_val v;
         if (!store_latest(al->st, in.loc_sid, &ts, &v)) {
@@ -1193,6 +1215,26 @@ static void bind(struct alerts *al, struct series *s)
             transition(al, s, &s->b[k], RULE_RAISE, s->b[k].st.raised_at);
 }
 
+/* Where s's entity is now: its latest stored position (the positions a band settles do not
+** reach the engine), else the last one the engine saw, or an area series' centre. 0: none. */
+static int entity_position(struct alerts *al, struct series *s, double lonlat[2])
+{
+    struct series *w = series_whole(al, s);
+    uint32_t loc = s->loc_sid ? s->loc_sid : w->loc_sid;
+    int64_t ts;
+    union vg_val v;
+    if (loc && !store_latest(al->st, loc, &ts, &v)) {
+        lonlat[0] = v.geo.lon;
+        lonlat[1] = v.geo.lat;
+        return 1;
+    }
+    const struct series *x = s->has_loc ? s : w;
+    if (!x->has_loc)
+        return 0;
+    memcpy(lonlat, x->lonlat, 2 * sizeof(double));
+    return 1;
+}
+
 /* Record a transition of b at t; returns the number of transitions within the flapping window
 ** (this one included). */
 static uint32_t flap_note(struct alerts *al, struct binding *b, int64_t t)
@@ -1235,11 +1277,7 @@ static void transition(struct alerts *al, struct series *s, struct binding *b, e
         rule_message(&b->rule->r, &b->st, s->entity, s->attr, msg, sizeof(msg));
         a->message = vg_strdup(msg);
         a->value = b->st.trigger_value;
-        struct series *w = s->has_loc ? s : series_whole(al, s);
-        if (w->has_loc) {
-            a->has_loc = 1;
-            memcpy(a->lonlat, w->lonlat, sizeof(a->lonlat));
-        }
+        a->has_loc = entity_position(al, s, a->lonlat);
         a->raised_at = b->st.raised_at ? b->st.raised_at : t;
         a->created_at = a->updated_at = now;
         a->state = AS_OPEN;
@@ -1465,18 +1503,23 @@ static uint64_t eval_value(struct alerts *al, struct series *s, const struct ing
     case VT_BOOL: break;
     case VT_GEO: {
         /* dwell rules; later bindings (area rules) see where the entity is now */
+        quiet_sync(al, s);
         evals += eval_position(al, s, u->ts, u->v.geo.lon, u->v.geo.lat, cadence);
         struct series *w = series_whole(al, s);
         w->lonlat[0] = u->v.geo.lon;
         w->lonlat[1] = u->v.geo.lat;
         w->has_loc = 1;
+        if (s->sid)
+            s->loc_sid = w->loc_sid = s->sid;
         if (al->entity_rules) /* a position proves the entity alive (staleness) */
             evals += eval(al, w, u->ts, 0, cadence);
+        quiet_update(al, s);
         return evals;
     }
     default:
         if (al->entity_rules) /* a string value still proves the entity is alive */
             evals += eval(al, series_whole(al, s), u->ts, 0, cadence);
+        quiet_update(al, s);
         return evals;
     }
     if (s->unit) /* unit codes */
@@ -1515,7 +1558,7 @@ void alerts_on_points(struct alerts *al, const char *tenant, const char *source,
         uint32_t sid = p[i].sid;
         if (sid < al->capsid) { /* settled by the series' quiet band */
             struct quiet *q = &al->quiet[sid];
-            if (quiet_holds(q, value_number(q->vt, &p[i].v))) {
+            if (quiet_covers(q, &p[i].v)) {
                 if (p[i].ts > q->ts)
                     q->ts = p[i].ts;
                 evals += q->nb;

@@ -904,6 +904,32 @@ static void points_through_ingest_hook(void)
     alerts_get_stats(e.al, &st);
     CHECK(st.evaluations == 7);
     CHECK(st.settled == 2); /* s1 at 3000 (raised, 90 does not clear); s2 at 3000 */
+    /* positions no rule watches are settled too; an alert still takes the entity's latest
+    ** position, from the store */
+    REQUIRE(put(&e, "t", "{\"id\":\"heavy\",\"kind\":\"threshold\",\"target\":{\"type\":"
+                         "\"truck\",\"attr\":\"load\"},\"condition\":{\"op\":\">\","
+                         "\"raise\":500}}") == 0);
+    const char *trucks[2] = {"truck,id=t1 load=100,lat=48.80,lon=2.30 1000\n"
+                             "truck,id=t1 load=200,lat=48.81,lon=2.31 2000\n"
+                             "truck,id=t1 load=300,lat=48.83,lon=2.33 3000\n",
+                             "truck,id=t1 load=900,lat=48.85,lon=2.35 4000\n"};
+    alerts_get_stats(e.al, &st);
+    uint64_t settled0 = st.settled;
+    for (int k = 0; k < 2; k++)
+        REQUIRE(ingest_lp(e.ig, "t", "test", trucks[k], strlen(trucks[k]), LP_MS, 0, &res) == 0 &&
+                res.bad == 0);
+    alerts_get_stats(e.al, &st);
+    CHECK(st.settled - settled0 == 5); /* loads at 2000, 3000; positions at 2000, 3000, 4000 */
+    l = list(&e, "t", "open");
+    json_t *heavy = NULL;
+    for (size_t i = 0; i < json_array_size(l); i++)
+        if (!strcmp(field(l, i, "rule"), "heavy"))
+            heavy = json_array_get(l, i);
+    REQUIRE(heavy != NULL);
+    json_t *loc = json_object_get(heavy, "location");
+    CHECK(json_real_value(json_array_get(loc, 0)) == 2.35 &&
+          json_real_value(json_array_get(loc, 1)) == 48.85);
+    json_decref(l);
     env_done(&e);
 }
 

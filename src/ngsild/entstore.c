@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,17 @@ struct entstore {
     void *observer_arg;
     /* stats */
     uint64_t changes, commits, history_points, history_skipped;
+    /* The documents ever stored, as two bits per (tenant, id) hash (seen_bits): bits are set
+    ** when a document is first installed and never cleared. entstore_has_doc, asked for every
+    ** line the ingest stores, answers "no" from them without a lock or a lookup when a bit is
+    ** missing. A document installed meanwhile may be missed, as if asked just before. */
+    _Atomic uint64_t *seen;
 };
+
+/* 8 KB, so that it stays in the cache (256 KB cost a cache miss a line): under 1 % of false
+** "maybe" up to 3,000 documents, 7 % at 10,000, 36 % at 30,000 (a full filter only costs the
+** hashing) */
+#define SEEN_BITS (1u << 16)
 
 struct lp_ent {
     char *id;
@@ -173,6 +184,34 @@ static uint32_t hash_str(const char *s)
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 16777619u;
     return h;
+}
+
+/* The two bits of (tenant, id) in es->seen. */
+static void seen_bits(const char *tenant, uint32_t id_hash, uint32_t bit[2])
+{
+    uint64_t x = ((uint64_t)hash_str(tenant) << 32 | id_hash) * 0x9E3779B97F4A7C15ULL;
+    bit[0] = (uint32_t)(x >> 48);                    /* 16 bits */
+    bit[1] = (uint32_t)(x >> 16) & (SEEN_BITS - 1);
+}
+
+static void seen_add(struct entstore *es, const char *tenant, uint32_t id_hash)
+{
+    uint32_t bit[2];
+    seen_bits(tenant, id_hash, bit);
+    for (int i = 0; i < 2; i++)
+        atomic_fetch_or_explicit(&es->seen[bit[i] / 64], 1ULL << (bit[i] % 64),
+                                 memory_order_relaxed);
+}
+
+static int seen_maybe(struct entstore *es, const char *tenant, uint32_t id_hash)
+{
+    uint32_t bit[2];
+    seen_bits(tenant, id_hash, bit);
+    for (int i = 0; i < 2; i++)
+        if (!(atomic_load_explicit(&es->seen[bit[i] / 64], memory_order_relaxed) &
+              (1ULL << (bit[i] % 64))))
+            return 0;
+    return 1;
 }
 
 const char *entstore_local_name(const char *iri)
@@ -405,6 +444,7 @@ static json_t *install(struct entstore *es, struct tenant *t, const char *id, js
             free(s);
         }
     } else if (doc) {
+        seen_add(es, t->name, h);
         s = vg_calloc(1, sizeof(*s));
         s->id = vg_strdup(id);
         s->hash = h;
@@ -494,6 +534,7 @@ static int load_one(void *arg, const struct meta_doc_row *row)
 int entstore_open(struct meta *m, struct store *st, struct catalog *cat, struct entstore **out)
 {
     struct entstore *es = vg_calloc(1, sizeof(*es));
+    es->seen = vg_calloc(SEEN_BITS / 64, sizeof(*es->seen));
     es->meta = m;
     es->st = st;
     es->cat = cat;
@@ -537,6 +578,7 @@ void entstore_free(struct entstore *es)
     pthread_mutex_destroy(&es->qmu);
     pthread_cond_destroy(&es->qcv);
     pthread_rwlock_destroy(&es->tlock);
+    free((void *)es->seen);
     free(es);
 }
 
@@ -692,6 +734,8 @@ int entstore_get(struct entstore *es, const char *tenant, const char *id, json_t
 
 int entstore_has_doc(struct entstore *es, const char *tenant, const char *id)
 {
+    if (!seen_maybe(es, tenant, hash_str(id)))
+        return 0;
     struct tenant *t = tenant_find(es, tenant);
     json_t *d = t ? doc_get(t, id) : NULL;
     int live = d && !is_tomb(d);
