@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from send import load_batches, proc_cpu_s  # bench/send.py, the core benchmark's sender
+
 # The same rules as bench/rules_bench.c city_rules: type, attr, op, raise, clear, for.
 CITY_RULES = {
     'noise': ('laeq', '>', 68, 65, '10m'),
@@ -38,12 +40,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def proc_cpu_s(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 class Server:
@@ -97,23 +93,25 @@ def main():
     ap.add_argument('--server-arg', action='append', default=[],
                     help='an argument for both servers (repeatable), e.g. --config FILE')
     a = ap.parse_args()
-    batches, lines, kinds = [], 0, {}
+    batches, lines = load_batches(a.file, a.batch)
+    # the sensors and their kinds, from the first hour (gen.c: each sensor once a minute)
+    kinds = {}
     sensor = re.compile(rb'^(\w+),.*?\bid=(s\d+)')
-    with open(a.file, 'rb') as f:
-        buf = []
-        for line in f:
-            buf.append(line)
-            if len(kinds) < 100000 and line[:5] != b'truck':
-                m = sensor.match(line)
-                if m and m.group(2) not in kinds:
-                    kinds[m.group(2)] = m.group(1).decode()
-            if len(buf) == a.batch:
-                batches.append(b''.join(buf))
-                lines += len(buf)
-                buf = []
-        if buf:
-            batches.append(b''.join(buf))
-            lines += len(buf)
+    first, done = None, False
+    for body in batches:
+        for line in body.split(b'\n'):
+            ts = line.rsplit(b' ', 1)[-1]
+            if not ts.isdigit():
+                continue
+            first = first or int(ts)
+            done = int(ts) > first + 3600000
+            if done:
+                break
+            m = sensor.match(line)
+            if m:
+                kinds.setdefault(m.group(2), m.group(1).decode())
+        if done:
+            break
     plain = Server(a.vigie, a.work, 'none', a.server_arg)
     ruled = Server(a.vigie, a.work, 'rules', a.server_arg)
     try:

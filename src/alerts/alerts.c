@@ -104,6 +104,7 @@ struct series { /* cache-line aligned (vg_calloc_aligned) */
     double lonlat[2];     /* the last position the engine saw (positions nothing watches are
                              settled by their band: entity_position reads the store) */
     uint32_t loc_sid;     /* the store series of the entity's location (0 = not known) */
+    int in_tick;          /* in the tick's list (tick_add) */
 };
 
 _Static_assert(offsetof(struct series, bl) + sizeof(void *) <= 64,
@@ -126,6 +127,12 @@ struct alerts {
     uint32_t capby_id;
     int by_id_dirty;
     uint32_t entity_rules; /* rules watching a whole entity (attribute "") */
+    uint32_t composite_rules;
+    /* the series the tick visits: those with a rule the clock moves (stale, nightmin, dwell)
+    ** or a flapping alert; rebuilt by the first tick after a change of rules (tick_gen) */
+    struct series **ticking;
+    uint32_t nticking, capticking;
+    uint64_t tick_gen;
     /* candidate rules of a series, sorted by key: "tenant\x1f<entity id>" for rules that list
     ** ids, "tenant\x1f\x1e<type>" for the others (every rule has ids or a type) */
     struct ridx {
@@ -541,6 +548,7 @@ static void rule_count(struct alerts *al, const struct arule *ar, int sign)
 {
     al->cadence_rules += (uint32_t)(sign * (ar->r.cadence_factor > 0));
     al->entity_rules += (uint32_t)(sign * (ar->r.attr[0] == '\0' && ar->r.kind != RULE_COMPOSITE));
+    al->composite_rules += (uint32_t)(sign * (ar->r.kind == RULE_COMPOSITE));
 }
 
 /* The rules changed: every series binds again when it next sees a value. */
@@ -1119,6 +1127,30 @@ static int info_row(void *arg, const struct catalog_series *cs)
     return 0;
 }
 
+/* Does the tick have work on s: a rule the clock moves, or a flapping alert to end? */
+static int series_ticks(const struct series *s)
+{
+    for (uint32_t k = 0; k < s->nb; k++) {
+        enum rule_kind kind = s->b[k].core.kind;
+        if (kind == RULE_STALE || kind == RULE_NIGHTMIN || kind == RULE_DWELL ||
+            (s->b[k].open && s->b[k].open->flapping))
+            return 1;
+    }
+    return 0;
+}
+
+static void tick_add(struct alerts *al, struct series *s)
+{
+    if (s->in_tick)
+        return;
+    if (al->nticking == al->capticking) {
+        al->capticking = al->capticking ? 2 * al->capticking : 64;
+        al->ticking = vg_realloc(al->ticking, al->capticking * sizeof(*al->ticking));
+    }
+    al->ticking[al->nticking++] = s;
+    s->in_tick = 1;
+}
+
 /* (Re)compute the bindings of s for the current rule set; kept states survive for rules that
 ** did not change. Open alerts loaded at start are attached to their binding, active. */
 static void bind(struct alerts *al, struct series *s)
@@ -1183,6 +1215,17 @@ static void bind(struct alerts *al, struct series *s)
             }
         if (ar->r.kind == RULE_NIGHTMIN && !b->st.has_last)
             replay_nights(al, s, b);
+        if (ar->r.kind == RULE_STALE && !b->st.has_last && s->sid) {
+            /* a series silent since before the rule: its silence counts from its last value */
+            int64_t ts;
+            union vg_val v;
+            if (!store_latest(al->st, s->sid, &ts, &v)) {
+                double x = value_number(s->vt, &v);
+                b->st.has_last = 1;
+                b->st.last_ts = ts;
+                b->st.last_value = isnan(x) ? 0 : x;
+            }
+        }
         if (!b->open && ar->r.kind != RULE_COMPOSITE) { /* left open by a previous run */
             for (uint32_t k = al->nalerts; k-- > 0;) {
                 struct alert *a = al->alerts[k];
@@ -1213,6 +1256,8 @@ static void bind(struct alerts *al, struct series *s)
     for (uint32_t k = 0; k < s->nb; k++) /* a leak the replayed history shows, not raised yet */
         if (s->b[k].core.kind == RULE_NIGHTMIN && s->b[k].st.active && !s->b[k].open)
             transition(al, s, &s->b[k], RULE_RAISE, s->b[k].st.raised_at);
+    if (series_ticks(s))
+        tick_add(al, s);
 }
 
 /* Where s's entity is now: its latest stored position (the positions a band settles do not
@@ -1290,6 +1335,7 @@ static void transition(struct alerts *al, struct series *s, struct binding *b, e
         if (al->policy.flap_count && recent >= al->policy.flap_count) {
             if (!a->flapping) {
                 a->flapping = 1;
+                tick_add(al, s); /* the tick ends it */
                 a->updated_at = now;
                 alert_store(al, a, "flapping");
                 atomic_fetch_add(&al->flapping, 1);
@@ -1625,12 +1671,22 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
     if (!alerts_active(al))
         return;
     pthread_mutex_lock(&al->mu);
-    for (uint32_t i = 0; i < al->capslots; i++) {
-        struct series *s = al->slots[i];
-        if (!s || !s->nb)
-            continue;
-        if (s->gen != al->gen)
-            bind(al, s);
+    if (al->tick_gen != al->gen) { /* the rules changed: every series binds again (a new stale
+                                      rule watches the silent ones too), the list with them */
+        for (uint32_t j = 0; j < al->nticking; j++)
+            al->ticking[j]->in_tick = 0;
+        al->nticking = 0;
+        for (uint32_t i = 0; i < al->capslots; i++) {
+            struct series *s = al->slots[i];
+            if (s && s->gen != al->gen)
+                bind(al, s); /* adds s if it ticks */
+            else if (s && series_ticks(s))
+                tick_add(al, s);
+        }
+        al->tick_gen = al->gen;
+    }
+    for (uint32_t j = 0; j < al->nticking; j++) {
+        struct series *s = al->ticking[j];
         for (uint32_t k = 0; k < s->nb; k++) {
             struct binding *b = &s->b[k];
             struct alert *a = b->open;
@@ -1640,7 +1696,7 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
                 mark_resolved(al, a, "auto", clock_now_ms());
                 b->open = NULL;
             }
-            enum rule_kind kind = b->rule->r.kind;
+            enum rule_kind kind = b->core.kind;
             if (kind != RULE_STALE && kind != RULE_NIGHTMIN && kind != RULE_DWELL)
                 continue;
             enum rule_event ev = kind == RULE_STALE ? rule_on_tick_core(&b->core, &b->st, now_ms)
@@ -1649,7 +1705,8 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
                 transition(al, s, b, ev, now_ms);
         }
     }
-    for (uint32_t i = 0; i < al->nrules; i++) { /* composites: a clause that stopped holding */
+    for (uint32_t i = 0; al->composite_rules && i < al->nrules; i++) { /* composites: a clause
+                                                                           that stopped holding */
         struct arule *ar = al->rules[i];
         if (ar->r.kind != RULE_COMPOSITE || !ar->area)
             continue;
@@ -2032,6 +2089,7 @@ void alerts_free(struct alerts *al)
         arule_free(al->rules[i]);
     free(al->rules);
     free(al->by_id);
+    free(al->ticking);
     idx_free(al);
     for (uint32_t i = 0; i < al->nalerts; i++)
         alert_free(al->alerts[i]);

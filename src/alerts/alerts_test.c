@@ -930,6 +930,29 @@ static void points_through_ingest_hook(void)
     CHECK(json_real_value(json_array_get(loc, 0)) == 2.35 &&
           json_real_value(json_array_get(loc, 1)) == 48.85);
     json_decref(l);
+    /* a stale rule created once a sensor is silent: its silence counts from its last stored
+    ** value (the tick binds the series again after the change of rules) */
+    const char *quiet = "noise,id=q1 LAeq=50 1000\nnoise,id=q2 LAeq=50 1000\n";
+    REQUIRE(ingest_lp(e.ig, "t", "test", quiet, strlen(quiet), LP_MS, 0, &res) == 0);
+    REQUIRE(put(&e, "t", "{\"id\":\"mute\",\"kind\":\"stale\",\"target\":{\"type\":"
+                         "\"noise\",\"attr\":\"LAeq\",\"ids\":[\"q1\"]},\"condition\":"
+                         "{\"after\":\"1h\"}}") == 0);
+    alerts_tick(e.al, 1000 + 59 * MIN);
+    l = list(&e, "t", "open");
+    int muted = 0;
+    for (size_t i = 0; i < json_array_size(l); i++)
+        muted += !strcmp(field(l, i, "rule"), "mute");
+    CHECK_EQ_INT(muted, 0);
+    json_decref(l);
+    alerts_tick(e.al, 1000 + 61 * MIN);
+    l = list(&e, "t", "open");
+    for (size_t i = 0; i < json_array_size(l); i++)
+        if (!strcmp(field(l, i, "rule"), "mute")) {
+            muted++;
+            CHECK(!strcmp(field(l, i, "entity"), "q1"));
+        }
+    CHECK_EQ_INT(muted, 1);
+    json_decref(l);
     env_done(&e);
 }
 
