@@ -62,6 +62,7 @@ class Server:
                 pass
             time.sleep(0.1)
         else:
+            self.proc.kill()
             sys.exit('vigie did not start, see %s/server.log' % self.dir)
         self.conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=300)
         self.wall = 0.0
@@ -112,9 +113,12 @@ def main():
                 kinds.setdefault(m.group(2), m.group(1).decode())
         if done:
             break
-    plain = Server(a.vigie, a.work, 'none', a.server_arg)
-    ruled = Server(a.vigie, a.work, 'rules', a.server_arg)
+    servers = []
     try:
+        plain = Server(a.vigie, a.work, 'none', a.server_arg)
+        servers.append(plain)
+        ruled = Server(a.vigie, a.work, 'rules', a.server_arg)
+        servers.append(ruled)
         t0 = time.monotonic()
         for sid, kind in sorted(kinds.items()):
             if kind not in CITY_RULES or a.control:
@@ -154,8 +158,8 @@ def main():
               (ev.group(1) if ev else '?', st.group(1) if st else '?',
                100.0 * (cpu[1] / cpu[0] - 1.0), 100.0 * (ruled.wall / plain.wall - 1.0)))
     finally:
-        plain.stop()
-        ruled.stop()
+        for s in servers:
+            s.stop()
 
 
 if __name__ == '__main__':

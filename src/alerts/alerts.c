@@ -105,6 +105,7 @@ struct series { /* cache-line aligned (vg_calloc_aligned) */
                              settled by their band: entity_position reads the store) */
     uint32_t loc_sid;     /* the store series of the entity's location (0 = not known) */
     int in_tick;          /* in the tick's list (tick_add) */
+    int is_area;          /* a composite rule's area (owned by the rule, not in slots) */
 };
 
 _Static_assert(offsetof(struct series, bl) + sizeof(void *) <= 64,
@@ -909,6 +910,7 @@ static void series_index(struct alerts *al, struct series *s, uint32_t sid, enum
         for (uint32_t i = al->capsid; i < ncap; i++) {
             quiet_close(&al->quiet[i]);
             al->quiet[i].ts = INT64_MIN;
+            al->quiet[i].vt = VT_NONE;
             al->quiet[i].b = NULL;
         }
         al->capsid = ncap;
@@ -1141,7 +1143,7 @@ static int series_ticks(const struct series *s)
 
 static void tick_add(struct alerts *al, struct series *s)
 {
-    if (s->in_tick)
+    if (s->in_tick || s->is_area) /* areas: the tick's composite loop */
         return;
     if (al->nticking == al->capticking) {
         al->capticking = al->capticking ? 2 * al->capticking : 64;
@@ -1215,17 +1217,6 @@ static void bind(struct alerts *al, struct series *s)
             }
         if (ar->r.kind == RULE_NIGHTMIN && !b->st.has_last)
             replay_nights(al, s, b);
-        if (ar->r.kind == RULE_STALE && !b->st.has_last && s->sid) {
-            /* a series silent since before the rule: its silence counts from its last value */
-            int64_t ts;
-            union vg_val v;
-            if (!store_latest(al->st, s->sid, &ts, &v)) {
-                double x = value_number(s->vt, &v);
-                b->st.has_last = 1;
-                b->st.last_ts = ts;
-                b->st.last_value = isnan(x) ? 0 : x;
-            }
-        }
         if (!b->open && ar->r.kind != RULE_COMPOSITE) { /* left open by a previous run */
             for (uint32_t k = al->nalerts; k-- > 0;) {
                 struct alert *a = al->alerts[k];
@@ -1238,6 +1229,18 @@ static void bind(struct alerts *al, struct series *s)
                     b->st.trigger_value = a->value;
                     break;
                 }
+            }
+        }
+        if (ar->r.kind == RULE_STALE && !b->st.has_last && !b->st.active && s->sid) {
+            /* a series silent since before the rule: its silence counts from its last value
+            ** (not when an alert is open: the value being evaluated must clear it) */
+            int64_t ts;
+            union vg_val v;
+            if (!store_latest(al->st, s->sid, &ts, &v)) {
+                double x = value_number(s->vt, &v);
+                b->st.has_last = 1;
+                b->st.last_ts = ts;
+                b->st.last_value = isnan(x) ? 0 : x;
             }
         }
     }
@@ -1382,6 +1385,7 @@ static struct series *area_series(struct alerts *al, struct arule *ar)
     if (ar->area)
         return ar->area;
     struct series *s = vg_calloc_aligned(_Alignof(struct series), sizeof(*s));
+    s->is_area = 1;
     s->tenant = vg_strdup(ar->tenant);
     s->entity = vg_strdup(ar->r.id);
     s->type = vg_strdup("Area");
@@ -1538,6 +1542,25 @@ static int64_t source_cadence(struct alerts *al, const char *source)
     return al->cadence_rules && al->sources && source ? sources_cadence(al->sources, source) : 0;
 }
 
+/* A value of s that is not a number (a string): only its stale rules see it, as a sign of life. */
+static uint32_t eval_alive(struct alerts *al, struct series *s, int64_t ts, int64_t cadence)
+{
+    if (s->gen != al->gen)
+        bind(al, s);
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < s->nb; k++) {
+        struct binding *b = &s->b[k];
+        if (b->core.kind != RULE_STALE)
+            continue;
+        cadence_apply(b, cadence);
+        enum rule_event ev = rule_on_core(&b->core, &b->st, ts, 0);
+        if (ev)
+            transition(al, s, b, ev, ts);
+        n++;
+    }
+    return n;
+}
+
 /* Evaluates value u of series s (its band did not settle it); returns the evaluations. */
 static uint64_t eval_value(struct alerts *al, struct series *s, const struct ingest_update *u,
                            int64_t cadence)
@@ -1562,8 +1585,10 @@ static uint64_t eval_value(struct alerts *al, struct series *s, const struct ing
         quiet_update(al, s);
         return evals;
     }
-    default:
-        if (al->entity_rules) /* a string value still proves the entity is alive */
+    default: /* a string value proves the series (its stale rules) and the entity alive */
+        quiet_sync(al, s);
+        evals += eval_alive(al, s, u->ts, cadence);
+        if (al->entity_rules)
             evals += eval(al, series_whole(al, s), u->ts, 0, cadence);
         quiet_update(al, s);
         return evals;
@@ -1666,6 +1691,17 @@ static void escalate(struct alerts *al, int64_t now)
     }
 }
 
+/* A flapping alert of b clear for a whole window is over. */
+static void flap_end(struct alerts *al, struct binding *b, int64_t now_ms)
+{
+    struct alert *a = b->open;
+    if (a && a->flapping && !b->st.active && b->flap &&
+        now_ms - b->flap->at[(b->flap->n - 1) % FLAP_MAX] >= al->policy.flap_window_ms) {
+        mark_resolved(al, a, "auto", clock_now_ms());
+        b->open = NULL;
+    }
+}
+
 void alerts_tick(struct alerts *al, int64_t now_ms)
 {
     if (!alerts_active(al))
@@ -1676,26 +1712,27 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
         for (uint32_t j = 0; j < al->nticking; j++)
             al->ticking[j]->in_tick = 0;
         al->nticking = 0;
-        for (uint32_t i = 0; i < al->capslots; i++) {
-            struct series *s = al->slots[i];
-            if (s && s->gen != al->gen)
+        /* a copy: binding may add series (an alert's whole-entity series) and move slots */
+        uint32_t ns = 0, cap = al->capslots;
+        struct series **all = vg_malloc((cap ? cap : 1) * sizeof(*all));
+        for (uint32_t i = 0; i < cap; i++)
+            if (al->slots[i])
+                all[ns++] = al->slots[i];
+        for (uint32_t i = 0; i < ns; i++) {
+            struct series *s = all[i];
+            if (s->gen != al->gen)
                 bind(al, s); /* adds s if it ticks */
-            else if (s && series_ticks(s))
+            else if (series_ticks(s))
                 tick_add(al, s);
         }
+        free(all);
         al->tick_gen = al->gen;
     }
     for (uint32_t j = 0; j < al->nticking; j++) {
         struct series *s = al->ticking[j];
         for (uint32_t k = 0; k < s->nb; k++) {
             struct binding *b = &s->b[k];
-            struct alert *a = b->open;
-            if (a && a->flapping && !b->st.active && b->flap &&
-                now_ms - b->flap->at[(b->flap->n - 1) % FLAP_MAX] >= al->policy.flap_window_ms) {
-                /* clear for a whole window: the flapping alert is over */
-                mark_resolved(al, a, "auto", clock_now_ms());
-                b->open = NULL;
-            }
+            flap_end(al, b, now_ms);
             enum rule_kind kind = b->core.kind;
             if (kind != RULE_STALE && kind != RULE_NIGHTMIN && kind != RULE_DWELL)
                 continue;
@@ -1711,6 +1748,7 @@ void alerts_tick(struct alerts *al, int64_t now_ms)
         if (ar->r.kind != RULE_COMPOSITE || !ar->area)
             continue;
         struct binding *b = &ar->area->b[0];
+        flap_end(al, b, now_ms);
         enum rule_event ev = rule_on_composite(&ar->r, &b->st, now_ms, ar->last_true);
         if (ev)
             transition(al, ar->area, b, ev, now_ms);

@@ -645,6 +645,24 @@ static void composite_through_engine(void)
     l = list(&e, "t", NULL);
     CHECK_EQ_INT((int)json_array_size(l), 1);
     json_decref(l);
+    /* flapping: raised and cleared again within the window, the area's alert is held open;
+    ** deleting the rule then resolves it and frees the area (the tick must not keep it) */
+    struct alerts_policy pol = {0, 60 * MIN, 2};
+    alerts_set_policy(e.al, &pol);
+    REQUIRE(put(&e, "t", PM25_RULE) == 0); /* another rule: the engine stays active */
+    val(&e, "t", "n1", "NoiseLevelObserved", "LAeq", 75, t + 40 * MIN);
+    val(&e, "t", "c1", "CrowdFlowObserved", "peopleCount", 150, t + 41 * MIN);
+    alerts_tick(e.al, t + 60 * MIN);
+    l = list(&e, "t", "open");
+    REQUIRE(json_array_size(l) == 1);
+    CHECK(json_is_true(json_object_get(json_array_get(l, 0), "flapping")));
+    json_decref(l);
+    REQUIRE(alerts_rule_delete(e.al, "t", "nation-crowd") == 0);
+    alerts_tick(e.al, t + 61 * MIN);
+    alerts_tick(e.al, t + 200 * MIN);
+    l = list(&e, "t", "open");
+    CHECK_EQ_INT((int)json_array_size(l), 0);
+    json_decref(l);
     env_done(&e);
 }
 
@@ -952,6 +970,42 @@ static void points_through_ingest_hook(void)
             CHECK(!strcmp(field(l, i, "entity"), "q1"));
         }
     CHECK_EQ_INT(muted, 1);
+    json_decref(l);
+    /* after a restart, q1's next value clears that alert (the value that binds the series
+    ** again must not be taken for an old one) */
+    env_close(&e);
+    REQUIRE(env_open(&e) == 0);
+    h.arg = e.al;
+    ingest_set_hook(e.ig, &h);
+    char line[128];
+    snprintf(line, sizeof(line), "noise,id=q1 LAeq=51 %d\n", 1000 + 120 * (int)MIN);
+    REQUIRE(ingest_lp(e.ig, "t", "test", line, strlen(line), LP_MS, 0, &res) == 0);
+    l = list(&e, "t", "open");
+    muted = 0;
+    for (size_t i = 0; i < json_array_size(l); i++)
+        muted += !strcmp(field(l, i, "rule"), "mute");
+    CHECK_EQ_INT(muted, 0);
+    json_decref(l);
+    /* a stale rule on a string attribute: its values keep it alive */
+    REQUIRE(put(&e, "t", "{\"id\":\"mute-status\",\"kind\":\"stale\",\"target\":{\"type\":"
+                         "\"dev\",\"attr\":\"status\"},\"condition\":{\"after\":\"1h\"}}") == 0);
+    for (int k = 0; k <= 12; k++) {
+        snprintf(line, sizeof(line), "dev,id=d1 status=\"ok\" %d\n", 1000 + k * 10 * (int)MIN);
+        REQUIRE(ingest_lp(e.ig, "t", "test", line, strlen(line), LP_MS, 0, &res) == 0 &&
+                res.bad == 0);
+        alerts_tick(e.al, 1000 + k * 10 * (int)MIN + MIN);
+    }
+    l = list(&e, "t", NULL);
+    int status = 0;
+    for (size_t i = 0; i < json_array_size(l); i++)
+        status += !strcmp(field(l, i, "rule"), "mute-status");
+    CHECK_EQ_INT(status, 0);
+    json_decref(l);
+    alerts_tick(e.al, 1000 + 120 * (int)MIN + 61 * MIN); /* silent for an hour: raised */
+    l = list(&e, "t", "open");
+    for (size_t i = 0; i < json_array_size(l); i++)
+        status += !strcmp(field(l, i, "rule"), "mute-status");
+    CHECK_EQ_INT(status, 1);
     json_decref(l);
     env_done(&e);
 }

@@ -420,7 +420,8 @@ static void lp_apply(void *arg, const char *tenant, const struct ingest_update *
     free(o);
 }
 
-/* Rules ({"rules":[...]} or [...]) for the default tenant, from `what` (a file, the demo). */
+/* Rules ({"rules":[...]} or [...]), each for its "tenant" or the default one, from `what` (a
+** file, the demo). */
 static int rules_apply(struct vg_server *s, json_t *doc, const char *what)
 {
     const char *path = what;
@@ -436,6 +437,11 @@ static int rules_apply(struct vg_server *s, json_t *doc, const char *what)
     const json_t *r;
     json_array_foreach(arr, i, r) {
         /* "tenant": the rule's tenant (default: the default tenant), not part of the rule */
+        if (!json_is_object(r)) {
+            log_error("rules of %s: rule %zu: not a JSON object", path, i + 1);
+            rc = VG_EINVAL;
+            continue;
+        }
         const json_t *tj = json_object_get(r, "tenant");
         const char *tenant = tj ? json_string_value(tj) : "default";
         if (!tenant || !auth_tenant_valid(tenant)) {
