@@ -1129,6 +1129,18 @@ static int info_row(void *arg, const struct catalog_series *cs)
     return 0;
 }
 
+/* The latest stored position of location series loc into lonlat; 0 if none. */
+static int stored_position(struct alerts *al, uint32_t loc, double lonlat[2])
+{
+    int64_t ts;
+    union vg_val v;
+    if (store_latest(al->st, loc, &ts, &v))
+        return 0;
+    lonlat[0] = v.geo.lon;
+    lonlat[1] = v.geo.lat;
+    return 1;
+}
+
 /* Does the tick have work on s: a rule the clock moves, or a flapping alert to end? */
 static int series_ticks(const struct series *s)
 {
@@ -1163,13 +1175,8 @@ static void bind(struct alerts *al, struct series *s)
     catalog_select(al->cat, &sel, info_row, &in);
     if (in.has_loc_sid) { /* where the entity is now (its settled positions bypass s) */
         s->loc_sid = in.loc_sid;
-        int64_t ts;
-        union vg_val v;
-        if (!store_latest(al->st, in.loc_sid, &ts, &v)) {
-            s->lonlat[0] = v.geo.lon;
-            s->lonlat[1] = v.geo.lat;
+        if (stored_position(al, in.loc_sid, s->lonlat))
             s->has_loc = 1;
-        }
     }
     struct binding *nb = NULL;
     uint32_t n = 0, capn = 0;
@@ -1269,13 +1276,8 @@ static int entity_position(struct alerts *al, struct series *s, double lonlat[2]
 {
     struct series *w = series_whole(al, s);
     uint32_t loc = s->loc_sid ? s->loc_sid : w->loc_sid;
-    int64_t ts;
-    union vg_val v;
-    if (loc && !store_latest(al->st, loc, &ts, &v)) {
-        lonlat[0] = v.geo.lon;
-        lonlat[1] = v.geo.lat;
+    if (loc && stored_position(al, loc, lonlat))
         return 1;
-    }
     const struct series *x = s->has_loc ? s : w;
     if (!x->has_loc)
         return 0;
